@@ -1,0 +1,1 @@
+"""Packet sources: files and live interfaces behind one Protocol. They parse nothing."""
