@@ -1,0 +1,1 @@
+"""Live-test harness: namespace pairs, real servers and real clients (see docs/testing.md)."""
