@@ -1,0 +1,192 @@
+"""DNS message wire format: RFC 1035 §4.1 (header, question, resource records), §4.1.4
+(name compression), RFC 6891 §6.1 (the EDNS OPT pseudo-record).
+
+A message is a 12-byte header and four sections::
+
+    +--+--+--+--+  id(16) flags(16: QR opcode(4) AA TC RD RA Z AD CD rcode(4))
+    |  header   |  qdcount ancount nscount arcount (16 bits each)
+    +-----------+
+    | question  |  qname qtype(16) qclass(16)
+    | answer    |  name type(16) class(16) ttl(32) rdlength(16) rdata
+    | authority |
+    | additional|
+    +-----------+
+
+Names (and their compression pointers) are read by :mod:`netwatch.dpi.dns.names`.
+
+The parser is strict on purpose: every count must be satisfied and the sections must
+end exactly at the end of the message. That strictness is what lets :func:`detect_udp`
+tell DNS from random UDP.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from netwatch.dpi.dns.names import read_name
+from netwatch.dpi.dns.rdata import format_rdata, type_name
+from netwatch.errors import MalformedError
+
+PROTO = "DNS"
+HEADER_LEN = 12
+#: A message claiming more records than this is not worth believing (a 64 KiB message
+#: holds at most ~5,400 minimal records; real traffic stays far below 1,000).
+MAX_RECORDS = 2048
+
+RCODES: dict[int, str] = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
+    16: "BADVERS",
+}
+
+#: RFC 1035 §3.2.4 classes (+ CHAOS, HESIOD, NONE, ANY). mDNS sets the top bit (QU /
+#: cache-flush, RFC 6762 §5.4, §10.2); it is masked before this table is consulted.
+CLASSES = frozenset({1, 3, 4, 254, 255})
+OPCODES = frozenset({0, 1, 2, 4, 5, 6})  # QUERY IQUERY STATUS NOTIFY UPDATE DSO
+
+
+def rcode_name(code: int) -> str:
+    return RCODES.get(code, f"RCODE{code}")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    name: str
+    qtype: int
+    qclass: int  # top bit (mDNS QU) masked
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    name: str
+    rtype: int
+    rclass: int  # top bit (mDNS cache-flush) masked
+    ttl: int
+    data: str
+    strings: tuple[str, ...] = ()  # TXT character-strings, in order
+
+    @property
+    def type(self) -> str:
+        return type_name(self.rtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Edns:
+    udp_size: int
+    version: int
+    dnssec_ok: bool
+    ext_rcode: int  # upper 8 bits of the 12-bit rcode
+    options: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    is_response: bool
+    opcode: int
+    flags: int
+    rcode: int  # 12-bit when an OPT record extends it
+    questions: tuple[Question, ...]
+    answers: tuple[Record, ...]
+    authority: tuple[Record, ...]
+    additional: tuple[Record, ...]
+    edns: Edns | None
+
+
+def parse_message(buf: bytes) -> Message:
+    """Parse one whole DNS message (UDP datagram, or one TCP length-prefixed unit)."""
+    if len(buf) < HEADER_LEN:
+        raise MalformedError(PROTO, "message shorter than its header")
+    ident, flags, qd, an, ns, ar = struct.unpack_from("!6H", buf, 0)
+    if qd + an + ns + ar > MAX_RECORDS:
+        raise MalformedError(PROTO, "implausible record counts")
+    # every question takes >= 5 bytes and every record >= 11: counts must fit the length
+    if HEADER_LEN + 5 * qd + 11 * (an + ns + ar) > len(buf):
+        raise MalformedError(PROTO, "record counts exceed the message length")
+    opcode = (flags >> 11) & 0xF
+    if opcode not in OPCODES:
+        raise MalformedError(PROTO, f"unknown opcode {opcode}")
+    pos = HEADER_LEN
+    questions: list[Question] = []
+    for _ in range(qd):
+        name, pos = read_name(buf, pos)
+        if pos + 4 > len(buf):
+            raise MalformedError(PROTO, "truncated question")
+        qtype, qclass = struct.unpack_from("!HH", buf, pos)
+        pos += 4
+        questions.append(Question(name, qtype, qclass & 0x7FFF))
+    sections: list[list[Record]] = [[], [], []]
+    edns: Edns | None = None
+    for section, count in zip(sections, (an, ns, ar), strict=True):
+        for _ in range(count):
+            rec, pos, opt = _read_record(buf, pos)
+            if opt is not None:
+                if edns is not None or section is not sections[2]:
+                    raise MalformedError(PROTO, "misplaced or repeated OPT record")
+                edns = opt
+            else:
+                section.append(rec)
+    if pos != len(buf):
+        raise MalformedError(PROTO, f"{len(buf) - pos} bytes after the last record")
+    rcode = flags & 0xF
+    if edns is not None:
+        rcode |= edns.ext_rcode << 4
+    return Message(
+        id=ident,
+        is_response=bool(flags & 0x8000),
+        opcode=opcode,
+        flags=flags,
+        rcode=rcode,
+        questions=tuple(questions),
+        answers=tuple(sections[0]),
+        authority=tuple(sections[1]),
+        additional=tuple(sections[2]),
+        edns=edns,
+    )
+
+
+def _read_record(buf: bytes, pos: int) -> tuple[Record, int, Edns | None]:
+    name, pos = read_name(buf, pos)
+    if pos + 10 > len(buf):
+        raise MalformedError(PROTO, "truncated resource record header")
+    rtype, rclass, ttl, rdlength = struct.unpack_from("!HHIH", buf, pos)
+    pos += 10
+    end = pos + rdlength
+    if end > len(buf):
+        raise MalformedError(PROTO, "rdlength runs past the message")
+    if rtype == 41:  # OPT, RFC 6891 §6.1.2-3: class = UDP size, ttl = ext-rcode/version/flags
+        return _EMPTY, end, _read_opt(buf, pos, end, rclass, ttl)
+    data, strings = format_rdata(buf, pos, end, rtype)
+    return Record(name, rtype, rclass & 0x7FFF, ttl, data, strings), end, None
+
+
+_EMPTY = Record(".", 0, 0, 0, "")
+
+
+def _read_opt(buf: bytes, pos: int, end: int, udp_size: int, ttl: int) -> Edns:
+    options: list[int] = []
+    while pos < end:
+        if pos + 4 > end:
+            raise MalformedError(PROTO, "truncated EDNS option")
+        code, length = struct.unpack_from("!HH", buf, pos)
+        pos += 4 + length
+        if pos > end:
+            raise MalformedError(PROTO, "EDNS option runs past its record")
+        options.append(code)
+    return Edns(
+        udp_size=udp_size,
+        version=(ttl >> 16) & 0xFF,
+        dnssec_ok=bool(ttl & 0x8000),
+        ext_rcode=ttl >> 24,
+        options=tuple(options),
+    )
