@@ -1,0 +1,165 @@
+"""The Certificate handshake message of TLS <= 1.2 (RFC 5246 §7.4.2) and X.509 summaries.
+
+::
+
+    opaque ASN.1Cert<1..2^24-1>;
+    struct {
+        ASN.1Cert certificate_list<0..2^24-1>;
+    } Certificate;
+
+    00 0b 8a             certificate_list length
+    00 06 b1  30 82 ...  first certificate (DER), the server's own
+    00 04 d3  30 82 ...  the issuer's, and so on
+
+(TLS 1.3 sends its Certificate encrypted, so only <= 1.2 handshakes reach this parser.)
+The framing is strict (a lying length raises :class:`MalformedError`); a certificate whose
+DER does not parse is skipped and counted in :attr:`CertificateList.skipped`, not fatal.
+
+Names are printed in certificate order as ``C=US, O=Example, CN=example.com`` (the
+one-line form of OpenSSL, Wireshark and Suricata), unknown attribute types by their
+dotted OID. The serial is the DER INTEGER content as colon-separated lowercase hex
+(``0d:7b:ed``), keeping the leading zero octets the encoding has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
+
+from netwatch.dpi.tls.reader import Reader
+
+#: X.520 attribute short names, by dotted OID (rules as data).
+ATTRIBUTE_NAMES: dict[str, str] = {
+    "2.5.4.3": "CN",
+    "2.5.4.4": "SN",
+    "2.5.4.5": "serialNumber",
+    "2.5.4.6": "C",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.9": "street",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "2.5.4.12": "title",
+    "2.5.4.15": "businessCategory",
+    "2.5.4.17": "postalCode",
+    "2.5.4.42": "GN",
+    "2.5.4.43": "initials",
+    "2.5.4.44": "generationQualifier",
+    "2.5.4.46": "dnQualifier",
+    "2.5.4.65": "pseudonym",
+    "2.5.4.97": "organizationIdentifier",
+    "0.9.2342.19200300.100.1.1": "UID",
+    "0.9.2342.19200300.100.1.25": "DC",
+    "1.2.840.113549.1.9.1": "emailAddress",
+    "1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL",
+    "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
+    "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    #: subjectAltName dNSName entries then iPAddress entries, in certificate order.
+    san: tuple[str, ...]
+    not_before: str
+    not_after: str
+    serial: str
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "san": list(self.san),
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+            "serial": self.serial,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateList:
+    certs: tuple[CertInfo, ...]
+    #: Certificates whose DER did not parse (skipped, not fatal).
+    skipped: int = 0
+
+
+def format_name(name: x509.Name) -> str:
+    parts = []
+    for rdn in name.rdns:
+        attrs = []
+        for attr in rdn:
+            key = ATTRIBUTE_NAMES.get(attr.oid.dotted_string, attr.oid.dotted_string)
+            value = attr.value
+            text = value.hex() if isinstance(value, bytes) else value
+            attrs.append(f"{key}={text}")
+        parts.append("+".join(attrs))
+    return ", ".join(parts)
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _serial_hex(serial: int) -> str:
+    size = (serial + (serial < 0)).bit_length() // 8 + 1  # DER: minimal two's complement
+    return ":".join(f"{b:02x}" for b in serial.to_bytes(size, "big", signed=True))
+
+
+def _san(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        return ()
+    except ValueError:  # a malformed extension: keep the rest of the certificate
+        return ()
+    if not isinstance(ext.value, x509.SubjectAlternativeName):
+        return ()
+    dns = ext.value.get_values_for_type(x509.DNSName)
+    ips = ext.value.get_values_for_type(x509.IPAddress)
+    return (*dns, *(str(ip) for ip in ips))
+
+
+def describe_certificate(der: bytes) -> CertInfo:
+    """Summarise one DER certificate; raises ValueError when it does not parse."""
+    cert = x509.load_der_x509_certificate(der)
+    return CertInfo(
+        subject=format_name(cert.subject),
+        issuer=format_name(cert.issuer),
+        san=_san(cert),
+        not_before=_rfc3339(cert.not_valid_before_utc),
+        not_after=_rfc3339(cert.not_valid_after_utc),
+        serial=_serial_hex(cert.serial_number),
+        sha256=hashlib.sha256(der).hexdigest(),
+    )
+
+
+def split_certificate_message(body: bytes) -> tuple[bytes, ...]:
+    """The DER blobs of a TLS <= 1.2 Certificate body; strict framing."""
+    r = Reader(body, "certificate")
+    chain = r.vector(3, "certificate_list")
+    r.expect_end()
+    out = []
+    while not chain.eof():
+        out.append(chain.opaque(3))
+    return tuple(out)
+
+
+def parse_certificate_message(body: bytes) -> CertificateList:
+    """Parse a Certificate body (without the 4-byte handshake header)."""
+    certs = []
+    skipped = 0
+    for der in split_certificate_message(body):
+        try:
+            certs.append(describe_certificate(der))
+        except ValueError:
+            skipped += 1
+    return CertificateList(tuple(certs), skipped)

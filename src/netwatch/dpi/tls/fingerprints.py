@@ -1,0 +1,159 @@
+"""TLS client/server fingerprints: JA3, JA3S (Salesforce) and JA4 (FoxIO, client only).
+
+JA3 = md5 of ``SSLVersion,Ciphers,Extensions,EllipticCurves,EcPointFormats``: decimal
+values in wire order joined by ``-``, GREASE values (RFC 8701) removed from the cipher,
+extension and group lists. JA3S = md5 of ``SSLVersion,Cipher,Extensions`` of the
+ServerHello. Both use the legacy_version field, never supported_versions. Example::
+
+    771,4865-4866-4867-49195,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-21,29-23-24,0
+
+JA4 (the client part of FoxIO's JA4+ suite, BSD-3 licensed; JA4S/JA4X/JA4H/JA4SSH are
+under FoxIO's own licence and are deliberately not implemented here) is ``a_b_c``:
+
+* ``a`` = transport (``t`` TCP, ``q`` QUIC, ``d`` DTLS) + version (highest non-GREASE
+  supported_versions entry, else legacy_version: ``13``, ``12``, ``11``, ``10``, ``s3``,
+  ``s2``, ``d1``, ``d2``, ``d3``, ``00``) + ``d``/``i`` (SNI present or not) + cipher count
+  and extension count (2 digits each, GREASE excluded, capped at 99) + the first and last
+  character of the first ALPN value (``00`` when there is none).
+* ``b`` = first 12 hex digits of sha256 over the sorted ciphers (4-hex, comma-joined).
+* ``c`` = same over the sorted extensions without SNI (0000) and ALPN (0010), then
+  ``_`` and the signature algorithms in wire order (no ``_`` when there are none).
+  An empty list hashes to ``000000000000``.
+
+``ja4_r`` is the same with the raw lists instead of the hashes.
+
+Binary ALPN (a first ALPN whose first or last byte is not an ASCII letter or digit,
+e.g. ``ba ad``): we follow the spec text, which takes the first and last characters of
+the value's hex form (``bd``). FoxIO's reference programs print ``99`` instead; the spec
+is the contract we document, and the corpus test pins both values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from netwatch.dpi.tls.hello import (
+    EXT_ALPN,
+    EXT_SERVER_NAME,
+    ClientHello,
+    ServerHello,
+    is_grease,
+)
+
+#: JA4 version codes (rules as data).
+JA4_VERSIONS: dict[int, str] = {
+    0x0304: "13",
+    0x0303: "12",
+    0x0302: "11",
+    0x0301: "10",
+    0x0300: "s3",
+    0x0002: "s2",
+    0x0200: "s2",
+    0xFEFF: "d1",
+    0xFEFD: "d2",
+    0xFEFC: "d3",
+}
+
+JA4_TRANSPORTS = ("t", "q", "d")
+_EMPTY_HASH = "000000000000"
+
+
+def _dash(values: tuple[int, ...] | list[int]) -> str:
+    return "-".join(str(v) for v in values)
+
+
+def _md5(text: str) -> str:
+    # JA3 is defined with MD5; it is an identifier, not a security control.
+    return hashlib.md5(text.encode("ascii"), usedforsecurity=False).hexdigest()
+
+
+def ja3_string(ch: ClientHello) -> str:
+    return ",".join(
+        (
+            str(ch.legacy_version),
+            _dash([c for c in ch.cipher_suites if not is_grease(c)]),
+            _dash([t for t in ch.extension_types if not is_grease(t)]),
+            _dash([g for g in ch.supported_groups if not is_grease(g)]),
+            _dash(list(ch.ec_point_formats)),
+        )
+    )
+
+
+def ja3(ch: ClientHello) -> tuple[str, str]:
+    """(JA3 string, its md5)."""
+    text = ja3_string(ch)
+    return text, _md5(text)
+
+
+def ja3s(sh: ServerHello) -> tuple[str, str]:
+    """(JA3S string, its md5)."""
+    text = ",".join(
+        (
+            str(sh.legacy_version),
+            str(sh.cipher_suite),
+            _dash([t for t in sh.extension_types if not is_grease(t)]),
+        )
+    )
+    return text, _md5(text)
+
+
+def _is_alnum(byte: int) -> bool:
+    return 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A
+
+
+def _alpn_chars(ch: ClientHello) -> str:
+    if not ch.alpn:
+        return "00"
+    first = ch.alpn[0]
+    raw = first.encode("ascii") if isinstance(first, str) else first
+    if not raw:
+        return "00"
+    if _is_alnum(raw[0]) and _is_alnum(raw[-1]):
+        return chr(raw[0]) + chr(raw[-1])
+    hexed = raw.hex()
+    return hexed[0] + hexed[-1]
+
+
+def _ja4_version(ch: ClientHello) -> str:
+    versions = [v for v in ch.supported_versions if not is_grease(v)]
+    version = max(versions) if versions else ch.legacy_version
+    return JA4_VERSIONS.get(version, "00")
+
+
+def _ja4_parts(ch: ClientHello, transport: str) -> tuple[str, str, str]:
+    if transport not in JA4_TRANSPORTS:
+        raise ValueError(f"JA4 transport must be one of {JA4_TRANSPORTS}, not {transport!r}")
+    ciphers = [c for c in ch.cipher_suites if not is_grease(c)]
+    exts = [t for t in ch.extension_types if not is_grease(t)]
+    a = (
+        transport
+        + _ja4_version(ch)
+        + ("d" if EXT_SERVER_NAME in exts else "i")
+        + f"{min(len(ciphers), 99):02d}"
+        + f"{min(len(exts), 99):02d}"
+        + _alpn_chars(ch)
+    )
+    b = ",".join(f"{c:04x}" for c in sorted(ciphers))
+    c = ",".join(f"{t:04x}" for t in sorted(exts) if t not in (EXT_SERVER_NAME, EXT_ALPN))
+    sigalgs = [s for s in ch.signature_algorithms if not is_grease(s)]
+    if sigalgs:
+        c += "_" + ",".join(f"{s:04x}" for s in sigalgs)
+    return a, b, c
+
+
+def _sha12(text: str) -> str:
+    if not text:
+        return _EMPTY_HASH
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
+
+
+def ja4(ch: ClientHello, transport: str = "t") -> str:
+    """The JA4 client fingerprint; ``transport`` is ``t`` (TCP), ``q`` (QUIC) or ``d``."""
+    a, b, c = _ja4_parts(ch, transport)
+    return f"{a}_{_sha12(b)}_{_sha12(c)}"
+
+
+def ja4_r(ch: ClientHello, transport: str = "t") -> str:
+    """JA4 with the sorted raw lists in place of the hashes."""
+    a, b, c = _ja4_parts(ch, transport)
+    return f"{a}_{b}_{c}"
