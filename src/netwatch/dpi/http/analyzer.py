@@ -1,0 +1,375 @@
+"""HTTP/1.x flow analyzer with keep-alive and pipelining (RFC 9112 §9.3), CONNECT tunnels
+(RFC 9110 §9.3.6), ``Upgrade`` and 101 (RFC 9110 §7.8, §15.2.2), and cleartext HTTP/2
+by prior knowledge or ``Upgrade: h2c`` (RFC 9113 §3).
+
+Each direction is a small state machine (:class:`Mode`); requests queue in order and each
+final response takes the oldest (pipelining). Bodies are counted and skipped as they
+stream past: only a message head (≤ 64 KiB), a chunk-size line or a trailer line is ever
+buffered. A request that asks to change protocol (CONNECT, Upgrade) *pauses* the client
+direction, as h11 does, until the response says whether the switch happened.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, Literal
+
+from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.http import h1
+from netwatch.dpi.http.h1 import Framing, Head
+from netwatch.dpi.http.h2 import PREFACE, H2Data, H2Headers, H2Reader
+from netwatch.dpi.http.txn import MAX_TXNS, Txn, sniff_tunnel
+from netwatch.errors import MalformedError
+
+PROTO = "HTTP"
+MAX_PENDING = 256  # requests awaiting a response (pipelining depth)
+MAX_STREAMS = 1024  # HTTP/2 streams remembered for pairing
+TUNNEL_PEEK = 4096  # first tunnel bytes kept per direction for a hand-off
+
+
+class Mode(Enum):
+    HEAD = "head"
+    LENGTH = "length"
+    CHUNK_SIZE = "chunk-size"
+    CHUNK_DATA = "chunk-data"
+    CHUNK_END = "chunk-end"
+    TRAILER = "trailer"
+    UNTIL_CLOSE = "until-close"
+    PAUSED = "paused"  # after CONNECT/Upgrade, until the response decides
+    TUNNEL = "tunnel"
+    H2 = "h2"
+    LOST = "lost"
+
+
+_BODY_MODE = {Framing.LENGTH: Mode.LENGTH, Framing.CHUNKED: Mode.CHUNK_SIZE}
+
+
+class _Side:
+    __slots__ = ("buf", "h2", "mode", "remaining", "trailer_bytes", "tunnel", "txn")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.mode = Mode.HEAD
+        self.remaining = 0
+        self.trailer_bytes = 0
+        self.txn: Txn | None = None
+        self.h2: H2Reader | None = None
+        self.tunnel = bytearray()
+
+
+class HTTPAnalyzer(AnalyzerBase):
+    """One TCP connection carrying HTTP/1.x (and possibly cleartext HTTP/2).
+
+    ``start="h2"`` starts both directions as HTTP/2 (for a stream handed over after
+    ALPN ``h2``); the record's ``version`` is then ``"h2"``.
+    """
+
+    protocol = PROTO
+
+    def __init__(self, start: Literal["h1", "h2"] = "h1") -> None:
+        self._sides = (_Side(), _Side())
+        self._pending: deque[Txn] = deque()
+        self._txns: list[Txn] = []
+        self._dropped = 0
+        self._version: str | None = None
+        self._streams: dict[int, Txn] = {}
+        self._handoff: str | None = None
+        self._tunnel = False
+        if start == "h2":
+            self._version = "h2"
+            self._start_h2(expect_preface=True)
+
+    # -- Analyzer protocol ---------------------------------------------------------------
+
+    def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
+        side = self._sides[direction]
+        if side.mode is Mode.LOST or not data:
+            return ()
+        side.buf += data
+        self._run(direction)
+        return ()
+
+    def gap(self, direction: Dir, length: int) -> None:
+        """Lost body bytes are counted; a gap anywhere else loses that direction."""
+        side = self._sides[direction]
+        if side.mode in (Mode.LENGTH, Mode.CHUNK_DATA) and not side.buf:
+            n = min(length, side.remaining)
+            side.remaining -= n
+            self._count(direction, side, n)
+            length -= n
+            if side.remaining == 0:
+                side.mode = Mode.CHUNK_END if side.mode is Mode.CHUNK_DATA else Mode.HEAD
+            if not length:
+                return
+        if side.mode is Mode.UNTIL_CLOSE:
+            self._count(direction, side, length)
+            return
+        if side.mode is not Mode.TUNNEL:
+            side.mode = Mode.LOST
+            side.buf.clear()
+
+    @property
+    def finished(self) -> bool:
+        done = (Mode.TUNNEL, Mode.LOST)
+        return all(s.mode in done for s in self._sides) or self._handoff is not None
+
+    @property
+    def handoff(self) -> str | None:
+        """The protocol inside a CONNECT/Upgrade tunnel (TLS, SSH, SMTP, ...), once seen."""
+        return self._handoff
+
+    def tunnel_bytes(self, direction: Dir) -> bytes:
+        """The first tunnel bytes of ``direction`` (≤ 4 KiB), to replay into the next analyzer."""
+        return bytes(self._sides[direction].tunnel)
+
+    @property
+    def app_state(self) -> str | None:
+        return None
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "version": self._version,
+            "requests": [t.to_json() for t in self._txns],
+        }
+        if self._dropped:
+            out["requests_dropped"] = self._dropped
+        if self._tunnel:
+            out["tunnel"] = True
+        return out
+
+    def summary(self) -> str:
+        if not self._txns:
+            return "HTTP/2" if self._version in ("h2", "h2c") else "HTTP"
+        return self._txns[-1].summary()
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _new_txn(self, txn: Txn) -> Txn:
+        if len(self._txns) < MAX_TXNS:
+            self._txns.append(txn)
+        else:
+            self._dropped += 1
+        return txn
+
+    @staticmethod
+    def _count(direction: Dir, side: _Side, n: int) -> None:
+        if side.txn is None or n <= 0:
+            return
+        if direction is Dir.CLIENT:
+            side.txn.request_body_bytes += n
+        else:
+            side.txn.response_body_bytes += n
+
+    # -- HTTP/1.x state machine ----------------------------------------------------------
+
+    def _run(self, direction: Dir) -> None:
+        side = self._sides[direction]
+        buf = side.buf
+        pos = 0
+        while pos < len(buf):
+            mode = side.mode
+            if mode is Mode.HEAD:
+                if direction is Dir.CLIENT and self._is_preface(buf, pos):
+                    if len(buf) - pos < len(PREFACE):
+                        break
+                    self._version = "h2c"
+                    self._start_h2(expect_preface=True)
+                    if self._sides[Dir.SERVER].buf:  # server frames that came first
+                        self._run(Dir.SERVER)
+                    continue
+                step = self._head(direction, side, buf, pos)
+            elif mode in (Mode.LENGTH, Mode.CHUNK_DATA):
+                step = min(side.remaining, len(buf) - pos)
+                side.remaining -= step
+                self._count(direction, side, step)
+                if side.remaining == 0:
+                    if mode is Mode.CHUNK_DATA:
+                        side.mode = Mode.CHUNK_END
+                    else:
+                        self._message_done(direction, side)
+            elif mode is Mode.CHUNK_SIZE:
+                step = self._chunk_size(side, buf, pos)
+            elif mode is Mode.CHUNK_END:
+                step = 2 if buf[pos : pos + 2] == b"\r\n" else 1 if buf[pos] == 0x0A else -1
+                if step < 0:
+                    if buf[pos] != 0x0D:
+                        raise MalformedError(PROTO, "chunk data not followed by CRLF")
+                    break  # a lone CR: wait for its LF
+                side.mode = Mode.CHUNK_SIZE
+            elif mode is Mode.TRAILER:
+                step = self._trailer_line(direction, side, buf, pos)
+            elif mode is Mode.UNTIL_CLOSE:
+                step = len(buf) - pos
+                self._count(direction, side, step)
+            elif mode is Mode.PAUSED:
+                if len(buf) - pos > h1.MAX_HEAD:  # the switch must have happened
+                    side.mode = Mode.TUNNEL
+                    continue
+                break
+            elif mode is Mode.TUNNEL:
+                step = len(buf) - pos
+                self._peek_tunnel(direction, side, buf[pos:])
+            elif mode is Mode.H2:
+                assert side.h2 is not None
+                self._h2_events(direction, side.h2.feed(bytes(buf[pos:])))
+                step = len(buf) - pos
+            else:  # LOST
+                step = len(buf) - pos
+            if step == 0:
+                break
+            pos += step
+        del buf[:pos]
+
+    @staticmethod
+    def _is_preface(buf: bytearray, pos: int) -> bool:
+        part = buf[pos : pos + len(PREFACE)]
+        return len(part) >= 3 and PREFACE.startswith(part)
+
+    def _head(self, direction: Dir, side: _Side, buf: bytearray, pos: int) -> int:
+        found = h1.find_head_end(buf, pos)
+        if found is None:
+            if len(buf) - pos > h1.MAX_HEAD:
+                raise MalformedError(PROTO, "message head longer than 64 KiB")
+            return 0
+        end, body = found
+        if end - pos > h1.MAX_HEAD:
+            raise MalformedError(PROTO, "message head longer than 64 KiB")
+        block = bytes(buf[pos:end])
+        if direction is Dir.CLIENT:
+            self._request(side, h1.parse_request_head(block))
+        else:
+            self._response(side, h1.parse_response_head(block))
+        return body - pos
+
+    def _request(self, side: _Side, head: Head) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            raise MalformedError(PROTO, "too many requests without a response")
+        txn = self._new_txn(Txn.from_request(head))
+        if self._version is None:
+            self._version = head.c
+        self._pending.append(txn)
+        side.txn = txn
+        framing, length = h1.request_framing(head)
+        side.remaining = length
+        side.mode = _BODY_MODE.get(framing, Mode.HEAD)
+        if side.mode is Mode.HEAD:
+            self._message_done(Dir.CLIENT, side)
+
+    def _response(self, side: _Side, head: Head) -> None:
+        status = int(head.b)
+        interim = 100 <= status < 200 and status != 101
+        if self._pending:
+            txn = self._pending[0] if interim else self._pending.popleft()
+        else:  # capture started after the request, or a server speaking first
+            txn = self._new_txn(Txn())
+            if self._version is None:
+                self._version = head.a
+        if interim:
+            return
+        txn.add_response(head)
+        side.txn = txn
+        framing, length = h1.response_framing(txn.method, head)
+        if status == 101:
+            self._switch(txn, head)
+            return
+        if framing is Framing.TUNNEL:
+            self._open_tunnel()
+            return
+        side.remaining = length
+        side.mode = {**_BODY_MODE, Framing.UNTIL_CLOSE: Mode.UNTIL_CLOSE}.get(framing, Mode.HEAD)
+        client = self._sides[Dir.CLIENT]
+        if client.mode is Mode.PAUSED and client.txn is txn:  # the switch was refused
+            client.mode = Mode.HEAD
+            self._run(Dir.CLIENT)
+
+    def _message_done(self, direction: Dir, side: _Side) -> None:
+        side.mode = Mode.HEAD
+        txn = side.txn
+        if direction is Dir.CLIENT and txn is not None and txn.asks_switch:
+            side.mode = Mode.PAUSED
+
+    def _chunk_size(self, side: _Side, buf: bytearray, pos: int) -> int:
+        nl = buf.find(b"\n", pos, pos + h1.MAX_CHUNK_LINE)
+        if nl < 0:
+            if len(buf) - pos >= h1.MAX_CHUNK_LINE:
+                raise MalformedError(PROTO, "chunk-size line too long")
+            return 0
+        size = h1.parse_chunk_size(bytes(buf[pos:nl]).rstrip(b"\r"))
+        side.remaining = size
+        side.trailer_bytes = 0
+        side.mode = Mode.CHUNK_DATA if size else Mode.TRAILER
+        return nl + 1 - pos
+
+    def _trailer_line(self, direction: Dir, side: _Side, buf: bytearray, pos: int) -> int:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            if side.trailer_bytes + len(buf) - pos > h1.MAX_HEAD:
+                raise MalformedError(PROTO, "trailer section too long")
+            return 0
+        side.trailer_bytes += nl + 1 - pos
+        if side.trailer_bytes > h1.MAX_HEAD:
+            raise MalformedError(PROTO, "trailer section too long")
+        if buf[pos:nl].rstrip(b"\r") == b"":
+            self._message_done(direction, side)
+        return nl + 1 - pos
+
+    # -- protocol switches ---------------------------------------------------------------
+
+    def _switch(self, txn: Txn, head: Head) -> None:
+        upgrade = (head.get("upgrade") or "").strip().lower()
+        if upgrade == "h2c":
+            self._version = "h2c"
+            self._streams[1] = txn  # RFC 9113 §3.2: the upgrade request is stream 1
+            self._start_h2(expect_preface=True)
+            if self._sides[Dir.CLIENT].buf:  # the preface waited while paused
+                self._run(Dir.CLIENT)
+        else:
+            self._open_tunnel()
+
+    def _open_tunnel(self) -> None:
+        self._tunnel = True
+        for direction in (Dir.CLIENT, Dir.SERVER):
+            side = self._sides[direction]
+            if side.mode is not Mode.LOST:
+                side.mode = Mode.TUNNEL
+        if self._sides[Dir.CLIENT].buf:
+            self._run(Dir.CLIENT)
+
+    def _peek_tunnel(self, direction: Dir, side: _Side, data: bytearray) -> None:
+        room = TUNNEL_PEEK - len(side.tunnel)
+        if room > 0:
+            side.tunnel += data[:room]
+        if self._handoff is None:
+            self._handoff = sniff_tunnel(direction, bytes(side.tunnel))
+
+    def _start_h2(self, *, expect_preface: bool) -> None:
+        client, server = self._sides
+        client.mode = server.mode = Mode.H2
+        client.h2 = H2Reader(expect_preface=expect_preface)
+        server.h2 = H2Reader(expect_preface=False)
+
+    def _h2_events(self, direction: Dir, events: list[H2Headers | H2Data]) -> None:
+        for ev in events:
+            if isinstance(ev, H2Data):
+                txn = self._streams.get(ev.stream_id)
+                if txn is not None:
+                    if direction is Dir.CLIENT:
+                        txn.request_body_bytes += ev.length
+                    else:
+                        txn.response_body_bytes += ev.length
+                continue
+            if len(self._streams) >= MAX_STREAMS:  # forget the oldest stream
+                del self._streams[next(iter(self._streams))]
+            fields = dict(ev.fields)
+            if ev.promised:  # server push: the promised request
+                self._streams[ev.promised] = self._new_txn(Txn.from_h2_request(fields))
+            elif direction is Dir.CLIENT and ":method" in fields:
+                if ev.stream_id not in self._streams:
+                    self._streams[ev.stream_id] = self._new_txn(Txn.from_h2_request(fields))
+            elif direction is Dir.SERVER and ":status" in fields:
+                txn = self._streams.get(ev.stream_id)
+                if txn is None:
+                    txn = self._streams[ev.stream_id] = self._new_txn(Txn(version="HTTP/2"))
+                txn.add_h2_response(fields)
