@@ -1,0 +1,158 @@
+"""Initial packet protection (RFC 9001 §5.2-§5.4; RFC 9369 §3.3 for QUIC v2).
+
+Initial packets are encrypted, but with keys anyone can derive from the client's first
+Destination Connection ID, so a passive observer can read the ClientHello::
+
+    initial_secret = HKDF-Extract(initial_salt, client_dcid)
+    client_secret  = HKDF-Expand-Label(initial_secret, "client in", "", 32)
+    server_secret  = HKDF-Expand-Label(initial_secret, "server in", "", 32)
+    key = HKDF-Expand-Label(secret, "quic key", "", 16)     ("quicv2 key" in v2)
+    iv  = HKDF-Expand-Label(secret, "quic iv",  "", 12)
+    hp  = HKDF-Expand-Label(secret, "quic hp",  "", 16)
+
+Header protection (§5.4): ``sample`` is the 16 bytes that start 4 bytes after the packet
+number field; ``mask = AES-128-ECB(hp, sample)``. The low 4 bits of the first byte (5 for
+short headers) and the packet number bytes are XORed with the mask. Payload protection
+(§5.3) is AEAD_AES_128_GCM with ``nonce = iv XOR packet_number`` and the unprotected
+header as associated data. Worked example (RFC 9001 A.2, DCID ``8394c8f03e515708``)::
+
+    protected  c0 00000001 08 8394c8f03e515708 00 00 449e 7b9aec34 d1b1c98d...
+    sample     d1b1c98dd7689fb8ec11d242b123dc9b   (pn_offset 18, +4)
+    mask       437b9aec36
+    header     c3 00000001 08 8394c8f03e515708 00 00 449e 00000002   (pn 2, 4 bytes)
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from netwatch.dpi.quic.versions import QuicVersion
+from netwatch.errors import MalformedError
+
+PROTOCOL = "QUIC"
+SAMPLE_LEN = 16
+TAG_LEN = 16
+
+
+def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
+    """RFC 5869 §2.2: PRK = HMAC-SHA256(salt, IKM)."""
+    h = hmac.HMAC(salt, hashes.SHA256())
+    h.update(ikm)
+    return h.finalize()
+
+
+def hkdf_expand_label(secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    """RFC 8446 §7.1 HKDF-Expand-Label with SHA-256 (the Initial cipher suite's hash)."""
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(context)]) + context
+    return HKDFExpand(hashes.SHA256(), length, info).derive(secret)
+
+
+def initial_secrets(version: QuicVersion, dcid: bytes) -> tuple[bytes, bytes]:
+    """(client_initial_secret, server_initial_secret) for a client's first DCID."""
+    if version.salt is None:
+        raise MalformedError(PROTOCOL, f"no Initial protection known for {version.name}")
+    initial = hkdf_extract(version.salt, dcid)
+    return (
+        hkdf_expand_label(initial, b"client in", b"", 32),
+        hkdf_expand_label(initial, b"server in", b"", 32),
+    )
+
+
+def decode_packet_number(largest: int, truncated: int, nbits: int) -> int:
+    """RFC 9000 §A.3: the full packet number nearest to ``largest + 1``.
+
+    ``largest`` is the largest packet number received in the space so far (-1 if none).
+    Example (§A.3): largest ``0xa82f30ea``, truncated ``0x9b32`` in 16 bits gives
+    ``0xa82f9b32``.
+    """
+    expected = largest + 1
+    win = 1 << nbits
+    hwin = win // 2
+    mask = win - 1
+    candidate = (expected & ~mask) | truncated
+    if candidate <= expected - hwin and candidate < (1 << 62) - win:
+        return candidate + win
+    if candidate > expected + hwin and candidate >= win:
+        return candidate - win
+    return candidate
+
+
+def _xor(data: bytes, mask: bytes) -> bytes:
+    """``data`` XOR ``mask`` (equal lengths, 1 to 4 bytes here)."""
+    return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(len(data), "big")
+
+
+class PacketProtection:
+    """One direction's Initial keys: removes header protection and opens the payload."""
+
+    __slots__ = ("_aead", "_hp", "hp", "iv", "key")
+
+    def __init__(self, secret: bytes, version: QuicVersion) -> None:
+        self.key = hkdf_expand_label(secret, version.label("key"), b"", 16)
+        self.iv = hkdf_expand_label(secret, version.label("iv"), b"", 12)
+        self.hp = hkdf_expand_label(secret, version.label("hp"), b"", 16)
+        self._aead = AESGCM(self.key)
+        self._hp = Cipher(algorithms.AES(self.hp), modes.ECB())  # noqa: S305 - RFC 9001 §5.4.3
+
+    @classmethod
+    def initial_pair(
+        cls, version: QuicVersion, dcid: bytes
+    ) -> tuple[PacketProtection, PacketProtection]:
+        """(client, server) protections of the Initial packets of a connection."""
+        client, server = initial_secrets(version, dcid)
+        return cls(client, version), cls(server, version)
+
+    def mask(self, sample: bytes) -> bytes:
+        enc = self._hp.encryptor()
+        return enc.update(sample) + enc.finalize()
+
+    def _nonce(self, pn: int) -> bytes:
+        return (int.from_bytes(self.iv, "big") ^ pn).to_bytes(12, "big")
+
+    def unprotect(self, packet: bytes, pn_offset: int, largest_pn: int) -> tuple[bytes, int, bytes]:
+        """Open one packet: (plain header, packet number, plaintext payload).
+
+        ``packet`` spans exactly the packet (the long header's Length ends it);
+        ``pn_offset`` is where its packet number field starts. A packet that is too
+        short or does not authenticate raises :class:`MalformedError`.
+        """
+        sample_at = pn_offset + 4
+        if len(packet) < sample_at + SAMPLE_LEN:
+            raise MalformedError(PROTOCOL, "packet too short for a header protection sample")
+        mask = self.mask(packet[sample_at : sample_at + SAMPLE_LEN])
+        long_header = bool(packet[0] & 0x80)
+        first = packet[0] ^ (mask[0] & (0x0F if long_header else 0x1F))
+        pn_len = (first & 0x03) + 1
+        pn_raw = _xor(packet[pn_offset : pn_offset + pn_len], mask[1 : 1 + pn_len])
+        header = bytes([first]) + packet[1:pn_offset] + pn_raw
+        pn = decode_packet_number(largest_pn, int.from_bytes(pn_raw, "big"), pn_len * 8)
+        ciphertext = packet[pn_offset + pn_len :]
+        if len(ciphertext) < TAG_LEN:
+            raise MalformedError(PROTOCOL, "packet shorter than the AEAD tag")
+        try:
+            payload = self._aead.decrypt(self._nonce(pn), ciphertext, header)
+        except InvalidTag:
+            raise MalformedError(PROTOCOL, "Initial packet does not decrypt") from None
+        return header, pn, payload
+
+    def protect(self, header: bytes, payload: bytes, pn: int) -> bytes:
+        """Seal a packet (the inverse of :meth:`unprotect`).
+
+        ``header`` is the plain header ending with the packet number field, whose length
+        the first byte's low bits give. Used by tests to build packets from scratch.
+        """
+        pn_len = (header[0] & 0x03) + 1
+        pn_offset = len(header) - pn_len
+        sealed = self._aead.encrypt(self._nonce(pn), payload, header)
+        sample_at = 4 - pn_len
+        if sample_at + SAMPLE_LEN > len(sealed):
+            raise ValueError("payload too short to sample for header protection")
+        mask = self.mask(sealed[sample_at : sample_at + SAMPLE_LEN])
+        first = header[0] ^ (mask[0] & (0x0F if header[0] & 0x80 else 0x1F))
+        pn_bytes = _xor(header[pn_offset:], mask[1 : 1 + pn_len])
+        return bytes([first]) + header[1:pn_offset] + pn_bytes + sealed

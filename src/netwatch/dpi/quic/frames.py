@@ -1,0 +1,174 @@
+"""Frames of decrypted Initial packets (RFC 9000 §12.4, §19; error codes §20).
+
+An Initial packet may carry only PADDING, PING, ACK, CRYPTO and CONNECTION_CLOSE
+(§12.4, Table 3). Example plaintext (RFC 9001 A.3, the server's Initial)::
+
+    02 00 00 00 00                       ACK largest=0 delay=0 ranges=0 first=0
+    06 00 40 5a 020000560303eefc...      CRYPTO offset=0 length=0x5a: a ServerHello
+
+CONNECTION_CLOSE is ``1c`` (transport error, with the offending frame type) or ``1d``
+(application error, not allowed in Initial packets but parsed anyway)::
+
+    1c 41 28 06 0e "handshake fail"  ... code 0x128 = CRYPTO_ERROR, TLS alert 40
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netwatch.dpi.quic.packet import Buffer
+from netwatch.errors import MalformedError
+
+PROTOCOL = "QUIC"
+
+PADDING = 0x00
+PING = 0x01
+ACK = 0x02
+ACK_ECN = 0x03
+CRYPTO = 0x06
+CONNECTION_CLOSE = 0x1C
+CONNECTION_CLOSE_APP = 0x1D
+
+#: Transport error codes (§20.1, RFC 9368 §10.2 for 0x11).
+TRANSPORT_ERRORS: dict[int, str] = {
+    0x00: "NO_ERROR",
+    0x01: "INTERNAL_ERROR",
+    0x02: "CONNECTION_REFUSED",
+    0x03: "FLOW_CONTROL_ERROR",
+    0x04: "STREAM_LIMIT_ERROR",
+    0x05: "STREAM_STATE_ERROR",
+    0x06: "FINAL_SIZE_ERROR",
+    0x07: "FRAME_ENCODING_ERROR",
+    0x08: "TRANSPORT_PARAMETER_ERROR",
+    0x09: "CONNECTION_ID_LIMIT_ERROR",
+    0x0A: "PROTOCOL_VIOLATION",
+    0x0B: "INVALID_TOKEN",
+    0x0C: "APPLICATION_ERROR",
+    0x0D: "CRYPTO_BUFFER_EXCEEDED",
+    0x0E: "KEY_UPDATE_ERROR",
+    0x0F: "AEAD_LIMIT_REACHED",
+    0x10: "NO_VIABLE_PATH",
+    0x11: "VERSION_NEGOTIATION_ERROR",
+}
+
+#: TLS alerts that end QUIC handshakes as CRYPTO_ERROR 0x100+alert (RFC 8446 §6).
+TLS_ALERTS: dict[int, str] = {
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    50: "decode_error",
+    51: "decrypt_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    112: "unrecognized_name",
+    116: "certificate_required",
+    120: "no_application_protocol",
+}
+
+
+def error_name(code: int, application: bool) -> str:
+    """``PROTOCOL_VIOLATION``, ``CRYPTO_ERROR(handshake_failure)``, ``APPLICATION(0x10c)``."""
+    if application:
+        return f"APPLICATION(0x{code:x})"
+    if 0x100 <= code <= 0x1FF:
+        alert = code - 0x100
+        return f"CRYPTO_ERROR({TLS_ALERTS.get(alert, str(alert))})"
+    return TRANSPORT_ERRORS.get(code, f"0x{code:x}")
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoFrame:
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFrame:
+    error_code: int
+    #: The frame type that triggered the error (transport close only, else None).
+    frame_type: int | None
+    reason: str
+    application: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AckFrame:
+    largest: int
+
+
+@dataclass(frozen=True, slots=True)
+class PingFrame:
+    pass
+
+
+InitialFrame = CryptoFrame | CloseFrame | AckFrame | PingFrame
+
+
+def _ack(buf: Buffer, ecn: bool) -> AckFrame:
+    largest = buf.varint("ack largest")
+    buf.varint("ack delay")
+    count = buf.varint("ack range count")
+    first = buf.varint("ack first range")
+    if first > largest:
+        raise MalformedError(PROTOCOL, "ack: first range below packet 0")
+    if count > (buf.end - buf.pos) // 2:
+        raise MalformedError(PROTOCOL, "ack: more ranges than bytes")
+    for _ in range(count):
+        buf.varint("ack gap")
+        buf.varint("ack range")
+    if ecn:
+        for _ in range(3):
+            buf.varint("ack ecn count")
+    return AckFrame(largest)
+
+
+def _close(buf: Buffer, application: bool) -> CloseFrame:
+    code = buf.varint("close error code")
+    frame_type = None if application else buf.varint("close frame type")
+    reason = buf.take(buf.varint("close reason length"), "close reason")
+    return CloseFrame(code, frame_type, reason.decode("utf-8", "replace"), application)
+
+
+def parse_initial_frames(payload: bytes) -> list[InitialFrame]:
+    """The frames of a decrypted Initial (or Handshake) payload, PADDING dropped.
+
+    Any frame type not allowed there raises :class:`MalformedError`
+    (PROTOCOL_VIOLATION in §12.4 terms), as does a payload with no frame at all.
+    """
+    if not payload:
+        raise MalformedError(PROTOCOL, "initial: empty payload")
+    buf = Buffer(payload)
+    frames: list[InitialFrame] = []
+    while not buf.eof():
+        ftype = buf.varint("frame type")
+        if ftype == PADDING:
+            # Runs of PADDING fill most Initials: skip them in one step, not byte by byte.
+            rest = payload[buf.pos : buf.end]
+            buf.pos += len(rest) - len(rest.lstrip(b"\x00"))
+        elif ftype == PING:
+            frames.append(PingFrame())
+        elif ftype in (ACK, ACK_ECN):
+            frames.append(_ack(buf, ftype == ACK_ECN))
+        elif ftype == CRYPTO:
+            offset = buf.varint("crypto offset")
+            data = buf.take(buf.varint("crypto length"), "crypto data")
+            if offset + len(data) >= 1 << 62:
+                raise MalformedError(PROTOCOL, "crypto: offset past 2^62")
+            frames.append(CryptoFrame(offset, data))
+        elif ftype in (CONNECTION_CLOSE, CONNECTION_CLOSE_APP):
+            frames.append(_close(buf, ftype == CONNECTION_CLOSE_APP))
+        else:
+            raise MalformedError(PROTOCOL, f"initial: frame type 0x{ftype:x} not allowed")
+    return frames

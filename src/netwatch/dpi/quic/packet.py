@@ -1,0 +1,216 @@
+"""QUIC packet headers and coalesced datagrams (RFC 9000 §16, §17, §12.2; RFC 8999).
+
+Long header (§17.2), all versions; the type bits are version specific (RFC 9369 §3.2)::
+
+    1 F TT xxxx      first byte: form=1, fixed bit, type, type-specific (protected)
+    version          32 bits (0 = Version Negotiation)
+    dcid_len dcid    8 bits + 0..20 bytes (0..255 for unknown versions, RFC 8999)
+    scid_len scid
+    [token_len token]    Initial only, token_len a varint
+    length           varint: packet number + payload bytes
+    packet number    1..4 bytes (protected)
+
+    c3 00000001 08 8394c8f03e515708 00 00 449e 00000002 ...   (RFC 9001 A.2, unprotected)
+
+Short header (§17.3): ``0 1 S RR K PP`` then the DCID (its length is known only to the
+endpoints) and the packet number; it runs to the end of the datagram.
+
+A datagram may hold several coalesced packets (§12.2): each long header's Length ends it.
+The first packet must parse; bytes after the last good packet that do not form a packet
+of the same connection (zero padding, garbage) are returned as the unparsed rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netwatch.dpi.quic.versions import NEGOTIATION, PacketType, lookup
+from netwatch.errors import MalformedError
+
+PROTOCOL = "QUIC"
+MAX_CID_LEN = 20  # RFC 9000 §17.2 for the versions we know
+RETRY_TAG_LEN = 16
+
+
+class Buffer:
+    """A bounded cursor over bytes: every pull checks its end (aioquic's ``Buffer`` idea)."""
+
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+
+    def _need(self, n: int, what: str) -> int:
+        p = self.pos
+        if n < 0 or p + n > self.end:
+            raise MalformedError(PROTOCOL, f"{what}: truncated")
+        self.pos = p + n
+        return p
+
+    def eof(self) -> bool:
+        return self.pos >= self.end
+
+    def u8(self, what: str = "uint8") -> int:
+        return self.data[self._need(1, what)]
+
+    def u32(self, what: str = "uint32") -> int:
+        p = self._need(4, what)
+        return int.from_bytes(self.data[p : p + 4], "big")
+
+    def take(self, n: int, what: str = "bytes") -> bytes:
+        p = self._need(n, what)
+        return self.data[p : p + n]
+
+    def varint(self, what: str = "varint") -> int:
+        """RFC 9000 §16: the two high bits of the first byte give the length (1/2/4/8)."""
+        p = self._need(1, what)
+        first = self.data[p]
+        n = 1 << (first >> 6)
+        if n == 1:
+            return first & 0x3F
+        self.pos = p
+        q = self._need(n, what)
+        return int.from_bytes(self.data[q : q + n], "big") & ((1 << (8 * n - 2)) - 1)
+
+
+def encode_varint(value: int) -> bytes:
+    """The shortest encoding of ``value`` (used by tests and packet builders)."""
+    if value < 0x40:
+        return bytes([value])
+    if value < 0x4000:
+        return (value | 0x4000).to_bytes(2, "big")
+    if value < 0x40000000:
+        return (value | 0x80000000).to_bytes(4, "big")
+    if value < 0x4000000000000000:
+        return (value | 0xC000000000000000).to_bytes(8, "big")
+    raise ValueError("varint out of range")
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One packet of a datagram, header parsed up to the (protected) packet number."""
+
+    packet_type: PacketType
+    long_header: bool
+    first_byte: int
+    version: int
+    dcid: bytes
+    scid: bytes
+    #: The whole packet (header through payload); ``pn_offset`` indexes into it.
+    data: bytes
+    pn_offset: int
+    token: bytes = b""
+    #: Version Negotiation: the versions the server offers.
+    supported_versions: tuple[int, ...] = ()
+
+
+def _long(buf: Buffer, grease_ok: bool) -> Packet:
+    start = buf.pos
+    first = buf.u8("first byte")
+    version = buf.u32("version")
+    known = lookup(version)
+    dcid_len = buf.u8("dcid length")
+    if known is not None and dcid_len > MAX_CID_LEN:
+        raise MalformedError(PROTOCOL, f"dcid length {dcid_len} > {MAX_CID_LEN}")
+    dcid = buf.take(dcid_len, "dcid")
+    scid_len = buf.u8("scid length")
+    if known is not None and scid_len > MAX_CID_LEN:
+        raise MalformedError(PROTOCOL, f"scid length {scid_len} > {MAX_CID_LEN}")
+    scid = buf.take(scid_len, "scid")
+    if version == NEGOTIATION:
+        rest = buf.end - buf.pos
+        if rest % 4 or rest == 0:
+            raise MalformedError(PROTOCOL, "version negotiation: bad version list")
+        versions = tuple(buf.u32() for _ in range(rest // 4))
+        return Packet(
+            PacketType.VERSION_NEGOTIATION, True, first, version, dcid, scid,
+            buf.data[start : buf.end], buf.end - start, supported_versions=versions,
+        )  # fmt: skip
+    if known is None or known.salt is None:
+        # Only the invariants are known: the packet runs to the end of the datagram.
+        buf.pos = buf.end
+        return Packet(
+            PacketType.UNKNOWN, True, first, version, dcid, scid,
+            buf.data[start : buf.end], buf.end - start,
+        )  # fmt: skip
+    if not first & 0x40 and not grease_ok:
+        raise MalformedError(PROTOCOL, "long header: fixed bit is 0")
+    ptype = known.long_types[(first >> 4) & 0x03]
+    if ptype == PacketType.RETRY:
+        if buf.end - buf.pos < RETRY_TAG_LEN:
+            raise MalformedError(PROTOCOL, "retry: shorter than its integrity tag")
+        token = buf.data[buf.pos : buf.end - RETRY_TAG_LEN]
+        buf.pos = buf.end
+        return Packet(
+            ptype, True, first, version, dcid, scid,
+            buf.data[start : buf.end], buf.end - start, token=token,
+        )  # fmt: skip
+    token = b""
+    if ptype == PacketType.INITIAL:
+        token = buf.take(buf.varint("token length"), "token")
+    length = buf.varint("length")
+    pn_offset = buf.pos - start
+    end = buf.pos + length
+    if end > buf.end:
+        raise MalformedError(PROTOCOL, f"length {length} runs past the datagram")
+    if length < 1 + 16:  # at least a packet number byte and the AEAD tag
+        raise MalformedError(PROTOCOL, f"length {length} too short for a packet")
+    buf.pos = end
+    return Packet(
+        ptype, True, first, version, dcid, scid, buf.data[start:end], pn_offset, token=token
+    )
+
+
+def _short(buf: Buffer, grease_ok: bool) -> Packet:
+    start = buf.pos
+    first = buf.u8("first byte")
+    if not first & 0x40 and not grease_ok:
+        raise MalformedError(PROTOCOL, "short header: fixed bit is 0")
+    buf.pos = buf.end
+    return Packet(PacketType.ONE_RTT, False, first, 0, b"", b"", buf.data[start:], 1)
+
+
+def parse_packet(buf: Buffer, grease_ok: bool = False) -> Packet:
+    """The packet at ``buf.pos``; advances past it.
+
+    ``grease_ok``: the fixed bit may be 0 (RFC 9287, once the client offered the
+    grease_quic_bit transport parameter); else a 0 fixed bit is malformed.
+    """
+    if buf.eof():
+        raise MalformedError(PROTOCOL, "empty datagram")
+    if buf.data[buf.pos] & 0x80:
+        return _long(buf, grease_ok)
+    return _short(buf, grease_ok)
+
+
+def split_datagram(datagram: bytes, grease_ok: bool = False) -> tuple[list[Packet], bytes]:
+    """The coalesced packets of one datagram and any bytes after them that do not parse.
+
+    The first packet must parse (else :class:`MalformedError`). A later packet that does
+    not parse, or has another DCID than the first (§12.2: a receiver drops those), ends
+    the list; its bytes are the returned rest.
+    """
+    buf = Buffer(datagram)
+    first = parse_packet(buf, grease_ok)
+    packets = [first]
+    while not buf.eof():
+        mark = buf.pos
+        try:
+            pkt = parse_packet(buf, grease_ok)
+        except MalformedError:
+            return packets, datagram[mark:]
+        if (pkt.long_header and pkt.dcid != first.dcid) or not any(pkt.data):
+            return packets, datagram[mark:]  # another connection's packet, or zero padding
+        packets.append(pkt)
+    return packets, b""
+
+
+def looks_like_long_header(data: bytes) -> bool:
+    """Cheap content check: a long header with the fixed bit and a version we know."""
+    if len(data) < 7 or data[0] & 0xC0 != 0xC0:
+        return False
+    version = int.from_bytes(data[1:5], "big")
+    v = lookup(version)
+    return v is not None and not v.gquic
