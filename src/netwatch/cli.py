@@ -1,0 +1,154 @@
+"""Command line: parse arguments, build the engine, attach a front end.
+
+``netwatch`` (the live TUI), ``netwatch -r FILE`` (replay a capture into the TUI),
+``netwatch --demo``, ``netwatch analyze`` (records on stdout), ``netwatch --diagnose``.
+Errors the user can fix print one line and exit 2; nothing prints a traceback unless
+``NETWATCH_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from netwatch import __version__
+from netwatch.errors import NetwatchError, UsageError
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2 (argparse's own contract)
+        self.exit(EXIT_USAGE, f"netwatch: error: {message} (see 'netwatch --help')\n")
+
+
+def _common_capture(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("-r", "--read", metavar="FILE", help="read a pcap/pcapng capture file")
+    src.add_argument("-i", "--interface", metavar="IFACE",
+                     help="capture live on IFACE ('any' for all; default: the default route's)")
+    p.add_argument("-f", "--capture-filter", metavar="BPF",
+                   help="tcpdump-syntax capture filter, compiled by libpcap, run in the kernel")
+    p.add_argument("--no-dpi", action="store_true", help="count flows only, no protocol analysis")
+    p.add_argument("--max-connections", type=int, default=200_000, metavar="N",
+                   help="hard cap on tracked connections; the longest idle are evicted first")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="netwatch",
+        description="Every connection on this host: its process, what it speaks, how much "
+        "it moves. Live (needs capture rights) or from a capture file.",
+    )
+    parser.add_argument("--version", action="version", version=f"netwatch {__version__}")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="say which capture and attribution backends work here, and why not")
+    parser.add_argument("--demo", action="store_true",
+                        help="replay the bundled sample capture (no root needed)")
+    parser.add_argument("--filter", metavar="EXPR", help="initial display filter")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="replay speed factor for -r (0 = as fast as possible)")
+    _common_capture(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    an = sub.add_parser("analyze", help="print one record per connection (jsonl, json, csv)",
+                        description="Analyze a capture file or a live interface and print one "
+                        "record per connection when it ends.")
+    _common_capture(an)
+    an.add_argument("--duration", type=float, metavar="SECONDS",
+                    help="live: stop after SECONDS (default: until Ctrl+C)")
+    an.add_argument("--format", choices=("jsonl", "json", "csv"), default="jsonl")
+    an.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    an.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="progress bar on stderr (default: when stderr is a terminal)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.diagnose:
+            return _diagnose()
+        if args.command == "analyze":
+            from netwatch.commands.analyze import run_analyze
+
+            return run_analyze(args)
+        return _monitor(args)
+    except UsageError as exc:
+        print(f"netwatch: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `netwatch analyze | head`: the reader left; say nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except NetwatchError as exc:
+        print(f"netwatch: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get("NETWATCH_DEBUG"):
+            raise
+        print(f"netwatch: internal error: {type(exc).__name__}: {exc} "
+              "(set NETWATCH_DEBUG=1 for details, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def demo_capture() -> Path:
+    return Path(str(resources.files("netwatch").joinpath("data/demo.pcapng")))
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from netwatch.capture.open import open_file, open_live
+    from netwatch.engine import Engine, EngineConfig
+
+    if args.demo:
+        source = open_file(str(demo_capture()))
+    elif args.read:
+        source = open_file(args.read)
+    else:
+        source = open_live(args.interface, args.capture_filter)
+    speed = args.speed if (args.read or args.demo) else 0.0
+    engine = Engine(source, EngineConfig(dpi=not args.no_dpi,
+                                         max_connections=args.max_connections,
+                                         replay_speed=speed),
+                    local_addresses=_local_addresses if source.live else None)
+    try:
+        from netwatch.tui import TuiConfig, run_tui
+    except ImportError as exc:
+        raise UsageError(f"the terminal UI is not available ({exc})") from None
+    engine.start()
+    try:
+        return run_tui(engine, TuiConfig.load(initial_filter=args.filter))
+    finally:
+        engine.stop()
+
+
+def _local_addresses() -> set[bytes]:
+    from netwatch.capture.interfaces import local_addresses
+    from netwatch.flows.addr import pton
+
+    out = set()
+    for a in local_addresses():
+        raw = pton(a.split("%")[0])
+        if raw is not None:
+            out.add(raw)
+    return out
+
+
+def _diagnose() -> int:
+    from netwatch.commands.diagnose import run_diagnose
+
+    return run_diagnose()
+
+
+if hasattr(signal, "SIGPIPE"):
+    # Die quietly on a closed pipe like other Unix filters, rather than raising.
+    pass

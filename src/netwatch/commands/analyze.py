@@ -1,0 +1,113 @@
+"""``netwatch analyze``: one record per connection, from a file or a live interface."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import threading
+from typing import TextIO
+
+from netwatch.capture.open import open_file, open_live
+from netwatch.engine import Engine, EngineConfig
+from netwatch.errors import TruncatedCaptureError, UsageError
+from netwatch.model.snapshot import ConnectionView
+from netwatch.output import open_writer
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    if args.read:
+        if args.duration is not None:
+            raise UsageError("--duration applies to live capture (-i), not to -r FILE")
+        source = open_file(args.read)
+    else:
+        source = open_live(args.interface, args.capture_filter)
+    out: TextIO
+    if args.output:
+        try:
+            out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write ({exc.strerror})") from None
+    else:
+        out = sys.stdout
+    writer = open_writer(args.format, out)
+
+    def emit(v: ConnectionView) -> None:
+        writer.write(v.to_record())
+
+    engine = Engine(
+        source,
+        EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections),
+        on_finish=emit,
+        local_addresses=_local if source.live else None,
+    )
+    progress = _progress(args, source.live)
+    timer = None
+    if source.live and args.duration:
+        timer = threading.Timer(args.duration, source.close)
+        timer.daemon = True
+        timer.start()
+    status = 0
+    try:
+        with progress as bar:
+            engine.run(progress=bar)
+    except TruncatedCaptureError as exc:
+        writer.close()
+        print(f"netwatch: error: {exc}", file=sys.stderr)
+        status = 2
+    except KeyboardInterrupt:
+        # Live: Ctrl+C ends the capture; still print what was seen.
+        engine.tracker.finish_all()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        source.close()
+    if status == 0:
+        writer.close()
+    if args.output:
+        out.close()
+    return status
+
+
+class _NoProgress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _progress(args: argparse.Namespace, live: bool) -> contextlib.AbstractContextManager[
+        object]:
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    if live or not show:
+        return _NoProgress()
+    return _Bar()
+
+
+class _Bar:
+    """A progress bar on stderr for long files (rich, only when asked or on a terminal)."""
+
+    def __enter__(self) -> object:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        from rich.console import Console
+
+        self._p = Progress("[progress.description]{task.description}", BarColumn(),
+                           DownloadColumn(), TimeRemainingColumn(),
+                           console=Console(stderr=True), transient=True)
+        self._p.__enter__()
+        self._task = self._p.add_task("reading", total=None)
+        return self.update
+
+    def update(self, done: int, total: int | None) -> None:
+        self._p.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        self._p.__exit__(None, None, None)
+
+
+def _local() -> set[bytes]:
+    from netwatch.cli import _local_addresses
+
+    return _local_addresses()

@@ -1,0 +1,119 @@
+"""Which analyzer takes a flow: detection by payload first, ports only as a hint (data).
+
+Each :class:`Detector` row names a protocol, its transport, the ports that hint at it, a
+content check run on the first payload of the flow, and the analyzer factory. For a new
+flow the detectors hinted by either port are tried first, then all others, so TLS on
+8443, SSH on 2222 or HTTP on 8082 are still recognised, and nothing is claimed on port
+alone. Modules are imported on first use, so a front end that never sees a QUIC packet
+never imports the QUIC code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from netwatch.dpi.base import Analyzer
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    protocol: str
+    transport: str  # "tcp" | "udp"
+    module: str
+    detect: str  # name of ``(data: bytes) -> bool`` in module
+    factory: str  # name of the analyzer class in module
+    ports: frozenset[int]
+    #: keyword arguments the factory takes: "server_port", "transport"
+    kwargs: tuple[str, ...] = ()
+
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector("TLS", "tcp", "netwatch.dpi.tls.analyzer", "detect_tcp", "TLSAnalyzer",
+             frozenset({443, 8443, 465, 993, 995, 636, 853, 5061, 8883, 4443}), ("server_port",)),
+    Detector("HTTP", "tcp", "netwatch.dpi.http", "detect_tcp", "HTTPAnalyzer",
+             frozenset({80, 8080, 8000, 8008, 8082, 8888, 3128})),
+    Detector("SSH", "tcp", "netwatch.dpi.ssh", "detect_tcp", "SSHAnalyzer",
+             frozenset({22, 2222})),
+    Detector("DNS", "tcp", "netwatch.dpi.dns", "detect_tcp", "DNSAnalyzer",
+             frozenset({53, 5353, 5355}), ("transport",)),
+    Detector("DNS", "udp", "netwatch.dpi.dns", "detect_udp", "DNSAnalyzer",
+             frozenset({53, 5353, 5355, 137}), ("transport",)),
+    Detector("QUIC", "udp", "netwatch.dpi.quic.analyzer", "detect_udp", "QUICAnalyzer",
+             frozenset({443, 80, 8443, 4433})),
+)
+
+#: How many payload-carrying packets a flow may show before detection gives up.
+MAX_DETECT_PACKETS = 6
+
+_loaded: dict[str, Any] = {}
+_missing: set[str] = set()
+
+
+def _module(name: str) -> Any | None:
+    mod = _loaded.get(name)
+    if mod is None and name not in _missing:
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            # An analyzer not shipped in this build: the flow stays unclassified.
+            _missing.add(name)
+            return None
+        _loaded[name] = mod
+    return mod
+
+
+def _candidates(transport: str, sport: int, dport: int) -> list[Detector]:
+    rows = [d for d in DETECTORS if d.transport == transport]
+    hinted = [d for d in rows if sport in d.ports or dport in d.ports]
+    return hinted + [d for d in rows if d not in hinted]
+
+
+_CACHE: dict[tuple[str, int, int], list[Detector]] = {}
+
+
+def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | None:
+    """Return a fresh analyzer for a flow whose originator's first payload is ``data``.
+
+    ``sport``/``dport`` are the originator's and responder's ports.
+    """
+    key = (transport, sport if sport < 1024 or sport in _HINT_PORTS else 0,
+           dport if dport < 1024 or dport in _HINT_PORTS else 0)
+    cands = _CACHE.get(key)
+    if cands is None:
+        if len(_CACHE) > 4096:
+            _CACHE.clear()
+        cands = _CACHE[key] = _candidates(transport, sport, dport)
+    for det in cands:
+        mod = _module(det.module)
+        if mod is None:
+            continue
+        check: Callable[[bytes], bool] | None = getattr(mod, det.detect, None)
+        if check is not None and check(data):
+            return _build(mod, det, dport)
+    return None
+
+
+def create(protocol: str, transport: str, server_port: int) -> Analyzer | None:
+    """An analyzer by name (hand-over after STARTTLS, or a data connection announced)."""
+    for det in DETECTORS:
+        if det.protocol == protocol and det.transport == transport:
+            mod = _module(det.module)
+            if mod is not None:
+                return _build(mod, det, server_port)
+    return None
+
+
+def _build(mod: Any, det: Detector, server_port: int) -> Analyzer:
+    kw: dict[str, Any] = {}
+    if "server_port" in det.kwargs:
+        kw["server_port"] = server_port
+    if "transport" in det.kwargs:
+        kw["transport"] = det.transport
+    analyzer: Analyzer = getattr(mod, det.factory)(**kw)
+    return analyzer
+
+
+_HINT_PORTS = frozenset().union(*(d.ports for d in DETECTORS))

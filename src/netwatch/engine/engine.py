@@ -1,0 +1,250 @@
+"""The engine: one capture thread owns the tracker; front ends read snapshots.
+
+Offline (``analyze -r``) the engine runs in the caller's thread to the end of the file.
+For the TUI it runs in a thread (``start()``): it pulls batches from the packet source,
+feeds the tracker, and every ``snapshot_interval`` seconds (of the source's clock: the
+capture's own time when replaying a file) publishes an immutable :class:`Snapshot`.
+Commands from the front end (clear, pause, speed) are queued and executed by the capture
+thread, so the tracker is never touched by two threads.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from netwatch.capture.base import PacketSource
+from netwatch.engine.resources import load_services
+from netwatch.errors import TruncatedCaptureError
+from netwatch.flows.conn import Conn
+from netwatch.flows.tracker import Tracker
+from netwatch.flows.view import view
+from netwatch.model.snapshot import CaptureStats, ConnectionView, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    dpi: bool = True
+    max_connections: int = 200_000
+    history: int = 2000
+    snapshot_interval: float = 1.0
+    #: Replay speed for files in the UI: 1.0 = recorded speed, 0 = as fast as possible.
+    replay_speed: float = 0.0
+    local_refresh: float = 5.0
+
+
+class Engine:
+    def __init__(
+        self,
+        source: PacketSource,
+        config: EngineConfig | None = None,
+        *,
+        on_finish: Callable[[ConnectionView], None] | None = None,
+        local_addresses: Callable[[], set[bytes]] | None = None,
+    ) -> None:
+        self.source = source
+        self.config = config or EngineConfig()
+        self._on_finish_view = on_finish
+        self._local_addresses = local_addresses
+        self.tracker = Tracker(
+            live=source.live,
+            services=load_services(),
+            max_connections=self.config.max_connections,
+            history=self.config.history,
+            dpi=self.config.dpi,
+            on_finish=self._finished if on_finish else None,
+        )
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._speed = self.config.replay_speed
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._latest: Snapshot | None = None
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+        self._closed_views: dict[int, ConnectionView] = {}
+        self.finished = False
+
+    # -------------------------------------------------------------- running
+    def _finished(self, c: Conn) -> None:
+        assert self._on_finish_view is not None
+        self._on_finish_view(view(self.tracker, c, self.tracker.now))
+
+    def run(self, progress: Callable[[int, int | None], None] | None = None) -> None:
+        """Consume the source to its end (or ``stop()``), then flush every open row.
+
+        A damaged capture raises :class:`TruncatedCaptureError` only after every row
+        read before the damage has been flushed to ``on_finish``.
+        """
+        tr = self.tracker
+        source = self.source
+        interval = self.config.snapshot_interval
+        next_snap = 0.0
+        next_local = 0.0
+        replay_anchor: tuple[float, float] | None = None  # (wall, capture) at last sync
+        try:
+            for batch in source.batches():
+                self._run_commands()
+                if self._stop.is_set():
+                    break
+                if self._local_addresses is not None and time.monotonic() >= next_local:
+                    tr.set_local_addresses(self._local_addresses())
+                    next_local = time.monotonic() + self.config.local_refresh
+                if self._speed > 0 and not source.live and batch:
+                    replay_anchor = self._pace(batch, replay_anchor)
+                    if self._stop.is_set():
+                        break
+                else:
+                    tr.packets_batch(batch)
+                if progress is not None:
+                    st = source.stats()
+                    progress(st.bytes_read, st.bytes_total)
+                now = tr.now if not source.live else time.time()
+                if now >= next_snap and (self._thread is not None):
+                    self.publish(now)
+                    next_snap = now + interval
+        except TruncatedCaptureError as exc:
+            self.error = str(exc)
+            self._end()
+            raise
+        self._end()
+
+    def _end(self) -> None:
+        tr = self.tracker
+        if self._on_finish_view is not None:
+            tr.finish_all()
+        self.finished = True
+        if self._thread is not None:
+            self.publish(tr.now)
+
+    def _pace(
+        self,
+        batch: Any,
+        anchor: tuple[float, float] | None,
+    ) -> tuple[float, float] | None:
+        """Replay at recorded speed (× speed): sleep until each packet's time comes."""
+        tr = self.tracker
+        for pkt in batch:
+            ts = pkt[0]
+            while self._paused.is_set() and not self._stop.is_set():
+                time.sleep(0.05)
+                anchor = None
+            if anchor is None:
+                anchor = (time.monotonic(), ts)
+            due = anchor[0] + (ts - anchor[1]) / max(self._speed, 1e-6)
+            delay = due - time.monotonic()
+            while delay > 0 and not self._stop.is_set():
+                if tr.now and tr.now >= self._last_pub_ts + self.config.snapshot_interval:
+                    self.publish(tr.now)
+                time.sleep(min(delay, 0.05))
+                delay = due - time.monotonic()
+                self._run_commands()
+                if self._paused.is_set():
+                    break
+            if self._stop.is_set():
+                return anchor
+            tr.packet(*pkt)
+        return anchor
+
+    _last_pub_ts = 0.0
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            cmd()
+
+    # -------------------------------------------------------------- snapshots
+    def snapshot(self, now: float) -> Snapshot:
+        tr = self.tracker
+        tr.tick(now)
+        conns = tuple(view(tr, c, now) for c in tr.table.values())
+        closed_views = []
+        keep: dict[int, ConnectionView] = {}
+        for c in tr.closed:
+            v = self._closed_views.get(c.id) or view(tr, c, now)
+            keep[c.id] = v
+            closed_views.append(v)
+        self._closed_views = keep
+        src = self.source.stats()
+        stats = CaptureStats(
+            packets=tr.packets,
+            bytes=tr.bytes,
+            kernel_drops=src.kernel_drops,
+            internal_drops=0,
+            decode_errors=dict(tr.decode_errors),
+            analyzer_errors=dict(tr.analyzer_errors),
+            evictions=tr.evictions,
+            expired=tr.expired,
+            fragments_pending=len(tr.frags),
+            active_connections=len(tr.table),
+        )
+        self._seq += 1
+        return Snapshot(
+            seq=self._seq,
+            ts=now,
+            connections=conns,
+            closed=tuple(closed_views),
+            stats=stats,
+            interface=self.source.description,
+            finished=self.finished,
+        )
+
+    def publish(self, now: float) -> None:
+        snap = self.snapshot(now)
+        self._last_pub_ts = now
+        with self._cond:
+            self._latest = snap
+            self._cond.notify_all()
+
+    # -------------------------------------------------------------- MonitorHandle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._thread_main, name="netwatch-capture",
+                                        daemon=True)
+        self._thread.start()
+
+    def _thread_main(self) -> None:
+        try:
+            self.run()
+        except TruncatedCaptureError:
+            pass  # kept in self.error, shown by the front end
+        except Exception as exc:  # noqa: BLE001 - report in the UI, never kill it silently
+            self.error = f"capture stopped: {exc}"
+            self.finished = True
+            self.publish(self.tracker.now)
+
+    def latest(self) -> Snapshot | None:
+        return self._latest
+
+    def wait_next(self, after_seq: int, timeout: float) -> Snapshot | None:
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._latest is not None and self._latest.seq > after_seq, timeout
+            )
+            snap = self._latest
+        return snap if snap is not None and snap.seq > after_seq else None
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+
+    def set_speed(self, speed: float) -> None:
+        self._speed = max(0.0, speed)
+
+    def clear_closed(self) -> None:
+        self._commands.put(self.tracker.closed.clear)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""The connection table: TCP/UDP states and timeouts as tables, rates; pure."""

@@ -1,0 +1,85 @@
+"""The mutable row of the live table (never shown directly: see ``view()``).
+
+Memory matters: a flood of one-packet flows must stay bounded, and the target is under
+1 KiB per connection. So a row is one slotted object; TCP-only state lives in two small
+:class:`TcpHalf` objects created for TCP rows only; DPI state exists only while an analyzer
+is attached, and is replaced by its final record (a dict) when it detaches.
+Per-direction fields use index 0 for originator→responder ("client→server").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netwatch.dpi.base import Analyzer
+from netwatch.reassembly.stream import StreamReassembler
+
+DPI_UNDECIDED, DPI_ACTIVE, DPI_DONE = 0, 1, 2
+
+
+class TcpHalf:
+    """Sequence tracking for one direction of a TCP connection."""
+
+    __slots__ = ("fin_ack", "hi", "hi_ts", "last_ack", "last_seq", "last_win", "reasm", "syn_ts")
+
+    def __init__(self) -> None:
+        self.hi: int | None = None  # highest sequence end seen
+        self.hi_ts = 0.0
+        self.fin_ack: int | None = None  # the ack value that acknowledges this side's FIN
+        self.last_ack = -1
+        self.last_win = -1
+        self.last_seq = -1
+        self.syn_ts = 0.0
+        self.reasm: StreamReassembler | None = None
+
+
+class Conn:
+    __slots__ = (
+        "analyzer", "app", "app_state", "by0", "by1", "c_addr", "c_port", "closed",
+        "detect_tries", "dpi", "dup_acks", "extra", "first", "halves", "id", "ipver", "key",
+        "last", "local_is_client", "ooo", "pk0", "pk1", "prev_d0", "prev_d1", "proto",
+        "rate0", "rate1", "retrans", "rtt", "s_addr", "s_port", "state", "tick_by0",
+        "tick_by1", "timeout", "vlan",
+    )
+
+    def __init__(
+        self,
+        cid: int,
+        key: tuple[Any, ...],
+        proto: str,
+        ipver: int,
+        c_addr: bytes,
+        c_port: int,
+        s_addr: bytes,
+        s_port: int,
+        vlan: int | None,
+        ts: float,
+        local_is_client: bool,
+    ) -> None:
+        self.id = cid
+        self.key = key
+        self.proto = proto
+        self.ipver = ipver
+        self.c_addr = c_addr
+        self.c_port = c_port
+        self.s_addr = s_addr
+        self.s_port = s_port
+        self.vlan = vlan
+        self.first = ts
+        self.last = ts
+        self.pk0 = self.pk1 = self.by0 = self.by1 = 0
+        self.tick_by0 = self.tick_by1 = self.prev_d0 = self.prev_d1 = 0
+        self.rate0 = self.rate1 = 0.0
+        self.state = "NEW"
+        self.closed = False
+        self.timeout = 0.0  # 0: use the table's value for proto/state
+        self.local_is_client = local_is_client
+        self.halves: tuple[TcpHalf, TcpHalf] | None = None
+        self.rtt: float | None = None
+        self.retrans = self.ooo = self.dup_acks = 0
+        self.dpi = DPI_UNDECIDED
+        self.detect_tries = 0
+        self.analyzer: Analyzer | None = None
+        self.app: dict[str, Any] | None = None
+        self.app_state: str | None = None
+        self.extra: dict[str, Any] | None = None

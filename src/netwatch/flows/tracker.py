@@ -1,0 +1,547 @@
+"""Packets in, connection table out: the pure per-packet path.
+
+``Tracker.packet(ts, linktype, data, wirelen)`` decodes one packet, finds or creates its
+row, updates counters, TCP state (tcpstate.py), health counters (retransmissions,
+out-of-order, duplicate ACKs), handshake RTT, and feeds the flow's analyzer (through the
+bounded reassembler for TCP) until it detaches. Rows expire by the timeouts table; a hard
+cap evicts the longest-idle rows first. Finished rows go to ``on_finish`` (the analyze
+writer, the recorder) and to a bounded history of closed rows for the UI.
+
+No I/O, no threads, no clock: time is the packets' timestamps (``now`` for ``tick``).
+The engine owns the tracker and calls it from one thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from netwatch.decode import packet as _pk
+from netwatch.decode.fragments import FragmentReassembler
+from netwatch.decode.packet import KIND_ARP, Packet, decode, decode_l4
+from netwatch.dpi import registry
+from netwatch.dpi.base import AppEvent, Dir, NameResolved
+from netwatch.errors import DecodeError, MalformedError
+from netwatch.flows import tcpstate, timeouts
+from netwatch.flows.addr import pton
+from netwatch.flows.conn import DPI_ACTIVE, DPI_DONE, DPI_UNDECIDED, Conn, TcpHalf
+from netwatch.flows.icmp import arp_packet, icmp_packet
+from netwatch.flows.services import ServiceTable
+from netwatch.reassembly.stream import StreamReassembler
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+MOD, HALF = 1 << 32, 1 << 31
+#: Without a measured RTT, a segment below the highest sequence that arrives within this
+#: many seconds of it is out-of-order rather than retransmitted (Wireshark uses 3 ms too).
+OOO_DEFAULT = 0.003
+EXPIRE_EVERY = 1.0
+LATE_WINDOW = 120.0
+MAX_APP_ERRORS_KEPT = 1
+
+EventSink = Callable[[Conn, AppEvent], None]
+
+
+class Tracker:
+    def __init__(
+        self,
+        *,
+        live: bool = False,
+        services: ServiceTable | None = None,
+        max_connections: int = 200_000,
+        history: int = 2000,
+        dpi: bool = True,
+        on_finish: Callable[[Conn], None] | None = None,
+        on_event: EventSink | None = None,
+        max_names: int = 65536,
+    ) -> None:
+        self.live = live
+        self.services = services or ServiceTable()
+        self.max_connections = max_connections
+        self.dpi_enabled = dpi
+        self.on_finish = on_finish
+        self.on_event = on_event
+        self.table: dict[tuple[Any, ...], Conn] = {}
+        self.closed: deque[Conn] = deque(maxlen=history)
+        self.local_addrs: frozenset[bytes] = frozenset()
+        self.frags = FragmentReassembler()
+        self.names: OrderedDict[bytes, str] = OrderedDict()
+        self.max_names = max_names
+        self._recent_closed: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self._next_id = 1
+        self._next_expire = 0.0
+        self.now = 0.0
+        # counters
+        self.packets = 0
+        self.bytes = 0
+        self.decode_errors: Counter[str] = Counter()
+        self.analyzer_errors: Counter[str] = Counter()
+        self.evictions = 0
+        self.expired = 0
+        self.late_packets = 0
+        self._last_tick = 0.0
+        self._prev_dt = 0.0
+
+    # ------------------------------------------------------------------ input
+    def set_local_addresses(self, addrs: Iterable[bytes]) -> None:
+        """Live mode: the host's own addresses decide local/remote orientation."""
+        self.local_addrs = frozenset(addrs)
+
+    def packets_batch(self, batch: Iterable[tuple[float, int, bytes | memoryview, int]]) -> None:
+        packet = self.packet
+        for ts, lt, data, wirelen in batch:
+            packet(ts, lt, data, wirelen)
+
+    def packet(self, ts: float, linktype: int, data: bytes | memoryview, wirelen: int) -> None:
+        self.packets += 1
+        self.bytes += wirelen
+        if ts > self.now:
+            self.now = ts
+            if ts >= self._next_expire:
+                self._next_expire = ts + EXPIRE_EVERY
+                self.expire(ts)
+        try:
+            p = decode(linktype, data)
+            if p.frag is not None:
+                whole = self._reassemble(p, ts)
+                if whole is None:
+                    return
+                decode_l4(p, whole, 0, len(whole))
+        except DecodeError as exc:
+            self.decode_errors[exc.reason] += 1
+            return
+        if p.kind == KIND_ARP:
+            self._arp(p, ts, wirelen)
+            return
+        proto = p.proto
+        if proto == _pk.PROTO_TCP:
+            self._tcp(p, ts, wirelen)
+        elif proto == _pk.PROTO_UDP:
+            self._udp(p, ts, wirelen)
+        elif proto == _pk.PROTO_ICMP or proto == _pk.PROTO_ICMPV6:
+            self._icmp(p, ts, wirelen)
+        else:
+            self._other(p, ts, wirelen)
+
+    def _reassemble(self, p: Packet, ts: float) -> bytes | None:
+        assert p.frag is not None
+        ident, off, more = p.frag
+        key = (p.ipver, p.src, p.dst, ident, p.proto)
+        whole = self.frags.add(key, off, more, bytes(p.payload), ts)
+        p.frag = None
+        return whole
+
+    # ------------------------------------------------------------------ rows
+    def _new(
+        self,
+        key: tuple[Any, ...],
+        proto: str,
+        p: Packet,
+        client_is_src: bool,
+        ts: float,
+    ) -> Conn:
+        if len(self.table) >= self.max_connections:
+            self._evict()
+        if client_is_src:
+            c_addr, c_port, s_addr, s_port = p.src, p.sport, p.dst, p.dport
+        else:
+            c_addr, c_port, s_addr, s_port = p.dst, p.dport, p.src, p.sport
+        local_is_client = True
+        if self.live and c_addr not in self.local_addrs and s_addr in self.local_addrs:
+            local_is_client = False
+        c = Conn(self._next_id, key, proto, p.ipver, c_addr, c_port, s_addr, s_port,
+                 p.vlan, ts, local_is_client)
+        self._next_id += 1
+        self.table[key] = c
+        return c
+
+    def _finish(self, c: Conn, reason: str) -> None:
+        if self.table.get(c.key) is c:
+            del self.table[c.key]
+        self._detach(c)
+        c.closed = True
+        if c.proto == "tcp":
+            self._recent_closed[c.key] = c.last
+            self._recent_closed.move_to_end(c.key)
+            while len(self._recent_closed) > 65536:
+                self._recent_closed.popitem(last=False)
+        self.closed.append(c)
+        if reason == "timeout":
+            self.expired += 1
+        if self.on_finish is not None:
+            self.on_finish(c)
+
+    def _evict(self) -> None:
+        """Over the cap: drop the longest-idle 1% at once (amortised O(1) per insert)."""
+        n = max(1, len(self.table) // 100)
+        for c in heapq.nsmallest(n, self.table.values(), key=lambda r: r.last):
+            self.evictions += 1
+            self._finish(c, "evicted")
+
+    def timeout_of(self, c: Conn) -> float:
+        if c.timeout:
+            return c.timeout
+        proto = c.proto
+        if proto == "tcp":
+            return timeouts.tcp_timeout(c.state)
+        if proto == "udp":
+            app = c.app.get("protocol") if c.app else None
+            if app is None and c.analyzer is not None:
+                app = c.analyzer.protocol
+            if app in timeouts.APP_TIMEOUTS:
+                return timeouts.APP_TIMEOUTS[app]
+            if c.s_port in timeouts.DNS_PORTS:
+                return timeouts.APP_TIMEOUTS["DNS"]
+            return timeouts.UDP_TIMEOUT
+        if proto in ("icmp", "icmpv6"):
+            return timeouts.ICMP_TIMEOUT
+        if proto == "arp":
+            return timeouts.ARP_TIMEOUT
+        return timeouts.OTHER_TIMEOUT
+
+    def expire(self, now: float) -> None:
+        timeout_of = self.timeout_of
+        dead = [c for c in self.table.values() if now - c.last > timeout_of(c)]
+        for c in dead:
+            self._finish(c, "timeout")
+        self.frags.expire(now)
+        cutoff = now - LATE_WINDOW
+        rc = self._recent_closed
+        while rc:
+            k, t = next(iter(rc.items()))
+            if t >= cutoff:
+                break
+            del rc[k]
+
+    def finish_all(self) -> None:
+        """End of capture: flush every open row to ``on_finish`` (oldest first)."""
+        for c in sorted(self.table.values(), key=lambda r: (r.first, r.id)):
+            self._flush_streams(c)
+            self._detach(c)
+            if self.on_finish is not None:
+                self.on_finish(c)
+
+    # ------------------------------------------------------------------ TCP
+    def _tcp(self, p: Packet, ts: float, wirelen: int) -> None:
+        src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
+        if src < dst or (src == dst and sport <= dport):
+            key: tuple[Any, ...] = (6, src, sport, dst, dport, p.vlan)
+        else:
+            key = (6, dst, dport, src, sport, p.vlan)
+        flags = p.flags
+        c = self.table.get(key)
+        if c is not None and flags & SYN and not flags & ACK and c.state in tcpstate.CLOSED_STATES:
+            self._finish(c, "reused")  # a new SYN on a closed tuple: a new connection
+            c = None
+        if c is None:
+            if not flags & SYN and key in self._recent_closed:
+                self.late_packets += 1  # a late FIN/RST/ACK must not resurrect the row
+                return
+            if flags & SYN:
+                client_is_src = not flags & ACK
+            else:
+                client_is_src = self._client_is_src("tcp", sport, dport)
+            c = self._new(key, "tcp", p, client_is_src, ts)
+            c.halves = (TcpHalf(), TcpHalf())
+        d = 0 if (src == c.c_addr and sport == c.c_port) else 1
+        plen = len(p.payload)
+        c.last = ts
+        if d == 0:
+            c.pk0 += 1
+            c.by0 += wirelen
+        else:
+            c.pk1 += 1
+            c.by1 += wirelen
+        halves = c.halves
+        assert halves is not None
+        h = halves[d]
+        other = halves[1 - d]
+        seq = p.seq
+        # --- state machine (local endpoint's view)
+        if flags & RST:
+            ev = "R"
+        elif flags & SYN:
+            ev = "SA" if flags & ACK else "S"
+        else:
+            acks_fin = (flags & ACK and other.fin_ack is not None
+                        and (p.ack - other.fin_ack) % MOD < HALF)
+            if flags & FIN:
+                ev = "FA" if acks_fin else "F"
+            else:
+                ev = "AF" if acks_fin else "A"
+        direction = tcpstate.OUT if (d == 0) == c.local_is_client else tcpstate.IN
+        state = c.state
+        new_state = tcpstate.TRANSITIONS.get((state, direction, ev), state) if ev != "R" \
+            else tcpstate.RESET_STATE
+        if new_state != state:
+            c.state = new_state
+        # --- handshake RTT (SYN → first ACK of the handshake, iRTT)
+        if flags & SYN:
+            if not flags & ACK:
+                h.syn_ts = ts
+                if h.reasm is None:
+                    h.reasm = StreamReassembler((seq + 1) % MOD)
+            else:
+                h.syn_ts = ts
+                if h.reasm is None:
+                    h.reasm = StreamReassembler((seq + 1) % MOD)
+        elif c.rtt is None and d == 0 and halves[0].syn_ts and halves[1].syn_ts and flags & ACK:
+            c.rtt = ts - halves[0].syn_ts
+        if flags & FIN:
+            h.fin_ack = (seq + plen + 1) % MOD
+        # --- health: retransmission / out-of-order / duplicate ACK
+        seglen = plen + (1 if flags & (SYN | FIN) else 0)
+        if seglen:
+            end = (seq + seglen) % MOD
+            hi = h.hi
+            if hi is None:
+                h.hi = end
+                h.hi_ts = ts
+            else:
+                adv = (end - hi) % MOD
+                if adv and adv < HALF:
+                    h.hi = end
+                    h.hi_ts = ts
+                elif not (plen <= 1 and (hi - seq) % MOD == 1 and not flags & (SYN | FIN)):
+                    # at or below the highest byte seen, and not a keep-alive probe
+                    thresh = c.rtt if c.rtt else OOO_DEFAULT
+                    if ts - h.hi_ts < thresh:
+                        c.ooo += 1
+                    else:
+                        c.retrans += 1
+        elif flags & ACK and not flags & (SYN | FIN | RST):
+            if p.ack == h.last_ack and p.win == h.last_win and seq == h.last_seq:
+                c.dup_acks += 1
+        h.last_ack = p.ack
+        h.last_win = p.win
+        h.last_seq = seq
+        # --- application data
+        if plen and c.dpi != DPI_DONE:
+            self._tcp_dpi(c, d, h, seq, p.payload, ts)
+
+    def _client_is_src(self, transport: str, sport: int, dport: int) -> bool:
+        """Mid-stream pick-up or first datagram: the well-known port is the server."""
+        svc = self.services
+        s_known = sport < 1024 or svc.is_known(transport, sport)
+        d_known = dport < 1024 or svc.is_known(transport, dport)
+        if s_known and not d_known:
+            return False
+        if d_known and not s_known:
+            return True
+        if s_known and d_known and sport < dport and transport == "tcp":
+            return False
+        return True
+
+    def _tcp_dpi(
+        self, c: Conn, d: int, h: TcpHalf, seq: int, payload: bytes | memoryview, ts: float
+    ) -> None:
+        if not self.dpi_enabled:
+            c.dpi = DPI_DONE
+            return
+        r = h.reasm
+        if r is None:
+            r = h.reasm = StreamReassembler(seq)
+        for item in r.add(seq, bytes(payload)):
+            if c.dpi == DPI_DONE:
+                return
+            if isinstance(item, int):
+                self._gap(c, d, item)
+            else:
+                self._feed(c, d, item, ts, "tcp")
+
+    def _gap(self, c: Conn, d: int, length: int) -> None:
+        an = c.analyzer
+        if an is None:
+            c.dpi = DPI_DONE  # cannot detect across a hole
+            self._drop_streams(c)
+            return
+        try:
+            an.gap(Dir(d), length)
+        except MalformedError as exc:
+            self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
+
+    def _flush_streams(self, c: Conn) -> None:
+        if c.halves is None or c.dpi == DPI_DONE:
+            return
+        for d, h in enumerate(c.halves):
+            if h.reasm is not None and h.reasm.pending:
+                for item in h.reasm.flush():
+                    if c.dpi == DPI_DONE:
+                        return
+                    if isinstance(item, int):
+                        self._gap(c, d, item)
+                    else:
+                        self._feed(c, d, item, c.last, "tcp")
+
+    def _drop_streams(self, c: Conn) -> None:
+        if c.halves is not None:
+            c.halves[0].reasm = None
+            c.halves[1].reasm = None
+
+    # ------------------------------------------------------------------ DPI glue
+    def _feed(self, c: Conn, d: int, data: bytes, ts: float, transport: str) -> None:
+        an = c.analyzer
+        if an is None:
+            c.detect_tries += 1
+            if d == 0:
+                sport, dport = c.c_port, c.s_port
+            else:
+                sport, dport = c.s_port, c.c_port
+            an = registry.detect(transport, data, sport, dport)
+            if an is None:
+                if c.detect_tries >= registry.MAX_DETECT_PACKETS:
+                    c.dpi = DPI_DONE
+                    self._drop_streams(c)
+                return
+            c.analyzer = an
+            c.dpi = DPI_ACTIVE
+        try:
+            events = an.feed(Dir(d), data, ts)
+        except MalformedError as exc:
+            self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
+            return
+        except Exception as exc:  # noqa: BLE001 - an analyzer bug must not stop capture
+            self._analyzer_failed(c, an.protocol, f"internal error: {type(exc).__name__}")
+            return
+        if events:
+            self._events(c, events)
+        c.app_state = an.app_state
+        idle = an.idle_timeout
+        if idle:
+            c.timeout = idle
+        if an.finished:
+            self._detach(c)
+        elif an.handoff:
+            self._handoff(c, an.handoff)
+
+    def _handoff(self, c: Conn, protocol: str) -> None:
+        """STARTTLS and friends: the old analyzer's record stays, a new one takes the stream."""
+        self._detach(c, keep_streams=True)
+        an = registry.create(protocol, c.proto, c.s_port)
+        if an is None:
+            c.dpi = DPI_DONE
+            self._drop_streams(c)
+            return
+        c.analyzer = an
+        c.dpi = DPI_ACTIVE
+
+    def _analyzer_failed(self, c: Conn, protocol: str, reason: str) -> None:
+        self.analyzer_errors[protocol] += 1
+        an = c.analyzer
+        self._detach(c)
+        if c.app is not None and an is not None:
+            c.app["error"] = reason
+
+    def _detach(self, c: Conn, keep_streams: bool = False) -> None:
+        """Freeze the analyzer's result into the row and stop feeding it."""
+        an = c.analyzer
+        if an is not None:
+            try:
+                rec = an.record()
+                summary = an.summary()
+            except Exception as exc:  # noqa: BLE001 - never lose the row for a record() bug
+                self.analyzer_errors[an.protocol] += 1
+                rec, summary = {"error": f"record failed: {type(exc).__name__}"}, an.protocol
+            app = c.app if c.app is not None else {}
+            app["protocol"] = an.protocol
+            app["summary"] = summary
+            app[an.protocol.lower()] = rec
+            c.app = app
+            c.app_state = an.app_state
+            c.analyzer = None
+        if not keep_streams:
+            c.dpi = DPI_DONE
+            self._drop_streams(c)
+
+    def _events(self, c: Conn, events: Iterable[AppEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, NameResolved):
+                self._learn_names(ev)
+            if self.on_event is not None:
+                self.on_event(c, ev)
+
+    def _learn_names(self, ev: NameResolved) -> None:
+        names = self.names
+        for a in ev.addresses:
+            raw = pton(a)
+            if raw is None:
+                continue
+            names[raw] = ev.name
+            names.move_to_end(raw)
+        while len(names) > self.max_names:
+            names.popitem(last=False)
+
+    # ------------------------------------------------------------------ UDP
+    def _udp(self, p: Packet, ts: float, wirelen: int) -> None:
+        src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
+        if src < dst or (src == dst and sport <= dport):
+            key: tuple[Any, ...] = (17, src, sport, dst, dport, p.vlan)
+        else:
+            key = (17, dst, dport, src, sport, p.vlan)
+        c = self.table.get(key)
+        if c is None:
+            c = self._new(key, "udp", p, self._client_is_src("udp", sport, dport), ts)
+        if src == c.c_addr and sport == c.c_port:
+            d = 0
+            c.pk0 += 1
+            c.by0 += wirelen
+        else:
+            d = 1
+            c.pk1 += 1
+            c.by1 += wirelen
+        c.last = ts
+        if c.dpi != DPI_DONE and p.payload:
+            if not self.dpi_enabled:
+                c.dpi = DPI_DONE
+                return
+            self._feed(c, d, bytes(p.payload), ts, "udp")
+
+    # ------------------------------------------------------------------ ICMP, ARP, other
+    def _icmp(self, p: Packet, ts: float, wirelen: int) -> None:
+        icmp_packet(self, p, ts, wirelen)
+
+    def _arp(self, p: Packet, ts: float, wirelen: int) -> None:
+        arp_packet(self, p, ts, wirelen)
+
+    def _other(self, p: Packet, ts: float, wirelen: int) -> None:
+        src, dst = p.src, p.dst
+        lo, hi = (src, dst) if src <= dst else (dst, src)
+        key = (p.proto, lo, 0, hi, 0, p.vlan)
+        c = self.table.get(key)
+        if c is None:
+            name = _pk.PROTO_NAMES.get(p.proto, f"ip-{p.proto}")
+            c = self._new(key, name, p, True, ts)
+            c.state = "ACTIVE"
+        self.count(c, p.src == c.c_addr, ts, wirelen)
+
+    def count(self, c: Conn, from_client: bool, ts: float, wirelen: int) -> None:
+        c.last = ts
+        if from_client:
+            c.pk0 += 1
+            c.by0 += wirelen
+        else:
+            c.pk1 += 1
+            c.by1 += wirelen
+
+    # ------------------------------------------------------------------ rates
+    def tick(self, now: float) -> None:
+        """Update per-row rates: a two-interval sliding window ending at ``now``."""
+        dt = now - self._last_tick if self._last_tick else 0.0
+        if dt <= 0:
+            self._last_tick = now
+            return
+        window = dt + self._prev_dt
+        for c in self.table.values():
+            d0 = c.by0 - c.tick_by0
+            d1 = c.by1 - c.tick_by1
+            c.rate0 = (d0 + c.prev_d0) / window
+            c.rate1 = (d1 + c.prev_d1) / window
+            c.prev_d0, c.prev_d1 = d0, d1
+            c.tick_by0, c.tick_by1 = c.by0, c.by1
+        self._prev_dt = dt
+        self._last_tick = now
+
+    def reset_rates(self) -> None:
+        self._last_tick = 0.0
+        self._prev_dt = 0.0

@@ -1,0 +1,96 @@
+"""Freezing a live row into a :class:`ConnectionView` (the snapshot and output form)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from netwatch.flows import timeouts
+from netwatch.flows.addr import ntop
+from netwatch.flows.conn import Conn
+from netwatch.model.snapshot import ConnectionView
+
+if TYPE_CHECKING:
+    from netwatch.flows.tracker import Tracker
+
+
+def udp_state(idle: float, timeout: float) -> str:
+    if idle < timeouts.UDP_ACTIVE_SECONDS:
+        return "UDP_ACTIVE"
+    if idle < timeouts.STALE_FRACTION * timeout:
+        return "UDP_IDLE"
+    return "UDP_STALE"
+
+
+def _service(tr: Tracker, c: Conn) -> str:
+    if c.proto in ("tcp", "udp"):
+        return tr.services.service_of(c.proto, c.s_port, c.c_port)
+    if c.extra and "icmp" in c.extra:
+        return str(c.extra["icmp"]["type_name"])
+    return ""
+
+
+def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
+    timeout = tr.timeout_of(c)
+    idle = max(0.0, now - c.last)
+    state = c.state
+    if c.proto == "udp":
+        state = c.app_state or udp_state(idle, timeout)
+    elif c.proto != "tcp" and c.app_state:
+        state = c.app_state
+    if c.local_is_client:
+        laddr, lport, raddr, rport = c.c_addr, c.c_port, c.s_addr, c.s_port
+        pk_out, pk_in, by_out, by_in = c.pk0, c.pk1, c.by0, c.by1
+        rate_out, rate_in = c.rate0, c.rate1
+    else:
+        laddr, lport, raddr, rport = c.s_addr, c.s_port, c.c_addr, c.c_port
+        pk_out, pk_in, by_out, by_in = c.pk1, c.pk0, c.by1, c.by0
+        rate_out, rate_in = c.rate1, c.rate0
+    app: dict[str, Any]
+    if c.analyzer is not None:
+        an = c.analyzer
+        app = dict(c.app) if c.app else {}
+        try:
+            app[an.protocol.lower()] = an.record()
+            app["summary"] = an.summary()
+        except Exception as exc:  # noqa: BLE001 - a view must never fail for an analyzer bug
+            app["error"] = f"record failed: {type(exc).__name__}"
+        app["protocol"] = an.protocol
+    else:
+        app = dict(c.app) if c.app else {}
+    name = tr.names.get(raddr)
+    extra: dict[str, Any] = {}
+    if c.extra:
+        extra = {k: v for k, v in c.extra.items() if not k.startswith("_")}
+    if c.proto == "tcp":
+        extra["picked_up"] = c.halves is not None and not c.halves[0].syn_ts
+    return ConnectionView(
+        id=c.id,
+        proto=c.proto,
+        ip_version=c.ipver,
+        local_addr=ntop(laddr),
+        local_port=lport,
+        remote_addr=ntop(raddr),
+        remote_port=rport,
+        state=state,
+        service=_service(tr, c),
+        first_seen=c.first,
+        last_seen=c.last,
+        packets_out=pk_out,
+        packets_in=pk_in,
+        bytes_out=by_out,
+        bytes_in=by_in,
+        rate_out=rate_out,
+        rate_in=rate_in,
+        rtt_ms=None if c.rtt is None else c.rtt * 1000.0,
+        vlan=c.vlan,
+        retransmits=c.retrans,
+        out_of_order=c.ooo,
+        dup_acks=c.dup_acks,
+        staleness=idle / timeout if timeout else 0.0,
+        timeout=timeout,
+        closed=c.closed,
+        app=app,
+        remote_name=name,
+        remote_name_source="dns" if name else None,
+        extra=extra,
+    )
