@@ -1,0 +1,253 @@
+"""The eBPF attribution backend: loads ``netwatch_attrib.bpf.o`` and folds its events.
+
+start():  check prerequisites -> open + load the CO-RE object (optional programs are
+          dropped and noted if this kernel refuses them) -> attach the cgroup programs to
+          the cgroup v2 root and the tracepoints -> open the ring buffer -> walk the
+          existing sockets once with the task_file iterator.
+refresh(): ``ring_buffer__consume`` (never blocks), decode, fold into
+          :class:`KernelState`, enrich new owners from /proc while they are alive.
+lookup():  dict probes only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from pathlib import Path
+
+from netwatch.attribution.base import BackendUnavailable, Resolved
+from netwatch.attribution.ebpf import prereq
+from netwatch.attribution.ebpf.events import decode_event, split_records
+from netwatch.attribution.ebpf.libbpf import SAMPLE_FN, LibBpf, check_int, check_ptr
+from netwatch.attribution.ebpf.state import KernelState
+from netwatch.attribution.procfs import ProcReader, user_name
+from netwatch.attribution.table import Endpoint
+from netwatch.errors import MalformedError
+from netwatch.model.process import Attribution, ProcessInfo
+
+OBJECT_NAME = "netwatch_attrib.bpf.o"
+CGROUP_PROGRAMS = ("nw_connect4", "nw_connect6", "nw_sendmsg4", "nw_sendmsg6",
+                   "nw_post_bind4", "nw_post_bind6")  # fmt: skip
+TRACE_PROGRAMS = ("nw_set_state", "nw_send_length")
+ITER_PROGRAM = "nw_iter"
+#: Programs the backend can do without (older kernels): dropped with a note.
+OPTIONAL = frozenset({"nw_send_length", "nw_iter", "nw_sendmsg4", "nw_sendmsg6",
+                      "nw_post_bind4", "nw_post_bind6"})  # fmt: skip
+
+
+def find_object() -> str | None:
+    """The compiled object: $NETWATCH_BPF_OBJECT, package data, or the source tree."""
+    env = os.environ.get("NETWATCH_BPF_OBJECT")
+    here = Path(__file__).resolve()
+    candidates = [
+        Path(env) if env else None,
+        here.parents[2] / "data" / OBJECT_NAME,
+        here.parents[4] / "ebpf" / OBJECT_NAME,
+    ]
+    for c in candidates:
+        if c is not None and c.is_file():
+            return str(c)
+    return None
+
+
+class EbpfResolver:
+    """Kernel-event attribution (Linux, BTF, CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN)."""
+
+    name = "ebpf"
+
+    def __init__(self, obj_path: str | None = None, proc_root: str = "/proc") -> None:
+        self.obj_path = obj_path
+        self.proc = ProcReader(proc_root)
+        self.state = KernelState()
+        self.notes: list[str] = []
+        self.malformed = 0
+        self.lost = 0
+        self._bpf: LibBpf | None = None
+        self._obj: int | None = None
+        self._links: list[int] = []
+        self._rb: int | None = None
+        self._lost_fd = -1
+        self._pending: list[bytes] = []
+        self._cb = SAMPLE_FN(self._on_sample)
+        self._enriched: dict[int, ProcessInfo] = {}
+        self._last_expire = 0.0
+
+    # ---- libbpf plumbing -------------------------------------------------------------
+
+    def _on_sample(self, _ctx: int | None, data: int | None, size: int) -> int:
+        if data:
+            self._pending.append(ctypes.string_at(data, size))
+        return 0
+
+    def _open(self, bpf: LibBpf, path: str, skip: set[str]) -> int:
+        obj = check_ptr(bpf.bpf_object__open_file(path.encode(), None), f"open {path}")
+        for name in skip:
+            prog = bpf.bpf_object__find_program_by_name(obj, name.encode())
+            if prog:
+                bpf.bpf_program__set_autoload(prog, False)
+        if bpf.bpf_object__load(obj) < 0:
+            err = ctypes.get_errno()
+            bpf.bpf_object__close(obj)
+            raise OSError(err, "load: " + " | ".join(list(bpf.log)[-3:]))
+        return obj
+
+    def start(self) -> None:
+        for problem in prereq.problems():
+            raise BackendUnavailable(self.name, problem.removeprefix("ebpf: "))
+        path = self.obj_path or find_object()
+        if path is None:
+            raise BackendUnavailable(
+                self.name, f"{OBJECT_NAME} not found: rebuild it with `make -C ebpf`"
+            )
+        try:
+            self._bpf = bpf = LibBpf()
+        except OSError as exc:
+            raise BackendUnavailable(
+                self.name,
+                f"libbpf.so.1 not loadable ({exc}): "
+                "install libbpf1 (Debian/Ubuntu) or libbpf (Fedora)",
+            ) from exc
+        skipped: set[str] = set()
+        try:
+            try:
+                self._obj = self._open(bpf, path, skipped)
+            except OSError:
+                skipped = set(OPTIONAL)
+                self._obj = self._open(bpf, path, skipped)
+                self.notes.append(
+                    "ebpf: optional programs refused by this kernel, running "
+                    "without " + ", ".join(sorted(skipped))
+                )
+            self._attach(bpf, skipped)
+        except OSError as exc:
+            self.close()
+            raise BackendUnavailable(self.name, f"{exc.strerror or exc}") from exc
+        if ITER_PROGRAM not in skipped:
+            self._walk_existing(bpf)
+        self.refresh()
+
+    def _prog(self, bpf: LibBpf, name: str) -> int:
+        return check_ptr(bpf.bpf_object__find_program_by_name(self._obj, name.encode()), name)
+
+    def _attach(self, bpf: LibBpf, skipped: set[str]) -> None:
+        root = prereq.cgroup2_root()
+        assert root is not None  # prereq.problems() checked it
+        cg = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for name in CGROUP_PROGRAMS:
+                if name not in skipped:
+                    link = bpf.bpf_program__attach_cgroup(self._prog(bpf, name), cg)
+                    self._links.append(check_ptr(link, f"attach {name} to {root}"))
+        finally:
+            os.close(cg)
+        for name in TRACE_PROGRAMS:
+            if name not in skipped:
+                link = bpf.bpf_program__attach(self._prog(bpf, name))
+                self._links.append(check_ptr(link, f"attach {name}"))
+        events = check_ptr(bpf.bpf_object__find_map_by_name(self._obj, b"events"), "events")
+        self._rb = check_ptr(
+            bpf.ring_buffer__new(bpf.bpf_map__fd(events), self._cb, None, None), "ring buffer"
+        )
+        lost = check_ptr(bpf.bpf_object__find_map_by_name(self._obj, b"lost"), "lost map")
+        self._lost_fd = bpf.bpf_map__fd(lost)
+
+    def _walk_existing(self, bpf: LibBpf) -> None:
+        link = check_ptr(bpf.bpf_program__attach_iter(self._prog(bpf, ITER_PROGRAM), None),
+                         "attach iterator")  # fmt: skip
+        try:
+            fd = check_int(bpf.bpf_iter_create(bpf.bpf_link__fd(link)), "bpf_iter_create")
+            chunks: list[bytes] = []
+            try:
+                while chunk := os.read(fd, 1 << 16):
+                    chunks.append(chunk)
+            finally:
+                os.close(fd)
+        finally:
+            bpf.bpf_link__destroy(link)
+        try:
+            self._pending.extend(split_records(b"".join(chunks)))
+        except MalformedError:
+            self.malformed += 1
+
+    # ---- the resolver contract -------------------------------------------------------
+
+    def refresh(self) -> None:
+        if self._bpf is None or self._rb is None:
+            return
+        self._bpf.ring_buffer__consume(self._rb)
+        pending, self._pending = self._pending, []
+        now = time.monotonic()
+        fresh: set[int] = set()
+        for raw in pending:
+            try:
+                ev = decode_event(raw)
+            except MalformedError:
+                self.malformed += 1
+                continue
+            self.state.apply(ev, now)
+            if ev.tgid and ev.tgid not in self._enriched:
+                fresh.add(ev.tgid)
+        for pid in fresh:  # read /proc now, while a short-lived process may still exist
+            info = self.proc.info(pid)
+            if info is not None:
+                self._enriched[pid] = info
+        if now - self._last_expire >= 1.0:
+            self._last_expire = now
+            self.state.expire(now)
+            self._read_lost()
+
+    def _read_lost(self) -> None:
+        if self._bpf is None or self._lost_fd < 0:
+            return
+        key = ctypes.c_uint32(0)
+        val = ctypes.c_uint64(0)
+        if self._bpf.bpf_map_lookup_elem(self._lost_fd, ctypes.byref(key), ctypes.byref(val)) == 0:
+            self.lost = val.value
+
+    def process(self, pid: int) -> ProcessInfo | None:
+        """/proc now; else what was read while it lived; else the kernel's own record."""
+        info = self.proc.info(pid)
+        if info is not None:
+            self._enriched[pid] = info
+            return info
+        info = self._enriched.get(pid)
+        if info is not None:
+            return info
+        owner = self.state.by_pid.get(pid)
+        if owner is None:
+            return None
+        return ProcessInfo(pid=pid, name=owner.comm, user=user_name(owner.uid), uid=owner.uid,
+                           ppid=owner.ppid, ancestors=self.proc.ancestors(owner.ppid))  # fmt: skip
+
+    def lookup(self, proto: str, local: Endpoint, remote: Endpoint) -> Resolved | None:
+        hit = self.state.lookup(proto, local, remote)
+        if hit is None:
+            return None
+        info = self.process(hit[0])
+        if info is None:
+            return None
+        return info, Attribution(self.name, hit[1])
+
+    def diagnose(self) -> list[str]:
+        out = list(self.notes)
+        if self.lost:
+            out.append(f"ebpf: {self.lost} kernel events lost (ring buffer full)")
+        if self.malformed:
+            out.append(f"ebpf: {self.malformed} malformed kernel records")
+        return out
+
+    def close(self) -> None:
+        bpf = self._bpf
+        if bpf is None:
+            return
+        if self._rb:
+            bpf.ring_buffer__free(self._rb)
+            self._rb = None
+        for link in self._links:
+            bpf.bpf_link__destroy(link)
+        self._links.clear()
+        if self._obj:
+            bpf.bpf_object__close(self._obj)
+            self._obj = None
+        self._bpf = None
