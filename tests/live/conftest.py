@@ -6,12 +6,28 @@ not root, no ``ip netns``, or a server binary missing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
-from tests.live.harness import netns
+from tests.live.harness import netns, servers
+from tests.live.harness.certs import CertSet, make_certs
 from tests.live.harness.netns import HarnessUnavailable, Pair
+
+T = TypeVar("T")
+HARNESS_FIXTURES = frozenset(
+    {"netpair", "netpair2", "rootpair", "server_pair", "nginx_server", "ssh_server",
+     "dns_server", "h3_server"}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test using a harness fixture is ``live`` even if its author forgot the mark."""
+    for item in items:
+        if HARNESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)
 
 
 def _require() -> None:
@@ -19,6 +35,16 @@ def _require() -> None:
         netns.require_netns()
     except HarnessUnavailable as exc:
         pytest.skip(str(exc))
+
+
+def _serve(manager: contextlib.AbstractContextManager[T]) -> Iterator[T]:
+    """Yield from a server context manager, turning "not installed" into a skip."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(manager)
+        except HarnessUnavailable as exc:
+            pytest.skip(str(exc))
+        yield server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,3 +81,40 @@ def rootpair() -> Iterator[Pair]:
     _require()
     with netns.make_rootpair() as pair:
         yield pair
+
+
+@pytest.fixture(scope="module")
+def server_pair() -> Iterator[Pair]:
+    """The pair the server fixtures run on: a ``rootpair`` shared by the test module.
+
+    Override it in a test module (keep ``scope="module"``) to serve from a ``netpair``.
+    """
+    _require()
+    with netns.make_rootpair() as pair:
+        yield pair
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> CertSet:
+    """The test CA and the www / api / h3 certificates (``harness.certs``)."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def nginx_server(server_pair: Pair, tls_certs: CertSet) -> Iterator[servers.NginxServer]:
+    yield from _serve(servers.start_nginx(server_pair.server, tls_certs))
+
+
+@pytest.fixture(scope="module")
+def ssh_server(server_pair: Pair) -> Iterator[servers.SshServer]:
+    yield from _serve(servers.start_sshd(server_pair.server))
+
+
+@pytest.fixture(scope="module")
+def dns_server(server_pair: Pair) -> Iterator[servers.DnsServer]:
+    yield from _serve(servers.start_dnsmasq(server_pair.server))
+
+
+@pytest.fixture(scope="module")
+def h3_server(server_pair: Pair, tls_certs: CertSet) -> Iterator[servers.H3Server]:
+    yield from _serve(servers.start_h3(server_pair.server, tls_certs))

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-from tests.live.harness import netns
+from tests.live.harness import certs, clients, netns, servers
+from tests.live.harness.certs import CertSet
 from tests.live.harness.netns import Pair
+from tests.live.harness.servers import DnsServer, H3Server, NginxServer, SshServer
 
 pytestmark = pytest.mark.live
 
@@ -183,3 +190,188 @@ def test_not_root_is_a_clean_skip_reason() -> None:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "root" in res.stdout
+
+
+# --------------------------------------------------------------------------- servers
+
+WWW, API, H3 = certs.WWW, certs.API, certs.H3
+
+
+def _leaf_sha256(pem: bytes) -> str:
+    cert = x509.load_pem_x509_certificate(pem)
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+@pytest.mark.parametrize("port", [80, 8082])
+@pytest.mark.parametrize("family", ["ip4", "ip6"])
+def test_nginx_plain_http(nginx_server: NginxServer, port: int, family: str) -> None:
+    ip = getattr(nginx_server.side, family)
+    host = f"[{ip}]" if family == "ip6" else ip
+    index = clients.curl(None, f"http://{host}:{port}/index.html").check()
+    assert index.stdout == servers.INDEX_HTML
+    for path, size in nginx_server.sizes.items():
+        got = clients.curl(None, f"http://{host}:{port}{path}").check().stdout
+        assert len(got) == size
+        assert hashlib.sha256(got).hexdigest() == nginx_server.sha256(path)
+    assert clients.curl(None, f"http://{host}:{port}/missing").returncode == 22  # HTTP 404
+
+
+TLS_CASES = [
+    # port, name, curl --http, tls min, tls max, expected HTTP version
+    (443, WWW, "2", "1.3", None, "2"),
+    (443, API, "2", "1.2", "1.2", "2"),
+    (443, WWW, "1.1", "1.2", "1.3", "1.1"),
+    (8443, API, "2", "1.3", None, "1.1"),  # 8443 offers no h2: curl falls back
+    (8443, WWW, "1.1", "1.2", "1.2", "1.1"),
+]
+
+
+@pytest.mark.parametrize(("port", "name", "http", "tls_min", "tls_max", "version"), TLS_CASES)
+def test_nginx_tls_by_name(
+    nginx_server: NginxServer,
+    port: int,
+    name: str,
+    http: str,
+    tls_min: str,
+    tls_max: str | None,
+    version: str,
+) -> None:
+    ip = nginx_server.side.ip4
+    run = clients.curl(
+        None,
+        f"https://{name}:{port}/whoami",
+        resolve={f"{name}:{port}": ip},
+        http=http,
+        tls_min=tls_min,
+        tls_max=tls_max,
+        cacert=nginx_server.certs.ca,  # the chain verifies against the test CA
+        extra=["--write-out", "%{stderr}%{http_version}"],
+    ).check()
+    assert run.stdout == f"{name}\n".encode()  # nginx picked the server block by SNI
+    assert run.stderr == version
+    body = clients.curl(
+        None, f"https://{name}:{port}/64k.bin", resolve={f"{name}:{port}": ip},
+        http=http, cacert=nginx_server.certs.ca,
+    ).check()  # fmt: skip
+    assert body.stdout == servers.pattern_bytes(65536)
+
+
+@pytest.mark.parametrize(
+    ("port", "sni", "tls", "cert_name", "alpn"),
+    [
+        (443, WWW, "1.3", WWW, "h2"),
+        (443, API, "1.2", API, "h2"),
+        (443, "unknown.example", "1.3", WWW, "h2"),  # default server
+        (8443, API, "1.3", API, "http/1.1"),
+        (8443, WWW, "1.2", WWW, "http/1.1"),
+    ],
+)
+def test_s_client_sees_the_named_certificate(
+    nginx_server: NginxServer, port: int, sni: str, tls: str, cert_name: str, alpn: str
+) -> None:
+    ca = nginx_server.certs.ca if sni == cert_name else None
+    run = clients.s_client(
+        None, nginx_server.side.ip6, port, sni, tls=tls, alpn=("h2", "http/1.1"), cafile=ca
+    )
+    assert run.returncode == 0, run.stderr
+    report = clients.parse_s_client(run.stdout)
+    assert report.subject_cn == cert_name
+    assert report.protocol == f"TLSv{tls}"
+    assert report.alpn == alpn
+    assert _leaf_sha256(report.leaf_pem) == nginx_server.certs[cert_name].sha256
+    key_type = nginx_server.certs[cert_name].key_type
+    assert ("ECDHE-RSA" in report.cipher) == (tls == "1.2" and key_type == "rsa-2048")
+
+
+def test_client_pid_owns_the_connection(nginx_server: NginxServer) -> None:
+    """A background client's pid is the process holding the socket (for attribution)."""
+    url = f"http://{nginx_server.side.ip4}/1m.bin"
+    proc = clients.spawn(None, ["curl", "-s", "-o", "/dev/null", "--limit-rate", "100k", url])
+    try:
+        deadline = time.monotonic() + 5
+        remotes: set[tuple[str, int]] = set()
+        while not remotes and time.monotonic() < deadline:
+            conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+            remotes = {(c.raddr.ip, c.raddr.port) for c in conns if c.raddr}
+            time.sleep(0.05)
+        assert (nginx_server.side.ip4, 80) in remotes
+        assert psutil.Process(proc.pid).name() == "curl"
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.parametrize("port", [22, 2222])
+@pytest.mark.parametrize("family", ["ip4", "ip6"])
+def test_ssh_login(ssh_server: SshServer, port: int, family: str) -> None:
+    ip = getattr(ssh_server.side, family)
+    run = clients.ssh(None, ip, ssh_server.key, port=port, command=["echo", "netwatch", "$$"])
+    assert run.returncode == 0, run.stderr
+    word, _ = run.stdout.decode().split()
+    assert word == "netwatch"
+    assert run.pid > 0
+
+
+def test_ssh_banner_and_wrong_key(ssh_server: SshServer, tmp_path: Path) -> None:
+    with socket.create_connection((ssh_server.side.ip4, 22), timeout=5) as sock:
+        assert sock.recv(64).startswith(b"SSH-2.0-OpenSSH")
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    denied = clients.ssh(None, ssh_server.side.ip4, other)
+    assert denied.returncode == 255
+    assert "Permission denied" in denied.stderr
+
+
+def _answers(run: clients.ClientRun) -> tuple[str, ...]:
+    assert run.returncode == 0, run.stderr
+    return tuple(sorted(line for line in run.stdout.decode().splitlines() if line))
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_dns_zone(dns_server: DnsServer, tcp: bool) -> None:
+    assert len(dns_server.records) >= 10
+    for (name, rtype), want in dns_server.records.items():
+        got = _answers(clients.dig(None, dns_server.side.ip4, name, rtype, tcp=tcp))
+        assert got == tuple(sorted(want)), (name, rtype)
+    v6 = clients.dig(None, dns_server.side.ip6, WWW, "AAAA", tcp=tcp)
+    assert _answers(v6) == (dns_server.side.ip6,)
+
+
+def test_dns_unknown_name_is_nxdomain(dns_server: DnsServer) -> None:
+    run = clients.dig(None, dns_server.side.ip4, f"nope.{dns_server.zone}", short=False)
+    assert run.returncode == 0
+    assert "status: NXDOMAIN" in run.stdout.decode()
+    assert "ANSWER: 0," in run.stdout.decode()
+    # Outside the zone there is no upstream: dnsmasq refuses instead of recursing.
+    out = clients.dig(None, dns_server.side.ip4, "example.org", short=False)
+    assert "status: REFUSED" in out.stdout.decode()
+
+
+def test_h3_get(h3_server: H3Server, tls_certs: CertSet, tmp_path: Path) -> None:
+    keylog = tmp_path / "keys.log"
+    root = clients.h3_get(None, h3_server.side.ip4, H3, cafile=tls_certs.ca, keylog=keylog).check()
+    assert root.stdout == servers.ROOT_BODY
+    assert "status=200 alpn=h3" in root.stderr
+    assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in keylog.read_text()
+    sized = clients.h3_get(None, h3_server.side.ip6, H3, cafile=tls_certs.ca, path="/bytes/70000")
+    assert sized.check().stdout == servers.pattern_bytes(70000)
+    missing = clients.h3_get(None, h3_server.side.ip4, H3, cafile=tls_certs.ca, path="/nope")
+    assert missing.returncode == 1 and "status=404" in missing.stderr
+    # The certificate names h3.nwtest.example only: another SNI fails verification.
+    wrong = clients.h3_get(None, h3_server.side.ip4, WWW, cafile=tls_certs.ca)
+    assert wrong.returncode != 0 and "status=200" not in wrong.stderr
+
+
+def test_servers_between_two_namespaces(netpair: Pair, tls_certs: CertSet) -> None:
+    """The ``start_*`` managers serve any Side; clients run in the other namespace."""
+    with servers.start_nginx(netpair.server, tls_certs) as web:
+        pid, workdir = web.pid, web.workdir
+        run = clients.curl(
+            netpair.client.ns, f"https://{WWW}/1k.bin",
+            resolve={f"{WWW}:443": netpair.server.ip4}, cacert=tls_certs.ca, http="2",
+        ).check()  # fmt: skip
+        assert run.stdout == servers.pattern_bytes(1024)
+        # curl ran in the client namespace: not reachable from the root namespace.
+        assert clients.curl(None, f"http://{netpair.server.ip4}/", extra=["-m", "2"]).returncode
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not workdir.exists()
