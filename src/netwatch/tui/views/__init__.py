@@ -1,0 +1,1 @@
+"""The screens of the netwatch TUI, as views inside the main screen."""

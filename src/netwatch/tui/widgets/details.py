@@ -1,0 +1,85 @@
+"""The details of one connection: a title, a rate sparkline and a tree of every field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from netwatch.model.snapshot import ConnectionView
+from netwatch.tui import fmt
+from netwatch.tui.details_data import Node, connection_tree
+
+
+class DetailsTree(Tree[str]):
+    """Leaves carry their copyable value as node data."""
+
+    def selected_value(self) -> str | None:
+        node = self.cursor_node
+        if node is None:
+            return None
+        return node.data
+
+
+class DetailsView(Vertical):
+    """Shows ``connection`` (set by the parent) and its rate history."""
+
+    DEFAULT_CSS = """
+    DetailsView { height: 1fr; }
+    DetailsView > #details-title { height: auto; padding: 0 1; text-style: bold; }
+    DetailsView > Sparkline { height: 2; margin: 0 1; }
+    DetailsView > DetailsTree { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._tree_nodes: tuple[Node, ...] | None = None
+        self._conn_id: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("No connection selected", id="details-title")
+        yield Sparkline([], id="details-spark")
+        tree = DetailsTree("connection", id="details-tree")
+        tree.show_root = False
+        yield tree
+
+    def show(self, view: ConnectionView | None, history: Sequence[float]) -> None:
+        title = self.query_one("#details-title", Static)
+        spark = self.query_one("#details-spark", Sparkline)
+        tree = self.query_one(DetailsTree)
+        if view is None:
+            title.update("No connection selected (Enter on a row)")
+            spark.data = []
+            if self._tree_nodes is not None:
+                tree.clear()
+                self._tree_nodes = None
+                self._conn_id = None
+            return
+        local = fmt.endpoint(view.local_addr, view.local_port, view.proto, False)
+        remote = fmt.remote_text(view, True, False)
+        rate = fmt.human_rate(view.rate_in + view.rate_out) or "idle"
+        title.update(Text(f"{view.proto.upper()} {local} -> {remote}  {view.state}  {rate}"))
+        spark.data = list(history) or [0.0]
+        nodes = connection_tree(view)
+        if nodes == self._tree_nodes:
+            return
+        line = tree.cursor_line if self._conn_id == view.id else 0
+        tree.clear()
+        for node in nodes:
+            self._add(tree.root, node)
+        self._tree_nodes = nodes
+        self._conn_id = view.id
+        tree.cursor_line = max(0, line)
+
+    def _add(self, parent: TreeNode[str], node: Node) -> None:
+        if node.children:
+            branch = parent.add(Text(node.label, style="bold"), data=None, expand=True)
+            for child in node.children:
+                self._add(branch, child)
+        else:
+            value = node.value or ""
+            parent.add_leaf(Text.assemble((f"{node.label}: ", "dim"), value), data=value)
