@@ -99,8 +99,8 @@ def compile(expr: str, *, cache: SearchCache | None = None) -> Filter:
     every filter, which is what the TUI wants (a new filter per keystroke, same rows).
     """
     ast = _parse_checked(expr)
-    text = (cache or DEFAULT_CACHE).text
-    return Filter(expr, ast, build(ast, Subject(VIEW_FIELDS, text)))
+    rows = cache or DEFAULT_CACHE
+    return Filter(expr, ast, build(ast, Subject(VIEW_FIELDS, rows.text, rows.values)))
 
 
 def compile_record(expr: str) -> RecordFilter:

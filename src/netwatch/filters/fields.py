@@ -14,7 +14,7 @@ both yield the qname of every query.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from netwatch.model.snapshot import ConnectionView
@@ -140,20 +140,24 @@ NESTED_ROOTS = ("app", "geo")
 
 def collect(obj: Any, path: tuple[str, ...], out: list[Any], depth: int = 0) -> None:
     """Append to ``out`` every scalar reached from ``obj`` along ``path``."""
+    # Exact type checks first: isinstance() against the Mapping ABC costs more than the
+    # rest of this function, and the data is nearly always plain dicts, lists and strings.
     if obj is None or depth > MAX_DEPTH or len(out) >= MAX_VALUES:
         return
-    if isinstance(obj, list | tuple):
+    t = type(obj)
+    if t is list or t is tuple:
         for item in obj:
             collect(item, path, out, depth + 1)
         return
+    is_map = t is dict or (t not in _SCALAR_TYPES and isinstance(obj, Mapping))
     if not path:
-        if isinstance(obj, Mapping):
+        if is_map:
             for item in obj.values():
                 collect(item, path, out, depth + 1)
         else:
             out.append(obj)
         return
-    if isinstance(obj, Mapping):
+    if is_map:
         head, rest = path[0], path[1:]
         if head == "*":
             for item in obj.values():
@@ -164,41 +168,68 @@ def collect(obj: Any, path: tuple[str, ...], out: list[Any], depth: int = 0) -> 
             # Not a direct key: look for it deeper, so ``dns.qname`` finds the qname of
             # every ``dns.queries`` entry and ``http.status`` that of every request.
             for item in obj.values():
-                if isinstance(item, Mapping | list | tuple):
+                if type(item) not in _SCALAR_TYPES:
                     collect(item, path, out, depth + 1)
+    elif t not in _SCALAR_TYPES and isinstance(obj, list | tuple):
+        for item in obj:
+            collect(item, path, out, depth + 1)
 
 
-def values_getter(source: str, table: Mapping[str, Getter]) -> Callable[[Any], list[Any]]:
-    """A function subject → list of scalar values, for a field name or a nested path.
+_SCALAR_TYPES = frozenset({str, int, float, bool, bytes})
+_EMPTY: tuple[Any, ...] = ()
+
+Fetch = Callable[[Any], Sequence[Any]]
+
+
+def values_getter(
+    source: str,
+    table: Mapping[str, Getter],
+    memo: Callable[[Any, str, Fetch], Sequence[Any]] | None = None,
+) -> Fetch:
+    """A function subject → the scalar values of a field name or a nested path.
 
     ``source`` is a field of ``table`` (``local_port``), or a path whose first part is a
-    nested root (``app.*.sni``, ``geo.country``). Raises KeyError for anything else.
+    nested root (``app.*.sni``, ``geo.country``); KeyError for anything else. ``memo``
+    (the TUI's row cache) may keep the values of nested paths and process fields per
+    row: they change only when the row's app, geo or process objects do (the cache checks
+    that), while walking them is the costly part. Counters are always read afresh.
     """
     if source in table:
         get = table[source]
 
-        def field_values(subject: Any) -> list[Any]:
+        def field_values(subject: Any) -> Sequence[Any]:
+            x = get(subject)
+            if x is None:
+                return _EMPTY
+            if type(x) in _SCALAR_TYPES:
+                return (x,)
             out: list[Any] = []
-            collect(get(subject), (), out)
+            collect(x, (), out)
             return out
 
-        return field_values
+        if memo is None or not source.startswith("process."):
+            return field_values
+        return lambda subject: memo(subject, source, field_values)
     root, _, rest = source.partition(".")
     if root not in NESTED_ROOTS:
         raise KeyError(source)
     get_root = table[root]
     path = tuple(rest.split(".")) if rest else ()
 
-    def path_values(subject: Any) -> list[Any]:
+    def path_values(subject: Any) -> Sequence[Any]:
         out: list[Any] = []
         collect(get_root(subject), path, out)
         return out
 
-    return path_values
+    if memo is None:
+        return path_values
+    return lambda subject: memo(subject, source, path_values)
 
 
 def text_of(v: Any) -> str:
     """A scalar as the text filters compare: booleans as true/false, bytes as hex."""
+    if type(v) is str:
+        return v
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, bytes | bytearray):

@@ -15,10 +15,10 @@ equal). ``benchmarks/filter_speed.py`` measures it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from netwatch.filters.fields import RECORD_FIELDS, VIEW_FIELDS, collect, text_of
+from netwatch.filters.fields import MAX_DEPTH, MAX_VALUES, RECORD_FIELDS
 from netwatch.model.snapshot import ConnectionView
 
 #: The fields a plain word searches, in both accessor tables.
@@ -41,11 +41,39 @@ SEARCH_FIELDS = (
 
 
 def _build(subject: Any, table: Mapping[str, Callable[[Any], Any]]) -> str:
-    values: list[Any] = []
+    out: list[str] = []
     for name in SEARCH_FIELDS:
-        collect(table[name](subject), (), values)
-    parts = [text_of(v) for v in values if not isinstance(v, float | bool)]
-    return "\n".join(parts).lower()
+        _texts(table[name](subject), out, 0)
+    return "\n".join(out).lower()
+
+
+def _texts(obj: Any, out: list[str], depth: int) -> None:
+    """Append the searchable text of ``obj``: strings and integers at any depth (floats and
+    booleans, like RTTs and flags, would only add noise to a word search).
+
+    Written for speed, not beauty: it runs once per new row and dominates the first
+    keystroke on a fresh snapshot, so leaves are handled inline without a recursive call,
+    and exact type checks come before the ABC ones.
+    """
+    t = type(obj)
+    if t is str:
+        out.append(obj)
+    elif t is int:
+        out.append(str(obj))
+    elif obj is None or t is float or t is bool or depth > MAX_DEPTH or len(out) > MAX_VALUES:
+        return
+    elif t is dict or t is list or t is tuple or isinstance(obj, Mapping | list | tuple):
+        items = obj.values() if isinstance(obj, Mapping) else obj
+        for x in items:
+            tx = type(x)
+            if tx is str:
+                out.append(x)
+            elif tx is not float and tx is not bool and x is not None:
+                _texts(x, out, depth + 1)
+    elif isinstance(obj, bytes | bytearray):
+        out.append(bytes(obj).hex())
+    elif isinstance(obj, str | int) and not isinstance(obj, bool):
+        out.append(str(obj))
 
 
 def record_text(record: Mapping[str, Any]) -> str:
@@ -54,51 +82,101 @@ def record_text(record: Mapping[str, Any]) -> str:
 
 
 def view_text_uncached(view: ConnectionView) -> str:
-    return _build(view, VIEW_FIELDS)
+    """The search text of a view: the same text as :func:`record_text` of its record
+    (a test holds them equal), read from the attributes directly because the generic
+    accessor table costs half the build time, and the build is the cold-cache cost."""
+    v = view
+    la, ra = v.local_addr, v.remote_addr
+    out = [
+        v.proto,
+        f"[{la}]:{v.local_port}" if ":" in la else f"{la}:{v.local_port}",
+        f"[{ra}]:{v.remote_port}" if ":" in ra else f"{ra}:{v.remote_port}",
+        v.state,
+        v.service,
+    ]
+    if v.remote_name is not None:
+        out.append(v.remote_name)
+    p = v.process
+    if p is not None:
+        out += (p.name, str(p.pid), p.exe, *p.cmdline, p.user)
+        if p.container is not None:
+            out.append(p.container.id)
+    _texts(v.app, out, 0)
+    if v.geo is not None:
+        _texts(v.geo, out, 0)
+    return "\n".join(out).lower()
+
+
+class _Row:
+    """What the cache keeps per connection: the view it was built from, the search text
+    (built on first use) and the values of nested paths (``app.*.sni``) asked so far."""
+
+    __slots__ = ("text", "values", "view")
+
+    def __init__(self, view: ConnectionView) -> None:
+        self.view = view
+        self.text: str | None = None
+        self.values: dict[str, Sequence[Any]] = {}
 
 
 class SearchCache:
-    """Search text per connection id, reused while the view's searched fields are unchanged.
+    """Per-connection search text and nested values, reused while the view's searched
+    fields are unchanged (its app, process and geo objects, addresses, state, names).
 
-    Entries hold the view they were built from; a lookup with the very same view object
-    (the common case: many keystrokes on one snapshot) is one dict lookup and one ``is``.
-    Bounded: past ``max_entries`` the oldest half is dropped. Safe to share between threads
-    (entries are replaced whole; a race only costs a rebuild).
+    A lookup with the very same view object (the common case: many keystrokes on one
+    snapshot) is one dict lookup and one ``is``. Bounded: past ``max_entries`` the oldest
+    half is dropped. Safe to share between threads: a race only costs a rebuild.
     """
 
     def __init__(self, max_entries: int = 131072) -> None:
-        self._entries: dict[int, tuple[ConnectionView, str]] = {}
+        self._rows: dict[int, _Row] = {}
         self._max = max_entries
         self._lock = threading.Lock()
-        self.builds = 0  # how many strings were built (benchmark/test insight)
+        self.builds = 0  # search texts built (tests and the benchmark read it)
+
+    def _row(self, view: ConnectionView) -> _Row:
+        row = self._rows.get(view.id)
+        if row is not None:
+            old = row.view
+            if old is view:
+                return row
+            if _same_search_fields(old, view):
+                row.view = view
+                return row
+        row = _Row(view)
+        if len(self._rows) >= self._max:
+            self._trim()
+        self._rows[view.id] = row
+        return row
 
     def text(self, view: ConnectionView) -> str:
-        entry = self._entries.get(view.id)
-        if entry is not None:
-            old = entry[0]
-            if old is view:
-                return entry[1]
-            if _same_search_fields(old, view):
-                self._entries[view.id] = (view, entry[1])
-                return entry[1]
-        text = _build(view, VIEW_FIELDS)
-        self.builds += 1
-        if len(self._entries) >= self._max:
-            self._trim()
-        self._entries[view.id] = (view, text)
+        row = self._row(view)
+        text = row.text
+        if text is None:
+            text = row.text = view_text_uncached(view)
+            self.builds += 1
         return text
+
+    def values(
+        self, view: ConnectionView, source: str, compute: Callable[[Any], Sequence[Any]]
+    ) -> Sequence[Any]:
+        row = self._row(view)
+        vals = row.values.get(source)
+        if vals is None:
+            vals = row.values[source] = tuple(compute(view))
+        return vals
 
     def _trim(self) -> None:
         with self._lock:
-            keys = list(self._entries)
+            keys = list(self._rows)
             for k in keys[: len(keys) // 2]:
-                self._entries.pop(k, None)
+                self._rows.pop(k, None)
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._rows.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._rows)
 
 
 def _same(a: object, b: object) -> bool:
