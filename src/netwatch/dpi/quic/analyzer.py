@@ -34,7 +34,7 @@ from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
 from netwatch.dpi.quic import gquic
-from netwatch.dpi.quic.crypto import PacketProtection
+from netwatch.dpi.quic.crypto import PacketProtection, retry_integrity_ok
 from netwatch.dpi.quic.frames import CloseFrame, CryptoFrame, error_name, parse_initial_frames
 from netwatch.dpi.quic.packet import Packet, looks_like_long_header, split_datagram
 from netwatch.dpi.quic.stream import CryptoStream
@@ -244,10 +244,21 @@ class QUICAnalyzer(AnalyzerBase):
         elif ptype == PacketType.HANDSHAKE:
             self._advance("handshake")
         elif ptype == PacketType.RETRY and direction == Dir.SERVER:
-            self._retry = True
-            self._key_dcid = pkt.scid  # RFC 9001 §5.2: Initial keys follow the Retry's SCID
+            self._on_retry(pkt)
         elif ptype == PacketType.VERSION_NEGOTIATION and direction == Dir.SERVER:
             self._vn_versions = pkt.supported_versions
+
+    def _on_retry(self, pkt: Packet) -> None:
+        version = lookup(pkt.version)
+        odcid = self._key_dcid
+        if version is None or odcid is None or self._retry:
+            self.ignored_bytes += len(pkt.data)  # unsolicited, or a second Retry (§17.2.5.2)
+            return
+        if retry_integrity_ok(version, odcid, pkt.data) is False:
+            self.ignored_bytes += len(pkt.data)  # forged or corrupt: a client drops it too
+            return
+        self._retry = True
+        self._key_dcid = pkt.scid  # RFC 9001 §5.2: Initial keys follow the Retry's SCID
 
     def _on_short(self, direction: Dir, pkt: Packet) -> None:
         if self._state is None:

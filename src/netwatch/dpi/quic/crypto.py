@@ -63,6 +63,22 @@ def initial_secrets(version: QuicVersion, dcid: bytes) -> tuple[bytes, bytes]:
     )
 
 
+def retry_integrity_ok(version: QuicVersion, odcid: bytes, retry: bytes) -> bool | None:
+    """RFC 9001 §5.8: does the Retry's tag authenticate it for ``odcid``?
+
+    The tag is AES-128-GCM over nothing, with the "Retry pseudo-packet"
+    (``len(odcid) | odcid | retry without its tag``) as associated data. None when the
+    version's Retry key is unknown.
+    """
+    if version.retry_key is None:
+        return None
+    if len(retry) < TAG_LEN:
+        return False
+    key, nonce = version.retry_key
+    pseudo = bytes([len(odcid)]) + odcid + retry[:-TAG_LEN]
+    return AESGCM(key).encrypt(nonce, b"", pseudo) == retry[-TAG_LEN:]
+
+
 def decode_packet_number(largest: int, truncated: int, nbits: int) -> int:
     """RFC 9000 §A.3: the full packet number nearest to ``largest + 1``.
 

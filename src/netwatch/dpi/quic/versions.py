@@ -61,6 +61,20 @@ SALT_DRAFT_17 = bytes.fromhex("ef4fb0abb47470c41befcf8031334fae485e09a0")
 #: Google QUIC Q050 protects its Initial packets like the IETF drafts, with its own salt.
 SALT_Q050 = bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45")
 
+#: Retry Integrity Tag key and nonce (RFC 9001 §5.8, RFC 9369 §3.3.3, draft-29 §5.8).
+RETRY_V1 = (
+    bytes.fromhex("be0c690b9f66575a1d766b54e368c84e"),
+    bytes.fromhex("461599d35d632bf2239825bb"),
+)
+RETRY_V2 = (
+    bytes.fromhex("8fb4b01b56ac48e260fbcbcead7ccc92"),
+    bytes.fromhex("d86969bc2d7c6d9990efb04a"),
+)
+RETRY_DRAFT_29 = (
+    bytes.fromhex("ccce187ed09a09d05728155a6cb96be1"),
+    bytes.fromhex("e54930f97f2136f0530a8c1c"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class QuicVersion:
@@ -74,6 +88,8 @@ class QuicVersion:
     #: Draft number for drafts (the transport-parameter encoding changed at draft-27).
     draft: int | None = None
     gquic: bool = False
+    #: (key, nonce) of the Retry Integrity Tag; None where we cannot check it.
+    retry_key: tuple[bytes, bytes] | None = None
 
     def label(self, what: str) -> bytes:
         """The HKDF label for ``key``, ``iv`` or ``hp`` in this version."""
@@ -81,7 +97,10 @@ class QuicVersion:
 
 
 def _draft(n: int, salt: bytes) -> QuicVersion:
-    return QuicVersion(0xFF000000 + n, f"draft-{n}", salt, b"quic ", V1_LONG_TYPES, draft=n)
+    retry = RETRY_V1 if n >= 33 else RETRY_DRAFT_29 if n >= 29 else None
+    return QuicVersion(
+        0xFF000000 + n, f"draft-{n}", salt, b"quic ", V1_LONG_TYPES, draft=n, retry_key=retry
+    )
 
 
 def _gquic(name: str, salt: bytes | None = None) -> QuicVersion:
@@ -91,8 +110,8 @@ def _gquic(name: str, salt: bytes | None = None) -> QuicVersion:
 
 def _build() -> dict[int, QuicVersion]:
     table = {
-        V1: QuicVersion(V1, "v1", SALT_V1, b"quic ", V1_LONG_TYPES),
-        V2: QuicVersion(V2, "v2", SALT_V2, b"quicv2 ", V2_LONG_TYPES),
+        V1: QuicVersion(V1, "v1", SALT_V1, b"quic ", V1_LONG_TYPES, retry_key=RETRY_V1),
+        V2: QuicVersion(V2, "v2", SALT_V2, b"quicv2 ", V2_LONG_TYPES, retry_key=RETRY_V2),
     }
     for n in range(17, 35):
         if n >= 33:
