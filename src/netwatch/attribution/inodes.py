@@ -20,8 +20,15 @@ import time
 class InodeIndex:
     """Maps socket inodes to the tgid holding them (the first holder, if shared)."""
 
-    def __init__(self, root: str = "/proc", full_every: float = 2.0) -> None:
+    def __init__(
+        self, root: str = "/proc", full_every: float = 2.0, count_by_stat: bool | None = None
+    ) -> None:
         self.root = root
+        # st_size means "open fds" only on a real procfs (a test tree's directories have
+        # filesystem sizes): trust it when /proc/self/fd reports a count.
+        if count_by_stat is None:
+            count_by_stat = root == "/proc" and os.stat("/proc/self/fd").st_size > 0
+        self.count_by_stat = count_by_stat
         self.full_every = full_every
         self._by_inode: dict[int, int] = {}
         self._pid_inodes: dict[int, list[int]] = {}
@@ -35,8 +42,9 @@ class InodeIndex:
 
     def _fd_count(self, pid: int) -> int:
         path = f"{self.root}/{pid}/fd"
-        size = os.stat(path).st_size
-        return size if size > 0 else len(os.listdir(path))
+        if self.count_by_stat:
+            return os.stat(path).st_size
+        return len(os.listdir(path))
 
     def _scan(self, pid: int) -> None:
         fd_dir = f"{self.root}/{pid}/fd"

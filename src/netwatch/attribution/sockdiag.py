@@ -26,6 +26,7 @@ from netwatch.attribution.base import BackendUnavailable, TableResolver
 from netwatch.attribution.inodes import InodeIndex
 from netwatch.attribution.procfs import ProcReader
 from netwatch.attribution.table import SocketEntry
+from netwatch.errors import MalformedError
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -89,7 +90,7 @@ def decode_message(body: memoryview | bytes) -> tuple[int, int, str, int, str, i
 def iter_replies(data: memoryview | bytes) -> list[tuple[int, int]]:
     """(offset, length) of each message in one netlink datagram; DONE ends with (-1, 0).
 
-    Raises OSError for an NLMSG_ERROR reply; ValueError for a damaged datagram.
+    Raises OSError for an NLMSG_ERROR reply; MalformedError for a damaged datagram.
     """
     out: list[tuple[int, int]] = []
     off = 0
@@ -97,11 +98,13 @@ def iter_replies(data: memoryview | bytes) -> list[tuple[int, int]]:
     while off + _HDR <= end:
         length, mtype, _flags, _seq, _pid = _NLH.unpack_from(data, off)
         if length < _HDR or off + length > end:
-            raise ValueError(f"netlink message length {length} at {off}")
+            raise MalformedError("sock_diag", f"netlink message length {length} at {off}")
         if mtype == NLMSG_DONE:
             out.append((-1, 0))
             return out
         if mtype == NLMSG_ERROR:
+            if length < _HDR + 4:
+                raise MalformedError("sock_diag", "truncated NLMSG_ERROR")
             (err,) = struct.unpack_from("=i", data, off + _HDR)
             if err:
                 raise OSError(-err, os.strerror(-err))
@@ -125,6 +128,7 @@ class SockDiagResolver(TableResolver):
         # (inode, state) -> the socket; pid 0 until the inode index resolves it
         self._known: dict[tuple[int, int], SocketEntry] = {}
         self.sockets_seen = 0
+        self.errors = 0
 
     def start(self) -> None:
         try:
@@ -170,8 +174,18 @@ class SockDiagResolver(TableResolver):
         if self._sock is None:
             return
         seen: set[tuple[int, int]] = set()
-        for proto, family, protocol, states in DUMPS:
-            self._dump(proto, family, protocol, states, seen)
+        try:
+            for proto, family, protocol, states in DUMPS:
+                self._dump(proto, family, protocol, states, seen)
+        except (MalformedError, OSError) as exc:
+            # A damaged or refused dump: count it, start a clean socket (the rest of the
+            # dump may still be queued on the old one) and keep the previous table.
+            self.errors += 1
+            self.notes.append(f"sockdiag: dump failed: {exc}")
+            del self.notes[:-5]
+            self._sock.close()
+            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+            return
         self.sockets_seen = len(seen)
         for key in [k for k in self._known if k not in seen]:
             entry = self._known.pop(key)

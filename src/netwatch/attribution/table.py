@@ -115,9 +115,13 @@ class SocketTable:
         """(pid, match) or None. match: exact | listener | wildcard."""
         laddr = norm_addr(local[0])
         lport = local[1]
-        pid = self._exact.get((proto, laddr, lport, norm_addr(remote[0]), remote[1]))
-        if pid:
-            return pid, "exact"
+        raddr = norm_addr(remote[0])
+        # A connected socket may still show 0.0.0.0 / :: as its local address (bound to
+        # any, connected UDP on some paths): the peer still matches exactly.
+        for a in (laddr, *WILDCARDS):
+            pid = self._exact.get((proto, a, lport, raddr, remote[1]))
+            if pid:
+                return pid, "exact"
         if proto == "tcp":
             for a in (laddr, *WILDCARDS):
                 pid = self._listen.get((a, lport))
