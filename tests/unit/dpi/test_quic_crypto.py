@@ -30,7 +30,8 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "quic"
 
 
 def _vectors(name: str) -> dict[str, Any]:
-    return json.loads((DATA / name).read_text())
+    data: dict[str, Any] = json.loads((DATA / name).read_text())
+    return data
 
 
 VECTORS = [_vectors("rfc9001_a.json"), _vectors("rfc9369_a.json")]

@@ -288,6 +288,9 @@ class QUICAnalyzer(AnalyzerBase):
         self._sides = (_Side(), _Side())
         self._server_version = None
         self._server_scid = None
+        self._ch = self._sh = None  # a new attempt sends a new ClientHello
+        self._ja4 = self._ja3 = None
+        self._idle_ms = 0
         if self._state is None:
             self._state = INITIAL
 
