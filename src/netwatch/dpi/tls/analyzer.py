@@ -48,6 +48,11 @@ from netwatch.dpi.tls.record import (
     is_tls13,
     version_name,
 )
+from netwatch.dpi.tls.sslv2 import (
+    is_sslv2_client_hello,
+    parse_sslv2_client_hello,
+    sslv2_record_length,
+)
 from netwatch.errors import MalformedError
 
 EXT_EARLY_DATA = 0x002A
@@ -77,10 +82,18 @@ ALPN_SERVICES: dict[str, str] = {
     "ldap": "LDAPS",
 }
 
-#: The same by the server's port, when ALPN says nothing.
+#: The same by the server's port, when ALPN says nothing (STARTTLS ports included:
+#: after the hand-over the session is that protocol over TLS).
 PORT_SERVICES: dict[int, str] = {
     443: "HTTPS",
     8443: "HTTPS",
+    21: "FTPS",
+    25: "SMTPS",
+    110: "POP3S",
+    143: "IMAPS",
+    389: "LDAPS",
+    587: "SMTPS",
+    5222: "XMPPS",
     465: "SMTPS",
     563: "NNTPS",
     636: "LDAPS",
@@ -120,8 +133,11 @@ class CertificatesSeen(AppEvent):
 def detect_tcp(data: bytes) -> bool:
     """True when a flow's first client bytes look like a TLS ClientHello record.
 
-    Handshake record (0x16), version 3.0-3.4, a plausible length, message type 1.
+    Handshake record (0x16), version 3.0-3.4, a plausible length, message type 1; or an
+    SSL 2.0-compatible CLIENT-HELLO offering SSL 3.0 or TLS.
     """
+    if data[:1] and data[0] & 0x80:
+        return is_sslv2_client_hello(data) and data[3] == 3
     return (
         len(data) >= 6
         and data[0] == CT_HANDSHAKE
@@ -140,12 +156,14 @@ def _alpn_text(value: str | bytes) -> str:
 class _Side:
     """Per-direction parsing state."""
 
-    __slots__ = ("encrypted", "handshake", "records")
+    __slots__ = ("encrypted", "fresh", "handshake", "records", "sslv2")
 
     def __init__(self) -> None:
         self.records = RecordSplitter()
         self.handshake = HandshakeAssembler()
         self.encrypted = False  # past this side's ChangeCipherSpec / the cleartext part
+        self.fresh = True  # no byte seen yet
+        self.sslv2: bytearray | None = None  # collecting an SSL 2.0-format first record
 
 
 class TLSAnalyzer(AnalyzerBase):
@@ -181,8 +199,16 @@ class TLSAnalyzer(AnalyzerBase):
         side = self._sides[direction]
         if side.encrypted:
             return ()
-        side.records.push(data)
         events: list[AppEvent] = []
+        if side.fresh:
+            side.fresh = False
+            if data[0] & 0x80:  # no TLS content type has the top bit: an SSL 2.0 header
+                side.sslv2 = bytearray()
+        if side.sslv2 is not None:
+            data = self._sslv2(direction, side, data, ts, events)
+            if not data:
+                return events
+        side.records.push(data)
         while not self._finished and not side.encrypted:
             record = side.records.pull()
             if record is None:
@@ -250,6 +276,29 @@ class TLSAnalyzer(AnalyzerBase):
         return "TLS"
 
     # -- record handlers ---------------------------------------------------------------
+
+    def _sslv2(
+        self, direction: Dir, side: _Side, data: bytes, ts: float, events: list[AppEvent]
+    ) -> bytes:
+        """Collect the SSL 2.0-format first record; return the bytes after it."""
+        buf = side.sslv2
+        if buf is None:
+            return data
+        buf += data
+        size = sslv2_record_length(buf)
+        if size is None or len(buf) < size:
+            return b""
+        record, rest = bytes(buf[:size]), bytes(buf[size:])
+        side.sslv2 = None
+        if direction != Dir.CLIENT or not is_sslv2_client_hello(record):
+            self._finished = True  # an SSL 2.0 server (or garbage): nothing for us
+            return b""
+        hello = parse_sslv2_client_hello(record)
+        self.client_hello = hello
+        self._ja3 = ja3(hello)[1]
+        self._ja4 = ja4(hello, "t")
+        events.append(ClientHelloSeen(ts, hello))
+        return rest
 
     def _handshake(
         self, direction: Dir, side: _Side, fragment: bytes, ts: float, events: list[AppEvent]
