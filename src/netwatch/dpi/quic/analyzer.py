@@ -304,14 +304,15 @@ class QUICAnalyzer(AnalyzerBase):
                 pkt.data, pkt.pn_offset, side.largest_pn
             )
         except MalformedError:
-            # A client Initial under keys from its own DCID: the capture missed a Retry,
-            # or the client's first Initial. Anything else is undecryptable garbage.
+            # A client Initial under keys from its own DCID: a Retry that the capture
+            # lost (or that arrived damaged) moved them. Anything else is garbage.
             if direction != Dir.CLIENT or pkt.dcid == key_dcid:
                 raise
             _, pn, payload = self._protection(version, pkt.dcid)[Dir.CLIENT].unprotect(
                 pkt.data, pkt.pn_offset, side.largest_pn
             )
             self._key_dcid = pkt.dcid
+            self._retry = True
         side.largest_pn = max(side.largest_pn, pn)
         return payload
 
