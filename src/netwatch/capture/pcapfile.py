@@ -88,8 +88,9 @@ class FileSource:
         )
 
     def close(self) -> None:
-        self._closed = True
-        self._fh.close()
+        if not self._closed:
+            self._closed = True
+            self._fh.close()
 
     def _chunks(self) -> Iterator[tuple[memoryview, int]]:
         """Yield (buffer, file offset of its first byte); the caller says how much it used."""

@@ -1,7 +1,7 @@
 """Link layers: Ethernet II (+802.1Q/802.1ad VLAN stacks), Linux SLL/SLL2, BSD NULL/LOOP, raw IP.
 
-Each ``*_l3`` function returns ``(ethertype, l3_offset, vlan)`` where ``vlan`` is the outer
-802.1Q VLAN id or None. Layouts (bytes):
+Each ``*_l3`` function returns ``(ethertype, l3_offset, vlan)`` where ``vlan`` is None, the
+802.1Q VLAN id, or for stacked tags (QinQ) the tuple of ids, outer first. Layouts (bytes):
 
 * Ethernet: dst(6) src(6) type(2); type 0x8100/0x88a8/0x9100 = tag: TCI(2) type(2);
   then optionally PPPoE session (0x8864) or an MPLS label stack (0x8847).
@@ -28,19 +28,24 @@ MAX_VLAN_DEPTH = 4
 
 _AF_INET6 = frozenset((10, 24, 28, 30))
 
+#: None, a VLAN id, or a stack of ids (outer first) for QinQ.
+Vlan = int | tuple[int, ...] | None
 
-def ethernet_l3(d: bytes | memoryview, off: int = 0) -> tuple[int, int, int | None]:
+
+def ethernet_l3(d: bytes | memoryview, off: int = 0) -> tuple[int, int, Vlan]:
     if len(d) < off + 14:
         raise DecodeError("ethernet-truncated")
     etype = (d[off + 12] << 8) | d[off + 13]
     off += 14
-    vlan: int | None = None
+    vlan: Vlan = None
     depth = 0
     while etype in VLAN_TYPES:
         if len(d) < off + 4 or depth >= MAX_VLAN_DEPTH:
             raise DecodeError("vlan-truncated")
-        if vlan is None:
-            vlan = ((d[off] << 8) | d[off + 1]) & 0x0FFF
+        vid = ((d[off] << 8) | d[off + 1]) & 0x0FFF
+        # One tag: its id; QinQ and deeper: the whole stack, outer first (a stack is a
+        # different flow from its outer tag alone, as Suricata counts them).
+        vlan = vid if vlan is None else (vlan, vid) if isinstance(vlan, int) else (*vlan, vid)
         etype = (d[off + 2] << 8) | d[off + 3]
         off += 4
         depth += 1

@@ -48,7 +48,7 @@ class Packet:
 
     def __init__(self) -> None:
         self.kind = KIND_IP
-        self.vlan: int | None = None
+        self.vlan: _link.Vlan = None
         self.ipver = 0
         self.src = b""
         self.dst = b""
@@ -72,7 +72,7 @@ class Packet:
         self.tcp_hdr: tuple[int, int] | None = None  # (offset, end) of TCP options, cold use
 
 
-def _l3(linktype: int, d: bytes | memoryview) -> tuple[int, int, int | None]:
+def _l3(linktype: int, d: bytes | memoryview) -> tuple[int, int, _link.Vlan]:
     if linktype == LINKTYPE_ETHERNET:
         return _link.ethernet_l3(d)
     if linktype == LINKTYPE_RAW or linktype in LINKTYPE_RAW_ALIASES:

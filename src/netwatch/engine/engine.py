@@ -68,6 +68,7 @@ class Engine:
         self._seq = 0
         self._thread: threading.Thread | None = None
         self._closed_views: dict[int, ConnectionView] = {}
+        self._last_pub_ts = 0.0
         self.finished = False
 
     # -------------------------------------------------------------- running
@@ -116,6 +117,7 @@ class Engine:
 
     def _end(self) -> None:
         tr = self.tracker
+        self.source.close()
         if self._on_finish_view is not None:
             tr.finish_all()
         self.finished = True
@@ -150,8 +152,6 @@ class Engine:
                 return anchor
             tr.packet(*pkt)
         return anchor
-
-    _last_pub_ts = 0.0
 
     def _run_commands(self) -> None:
         while True:

@@ -20,7 +20,9 @@ DPI_UNDECIDED, DPI_ACTIVE, DPI_DONE = 0, 1, 2
 class TcpHalf:
     """Sequence tracking for one direction of a TCP connection."""
 
-    __slots__ = ("fin_ack", "hi", "hi_ts", "last_ack", "last_seq", "last_win", "reasm", "syn_ts")
+    __slots__ = (
+        "fin_ack", "hi", "hi_ts", "isn", "last_ack", "last_seq", "last_win", "reasm", "syn_ts",
+    )
 
     def __init__(self) -> None:
         self.hi: int | None = None  # highest sequence end seen
@@ -30,6 +32,7 @@ class TcpHalf:
         self.last_win = -1
         self.last_seq = -1
         self.syn_ts = 0.0
+        self.isn: int | None = None  # the SYN's sequence number, when seen
         self.reasm: StreamReassembler | None = None
 
 
@@ -52,7 +55,7 @@ class Conn:
         c_port: int,
         s_addr: bytes,
         s_port: int,
-        vlan: int | None,
+        vlan: int | tuple[int, ...] | None,
         ts: float,
         local_is_client: bool,
     ) -> None:

@@ -231,8 +231,12 @@ class Tracker:
             key = (6, dst, dport, src, sport, p.vlan)
         flags = p.flags
         c = self.table.get(key)
-        if c is not None and flags & SYN and not flags & ACK and c.state in tcpstate.CLOSED_STATES:
-            self._finish(c, "reused")  # a new SYN on a closed tuple: a new connection
+        if (c is not None and flags & SYN and not flags & ACK
+                and c.state in tcpstate.CLOSED_STATES and c.halves is not None
+                and c.halves[0].isn != p.seq):
+            # A new SYN on a closed tuple is a new connection; the same ISN again is the
+            # old SYN retransmitted (e.g. after a RST) and stays in its row.
+            self._finish(c, "reused")
             c = None
         if c is None:
             if not flags & SYN and key in self._recent_closed:
@@ -278,14 +282,8 @@ class Tracker:
             c.state = new_state
         # --- handshake RTT (SYN → first ACK of the handshake, iRTT)
         if flags & SYN:
-            if not flags & ACK:
-                h.syn_ts = ts
-                if h.reasm is None:
-                    h.reasm = StreamReassembler((seq + 1) % MOD)
-            else:
-                h.syn_ts = ts
-                if h.reasm is None:
-                    h.reasm = StreamReassembler((seq + 1) % MOD)
+            h.syn_ts = ts
+            h.isn = seq  # the reassembler starts at isn+1, created with the first payload
         elif c.rtt is None and d == 0 and halves[0].syn_ts and halves[1].syn_ts and flags & ACK:
             c.rtt = ts - halves[0].syn_ts
         if flags & FIN:
@@ -305,8 +303,10 @@ class Tracker:
                     h.hi_ts = ts
                 elif not (plen <= 1 and (hi - seq) % MOD == 1 and not flags & (SYN | FIN)):
                     # at or below the highest byte seen, and not a keep-alive probe
+                    # Wireshark's rule: soon after the highest segment, and not a re-send
+                    # of exactly that segment's end, is out-of-order; else retransmission.
                     thresh = c.rtt if c.rtt else OOO_DEFAULT
-                    if ts - h.hi_ts < thresh:
+                    if ts - h.hi_ts < thresh and end != hi:
                         c.ooo += 1
                     else:
                         c.retrans += 1
@@ -341,7 +341,8 @@ class Tracker:
             return
         r = h.reasm
         if r is None:
-            r = h.reasm = StreamReassembler(seq)
+            start = (h.isn + 1) % MOD if h.isn is not None else seq
+            r = h.reasm = StreamReassembler(start)
         for item in r.add(seq, bytes(payload)):
             if c.dpi == DPI_DONE:
                 return

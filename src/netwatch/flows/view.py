@@ -61,6 +61,10 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
     extra: dict[str, Any] = {}
     if c.extra:
         extra = {k: v for k, v in c.extra.items() if not k.startswith("_")}
+    vlan = c.vlan
+    if isinstance(vlan, tuple):
+        extra["vlan_stack"] = list(vlan)
+        vlan = vlan[0]
     if c.proto == "tcp":
         extra["picked_up"] = c.halves is not None and not c.halves[0].syn_ts
     return ConnectionView(
@@ -82,7 +86,7 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         rate_out=rate_out,
         rate_in=rate_in,
         rtt_ms=None if c.rtt is None else c.rtt * 1000.0,
-        vlan=c.vlan,
+        vlan=vlan,
         retransmits=c.retrans,
         out_of_order=c.ooo,
         dup_acks=c.dup_acks,

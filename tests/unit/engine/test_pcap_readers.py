@@ -1,0 +1,86 @@
+"""pcap and pcapng readers: formats, clocks, interfaces, and damage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netwatch.capture.pcapfile import open_capture_file
+from netwatch.errors import CaptureError, TruncatedCaptureError
+from tests.util import build
+
+PKT = build.udp("198.18.0.1", 1000, "198.18.0.2", 53, b"q")
+
+
+def _read(path: Path) -> list[tuple[float, int, bytes, int]]:
+    src = open_capture_file(path)
+    out = [(ts, lt, bytes(d), w) for b in src.batches() for ts, lt, d, w in b]
+    src.close()
+    return out
+
+
+@pytest.mark.parametrize("nanos", [False, True])
+@pytest.mark.parametrize("big", [False, True])
+def test_pcap_variants(tmp_path: Path, nanos: bool, big: bool) -> None:
+    p = build.write_pcap(tmp_path / "a.pcap", [(1700000000.123456, PKT), (1700000001.5, PKT)],
+                         nanos=nanos, big_endian=big)
+    got = _read(p)
+    assert [round(t, 6) for t, *_ in got] == [1700000000.123456, 1700000001.5]
+    assert got[0][1] == 1 and got[0][2] == PKT
+
+
+def test_pcapng_several_interfaces_and_resolutions(tmp_path: Path) -> None:
+    raw = PKT[14:]  # the IP datagram alone, for a raw-IP interface
+    p = build.write_pcapng(tmp_path / "a.pcapng",
+                           [(1700000000.25, 0, PKT), (1700000000.5, 1, raw)],
+                           interfaces=[(1, 6), (101, 9)])
+    got = _read(p)
+    assert [(round(t, 6), lt) for t, lt, *_ in got] == [(1700000000.25, 1), (1700000000.5, 101)]
+
+
+def test_many_records_across_chunks(tmp_path: Path) -> None:
+    pkts = [(1700000000 + i * 0.001, PKT) for i in range(20000)]
+    assert len(_read(build.write_pcap(tmp_path / "big.pcap", pkts))) == 20000
+
+
+def test_truncated_file_yields_everything_before(tmp_path: Path) -> None:
+    p = build.write_pcap(tmp_path / "t.pcap", [(1.0, PKT), (2.0, PKT), (3.0, PKT)])
+    data = p.read_bytes()
+    p.write_bytes(data[:-10])
+    src = open_capture_file(p)
+    seen = 0
+    with pytest.raises(TruncatedCaptureError) as exc:
+        for b in src.batches():
+            seen += len(b)
+    assert seen == 2
+    assert exc.value.offset == 24 + 2 * (16 + len(PKT))
+    assert "byte offset" in str(exc.value)
+
+
+def test_impossible_record_length(tmp_path: Path) -> None:
+    p = build.write_pcap(tmp_path / "t.pcap", [(1.0, PKT)])
+    data = bytearray(p.read_bytes())
+    data[24 + 8: 24 + 12] = (1 << 30).to_bytes(4, "little")
+    p.write_bytes(bytes(data))
+    with pytest.raises(TruncatedCaptureError, match="impossible record length"):
+        for _ in open_capture_file(p).batches():
+            pass
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty file"), (b"hello world, not a capture", "not a pcap or pcapng")],
+)
+def test_not_a_capture(tmp_path: Path, content: bytes, message: str) -> None:
+    p = tmp_path / "x.pcap"
+    p.write_bytes(content)
+    with pytest.raises(CaptureError, match=message):
+        open_capture_file(p)
+
+
+def test_missing_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match="no such file"):
+        open_capture_file(tmp_path / "nope.pcap")
+    with pytest.raises(CaptureError, match="is a directory"):
+        open_capture_file(tmp_path)

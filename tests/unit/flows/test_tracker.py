@@ -1,0 +1,208 @@
+"""The connection table on built packet sequences: states, orientation, timeouts, bounds."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from netwatch.flows import tcpstate
+from netwatch.flows.conn import Conn
+from netwatch.flows.tracker import Tracker
+from netwatch.flows.view import view
+from netwatch.model.snapshot import ConnectionView
+from tests.util import build
+
+C, S = "198.18.0.1", "198.18.0.2"
+
+
+def run(packets: list[tuple[float, bytes]], **kw: object) -> tuple[Tracker, list[Conn]]:
+    done: list[Conn] = []
+    tr = Tracker(on_finish=done.append, **kw)  # type: ignore[arg-type]
+    for ts, frame in packets:
+        tr.packet(ts, 1, frame, len(frame))
+    return tr, done
+
+
+def views(tr: Tracker) -> list[ConnectionView]:
+    return [view(tr, c, tr.now) for c in tr.table.values()]
+
+
+def handshake(t: float = 1.0, cport: int = 40000) -> list[tuple[float, bytes]]:
+    return [
+        (t, build.tcp(C, cport, S, 443, "S", seq=100)),
+        (t + 0.010, build.tcp(S, 443, C, cport, "SA", seq=500, ack=101)),
+        (t + 0.011, build.tcp(C, cport, S, 443, "A", seq=101, ack=501)),
+    ]
+
+
+def test_handshake_established_with_rtt() -> None:
+    tr, _ = run(handshake())
+    (v,) = views(tr)
+    assert v.state == "ESTABLISHED"
+    assert v.rtt_ms == pytest.approx(11.0)
+    assert (v.local_addr, v.local_port, v.remote_port) == (C, 40000, 443)
+    assert v.extra["picked_up"] is False
+
+
+def test_active_close_walks_fin_states() -> None:
+    pk = handshake()
+    tr, _ = run(pk)
+    c = next(iter(tr.table.values()))
+    steps = [
+        (build.tcp(C, 40000, S, 443, "FA", seq=101, ack=501), "FIN_WAIT1"),
+        (build.tcp(S, 443, C, 40000, "A", seq=501, ack=102), "FIN_WAIT2"),
+        (build.tcp(S, 443, C, 40000, "FA", seq=501, ack=102), "TIME_WAIT"),
+    ]
+    for i, (frame, state) in enumerate(steps):
+        tr.packet(2.0 + i, 1, frame, len(frame))
+        assert c.state == state
+
+
+def test_passive_close_and_reset() -> None:
+    tr, _ = run(handshake())
+    c = next(iter(tr.table.values()))
+    for frame, state in [
+        (build.tcp(S, 443, C, 40000, "FA", seq=501, ack=101), "CLOSE_WAIT"),
+        (build.tcp(C, 40000, S, 443, "FA", seq=101, ack=502), "LAST_ACK"),
+        (build.tcp(S, 443, C, 40000, "A", seq=502, ack=102), "CLOSED"),
+    ]:
+        tr.packet(3.0, 1, frame, len(frame))
+        assert c.state == state
+    tr2, _ = run([*handshake(), (2.0, build.tcp(S, 443, C, 40000, "R", seq=501))])
+    assert views(tr2)[0].state == "CLOSED"
+
+
+def test_pickup_mid_stream_orients_by_well_known_port() -> None:
+    tr, _ = run([(1.0, build.tcp(S, 443, C, 40000, "PA", seq=9, ack=9, payload=b"x"))])
+    (v,) = views(tr)
+    assert v.state == "ESTABLISHED" and v.extra["picked_up"] is True
+    assert (v.local_port, v.remote_port) == (40000, 443)
+    assert (v.packets_in, v.packets_out) == (1, 0)
+
+
+def test_new_syn_on_closed_tuple_starts_new_row_and_late_fin_does_not_resurrect() -> None:
+    pk = [*handshake(1.0), (2.0, build.tcp(C, 40000, S, 443, "R", seq=101))]
+    pk += [(3.0, build.tcp(C, 40000, S, 443, "S", seq=9000))]
+    tr, done = run(pk)
+    assert len(done) == 1 and done[0].state == "CLOSED"
+    (v,) = views(tr)
+    assert v.state == "SYN_SENT" and v.packets_out == 1
+    # After a RST, the same ISN again is a retransmitted SYN, not a new connection.
+    rst = build.tcp(S, 443, C, 40000, "RA", seq=0, ack=9001)
+    tr.packet(3.5, 1, rst, len(rst))
+    syn = build.tcp(C, 40000, S, 443, "S", seq=9000)
+    tr.packet(3.6, 1, syn, len(syn))
+    assert len(tr.table) == 1 and len(done) == 1
+    assert next(iter(tr.table.values())).pk0 == 2
+    # Expire the closed row, then a late FIN must not create a row.
+    tr.expire(100.0)
+    assert not tr.table
+    fin = build.tcp(S, 443, C, 40000, "FA", seq=1, ack=1)
+    tr.packet(101.0, 1, fin, len(fin))
+    assert not tr.table and tr.late_packets == 1
+
+
+def test_every_transition_row_is_reachable_data() -> None:
+    states = {s for (s, _d, _e) in tcpstate.TRANSITIONS} | set(tcpstate.TRANSITIONS.values())
+    assert {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT",
+            "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSED"} <= states
+    for (state, direction, event), new in tcpstate.TRANSITIONS.items():
+        assert tcpstate.next_state(state, direction, event) == new
+
+
+def test_retransmission_and_dup_ack_counted() -> None:
+    pk = handshake()
+    data = build.tcp(C, 40000, S, 443, "PA", seq=101, ack=501, payload=b"a" * 100)
+    pk += [(2.0, data), (3.0, data)]  # same segment a second later: retransmission
+    ack = build.tcp(S, 443, C, 40000, "A", seq=501, ack=201)
+    pk += [(2.1, ack), (2.2, ack), (2.3, ack)]
+    tr, _ = run(pk)
+    (v,) = views(tr)
+    assert v.retransmits == 1
+    assert v.dup_acks == 2
+
+
+def test_udp_states_and_timeouts() -> None:
+    tr, done = run([(1.0, build.udp(C, 50000, S, 9999, b"x"))])
+    c = next(iter(tr.table.values()))
+    assert view(tr, c, 2.0).state == "UDP_ACTIVE"
+    assert view(tr, c, 60.0).state == "UDP_IDLE"
+    v = view(tr, c, 160.0)
+    assert v.state == "UDP_STALE" and v.staleness > 0.75
+    tr.expire(200.0)
+    assert not tr.table and len(done) == 1 and tr.expired == 1
+
+
+def test_udp_reply_first_is_oriented_to_the_client() -> None:
+    tr, _ = run([(1.0, build.udp(S, 53, C, 50000, b"\x00" * 12))])
+    (v,) = views(tr)
+    assert (v.local_addr, v.local_port, v.remote_port) == (C, 50000, 53)
+
+
+def test_icmp_echo_pairing_rtt() -> None:
+    tr, _ = run([(1.0, build.icmp_echo(C, S, 5, 1)),
+                 (1.025, build.icmp_echo(S, C, 5, 1, reply=True))])
+    (v,) = views(tr)
+    assert v.proto == "icmp" and v.state == "ECHO_REPLY"
+    assert v.rtt_ms == pytest.approx(25.0)
+    assert v.extra["icmp"]["requests"] == 1 and v.extra["icmp"]["replies"] == 1
+
+
+def test_live_orientation_from_host_addresses() -> None:
+    tr = Tracker(live=True)
+    tr.set_local_addresses([bytes([198, 18, 0, 2])])
+    for ts, frame in handshake():
+        tr.packet(ts, 1, frame, len(frame))
+    (v,) = views(tr)
+    # The host is the server here: local is 198.18.0.2:443, state from its side.
+    assert (v.local_addr, v.local_port, v.remote_port) == (S, 443, 40000)
+    assert v.state == "ESTABLISHED"
+    assert (v.packets_in, v.packets_out) == (2, 1)
+
+
+def test_rates_sliding_window() -> None:
+    tr, _ = run([(1.0, build.udp(C, 1, S, 2, b"x" * 958))])  # 1000 bytes on the wire
+    tr.tick(1.0)
+    f = build.udp(C, 1, S, 2, b"x" * 958)
+    tr.packet(1.5, 1, f, 1000)
+    tr.tick(2.0)
+    c = next(iter(tr.table.values()))
+    assert c.rate0 > 0 and view(tr, c, 2.0).rate_out == pytest.approx(c.rate0)
+
+
+def test_flood_is_bounded_with_evictions_and_memory_per_row() -> None:
+    cap = 5000
+    tr = Tracker(max_connections=cap, history=100)
+    frames = [build.udp(C, 1024 + (i % 60000), f"198.19.{i // 250 % 250}.{i % 250}", 53, b"")
+              for i in range(20000)]
+    for i, f in enumerate(frames):
+        tr.packet(1.0 + i * 1e-4, 1, f, len(f))
+    assert len(tr.table) <= cap
+    assert tr.evictions >= 20000 - cap
+    # Memory of live rows: well under 1 KiB each.
+    tr2 = Tracker(max_connections=100_000, dpi=False)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i, f in enumerate(frames):
+        tr2.packet(1.0 + i * 1e-4, 1, f, len(f))
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    per_row = grown / len(tr2.table)
+    assert per_row < 1024, f"{per_row:.0f} bytes per UDP connection"
+
+
+def test_tcp_row_memory_under_one_kib() -> None:
+    tr = Tracker(max_connections=100_000)
+    pk = []
+    for i in range(3000):
+        pk += [(ts, f) for ts, f in handshake(1.0 + i * 1e-3, cport=20000 + i)]
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for ts, f in pk:
+        tr.packet(ts, 1, f, len(f))
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    assert grown / len(tr.table) < 1024, f"{grown / len(tr.table):.0f} bytes per TCP row"

@@ -1,0 +1,103 @@
+"""The command line as a user meets it: output formats, bad input, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netwatch import __version__
+from tests.util import build
+from tests.util.corpus import corpus_file
+
+
+def nw(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "netwatch", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_version() -> None:
+    r = nw("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"netwatch {__version__}"
+
+
+def test_analyze_jsonl_fields() -> None:
+    r = nw("analyze", "-r", str(corpus_file("sv_dns-tcp.pcap")))
+    assert r.returncode == 0, r.stderr
+    (rec,) = [json.loads(line) for line in r.stdout.splitlines()]
+    for field in ("proto", "local_addr", "local_port", "remote_addr", "remote_port", "state",
+                  "service", "first_seen", "last_seen", "packets_out", "packets_in",
+                  "bytes_out", "bytes_in", "rtt_ms", "vlan", "app"):
+        assert field in rec
+    assert rec["service"] == "domain" and rec["first_seen"].endswith("Z")
+    assert rec["packets_out"] + rec["packets_in"] == 10
+
+
+def test_analyze_json_and_csv_agree() -> None:
+    path = str(corpus_file("ndpi_ssh.pcap"))
+    js = json.loads(nw("analyze", "-r", path, "--format", "json").stdout)
+    rows = list(csv.DictReader(io.StringIO(nw("analyze", "-r", path, "--format", "csv").stdout)))
+    assert len(js) == len(rows) == 2
+    assert [int(r["bytes_in"]) for r in rows] == [j["bytes_in"] for j in js]
+
+
+def test_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    r = nw("analyze", "-r", str(corpus_file("ndpi_ssh.pcap")), "-o", str(out))
+    assert r.returncode == 0 and r.stdout == ""
+    assert len(out.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: p / "missing.pcap", "no such file"),
+        (lambda p: (p / "t.txt").write_text("hello") and p / "t.txt", "not a pcap"),
+        (lambda p: p, "is a directory"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path: Path, make: object, needle: str) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    r = nw("analyze", "-r", str(path))
+    assert r.returncode == 2
+    assert needle in r.stderr and str(path) in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_truncated_capture_prints_records_then_error(tmp_path: Path) -> None:
+    pk = [(1.0 + i, build.udp("198.18.0.1", 1000 + i, "198.18.0.2", 9, b"x")) for i in range(5)]
+    p = build.write_pcap(tmp_path / "t.pcap", pk)
+    p.write_bytes(p.read_bytes()[:-5])
+    r = nw("analyze", "-r", str(p))
+    assert r.returncode == 2
+    assert len(r.stdout.splitlines()) == 4
+    assert "byte offset" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads everything")
+    p = build.write_pcap(tmp_path / "a.pcap", [])
+    p.chmod(0)
+    r = nw("analyze", "-r", str(p))
+    assert r.returncode == 2 and "permission denied" in r.stderr
+
+
+def test_bad_arguments_exit_2() -> None:
+    r = nw("analyze", "--format", "xml", "-r", "x")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = nw("analyze", "-r", "x.pcap", "--duration", "3")
+    assert r.returncode == 2
+
+
+def test_missing_interface_lists_interfaces() -> None:
+    r = nw("analyze", "-i", "nosuchif0", "--duration", "1")
+    assert r.returncode == 2
+    assert "no such interface: nosuchif0" in r.stderr and "lo" in r.stderr
