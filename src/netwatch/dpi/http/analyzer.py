@@ -366,8 +366,11 @@ class HTTPAnalyzer(AnalyzerBase):
             if ev.promised:  # server push: the promised request
                 self._streams[ev.promised] = self._new_txn(Txn.from_h2_request(fields))
             elif direction is Dir.CLIENT and ":method" in fields:
-                if ev.stream_id not in self._streams:
+                txn = self._streams.get(ev.stream_id)
+                if txn is None:
                     self._streams[ev.stream_id] = self._new_txn(Txn.from_h2_request(fields))
+                elif txn.method is None:  # the response was decoded first
+                    txn.add_h2_request(fields)
             elif direction is Dir.SERVER and ":status" in fields:
                 txn = self._streams.get(ev.stream_id)
                 if txn is None:

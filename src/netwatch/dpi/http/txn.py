@@ -34,6 +34,7 @@ class Txn:
     status: int | None = None
     status_msg: str | None = None
     content_type: str | None = None
+    content_encoding: str | None = None
     server: str | None = None
     request_body_bytes: int = 0
     response_body_bytes: int = 0
@@ -54,15 +55,18 @@ class Txn:
 
     @classmethod
     def from_h2_request(cls, fields: dict[str, str]) -> Txn:
-        return cls(
-            method=fields.get(":method"),
-            host=_clip(fields.get(":authority") or fields.get("host")),
-            path=_clip(fields.get(":path")),
-            version="HTTP/2",
-            user_agent=_clip(fields.get("user-agent")),
-            referrer=_clip(fields.get("referer")),
-            request_content_type=_clip(fields.get("content-type")),
-        )
+        txn = cls()
+        txn.add_h2_request(fields)
+        return txn
+
+    def add_h2_request(self, fields: dict[str, str]) -> None:
+        self.method = fields.get(":method")
+        self.host = _clip(fields.get(":authority") or fields.get("host"))
+        self.path = _clip(fields.get(":path"))
+        self.version = "HTTP/2"
+        self.user_agent = _clip(fields.get("user-agent"))
+        self.referrer = _clip(fields.get("referer"))
+        self.request_content_type = _clip(fields.get("content-type"))
 
     @property
     def asks_switch(self) -> bool:
@@ -73,6 +77,7 @@ class Txn:
         self.status = int(head.b)
         self.status_msg = _clip(head.c) or None
         self.content_type = _clip(head.get("content-type"))
+        self.content_encoding = _clip(head.get("content-encoding"))
         self.server = _clip(head.get("server"))
         if self.version is None:
             self.version = head.a
@@ -83,6 +88,7 @@ class Txn:
             return  # interim (1xx) or broken: wait for the final response
         self.status = int(status)
         self.content_type = _clip(fields.get("content-type"))
+        self.content_encoding = _clip(fields.get("content-encoding"))
         self.server = _clip(fields.get("server"))
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +100,7 @@ class Txn:
             "user_agent": self.user_agent,
             "referrer": self.referrer,
             "content_type": self.content_type,
+            "content_encoding": self.content_encoding,
             "request_content_type": self.request_content_type,
             "status": self.status,
             "status_msg": self.status_msg,
