@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.tls.analyzer import (
+    AlertSeen,
     CertificatesSeen,
     ClientHelloSeen,
     HelloRetryRequestSeen,
@@ -256,3 +257,26 @@ def test_hello_retry_request(pki: Pki) -> None:
     assert s.analyzer.record()["version"] == "TLSv1.3"
     assert s.analyzer.record()["sni"] is None
     assert s.analyzer.summary() == "IMAPS"
+
+
+def test_failed_handshake_alert_finishes(pki: Pki) -> None:
+    """A client that only speaks TLS 1.3 against a TLS 1.2 server: a cleartext alert."""
+    client_ctx, server_ctx = _contexts(pki, ssl.TLSVersion.TLSv1_2, None, None)
+    client_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    client = client_ctx.wrap_bio(c_in, c_out, server_hostname="server.test")
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    analyzer = TLSAnalyzer(server_port=443)
+    events: list[AppEvent] = []
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    hello = c_out.read()
+    events += analyzer.feed(Dir.CLIENT, hello, 0.0)
+    s_in.write(hello)
+    with pytest.raises(ssl.SSLError):
+        server.do_handshake()
+    events += analyzer.feed(Dir.SERVER, s_out.read(), 0.0)
+    alerts = [e for e in events if isinstance(e, AlertSeen)]
+    assert [(a.level, a.name, a.from_server) for a in alerts] == [(2, "protocol_version", True)]
+    assert analyzer.finished
+    assert analyzer.record()["version"] is None

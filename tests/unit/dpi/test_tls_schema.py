@@ -64,3 +64,20 @@ def test_schema_rejects_what_it_should(validator: jsonschema.Draft202012Validato
     ):
         with pytest.raises(jsonschema.ValidationError):
             validator.validate(bad)
+
+
+def test_package_exports_are_curated() -> None:
+    import netwatch.dpi.tls as tls
+
+    for name in tls.__all__:
+        value = getattr(tls, name)
+        assert value.__module__.startswith("netwatch.dpi.tls."), name
+        assert value.__name__ == name
+
+
+def test_all_matches_the_lazy_export_table() -> None:
+    import netwatch.dpi.tls as tls
+
+    assert sorted(tls.__all__) == sorted(tls._EXPORTS)
+    with pytest.raises(AttributeError):
+        tls.no_such_name  # noqa: B018

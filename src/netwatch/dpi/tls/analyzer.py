@@ -34,6 +34,9 @@ from netwatch.dpi.tls.hello import (
     parse_server_hello,
 )
 from netwatch.dpi.tls.record import (
+    ALERT_DESCRIPTIONS,
+    ALERT_FATAL,
+    CT_ALERT,
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
@@ -121,6 +124,16 @@ class ServerHelloSeen(AppEvent):
 @dataclass(frozen=True, slots=True)
 class HelloRetryRequestSeen(AppEvent):
     hello: ServerHello
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSeen(AppEvent):
+    """A cleartext alert; ``name`` from the IANA table (``handshake_failure``)."""
+
+    from_server: bool
+    level: int
+    description: int
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +233,9 @@ class TLSAnalyzer(AnalyzerBase):
                 self._change_cipher_spec(direction, side)
             elif ctype == CT_APPLICATION_DATA:
                 self._application_data(direction, side)
-            # Alerts and heartbeats carry nothing we keep.
+            elif ctype == CT_ALERT:
+                self._alert(direction, fragment, ts, events)
+            # Heartbeats carry nothing we keep.
         return events
 
     def gap(self, direction: Dir, length: int) -> None:
@@ -358,6 +373,17 @@ class TLSAnalyzer(AnalyzerBase):
             self._abbreviated = not self._full_handshake
             self._finished = True
 
+    def _alert(self, direction: Dir, fragment: bytes, ts: float, events: list[AppEvent]) -> None:
+        if not fragment or len(fragment) % 2:
+            raise MalformedError("TLS", f"alert: {len(fragment)} bytes is not level+description")
+        for i in range(0, len(fragment), 2):
+            level, desc = fragment[i], fragment[i + 1]
+            name = ALERT_DESCRIPTIONS.get(desc, f"alert_{desc}")
+            events.append(AlertSeen(ts, direction == self._server_dir, level, desc, name))
+            if level == ALERT_FATAL or desc == 0:  # fatal, or close_notify: the end
+                self._finished = True
+                return
+
     def _application_data(self, direction: Dir, side: _Side) -> None:
         ch = self.client_hello
         early = (
@@ -375,6 +401,7 @@ class TLSAnalyzer(AnalyzerBase):
 __all__ = [
     "ALPN_SERVICES",
     "PORT_SERVICES",
+    "AlertSeen",
     "CertificatesSeen",
     "ClientHelloSeen",
     "HelloRetryRequestSeen",
