@@ -99,7 +99,7 @@ def compile(expr: str, *, cache: SearchCache | None = None) -> Filter:
     every filter, which is what the TUI wants (a new filter per keystroke, same rows).
     """
     ast = _parse_checked(expr)
-    rows = cache or DEFAULT_CACHE
+    rows = DEFAULT_CACHE if cache is None else cache
     return Filter(expr, ast, build(ast, Subject(VIEW_FIELDS, rows.text, rows.values)))
 
 

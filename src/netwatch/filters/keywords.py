@@ -106,7 +106,9 @@ KEYWORDS: tuple[Keyword, ...] = (
     Keyword("rate_out", "number", ("rate_out",), "bytes/s sent", "rate_out>1M", unit="bytes"),
     Keyword("rtt", "number", ("rtt_ms",), "round-trip time (ms)", "rtt>100", unit="ms"),
     Keyword("duration", "number", ("duration",), "age in seconds", "duration>5m", unit="s"),
-    Keyword("retrans", "number", ("retransmits",), "TCP retransmissions", "retrans>0"),
+    Keyword(
+        "retrans", "number", ("retransmits",), "TCP retransmissions", "retrans>0", ("retransmits",)
+    ),
 )
 
 #: Every name and alias (lower case) → its keyword.

@@ -5,7 +5,8 @@ Token forms (``docs/filter-language.md`` has the full grammar)::
     (  )                      grouping
     and && &   or || |  not ! -   boolean operators (words are case-insensitive)
     "a b"                     a quoted phrase; backslash escapes the next character
-    /re/                      a regex; ``\\/`` is a literal slash
+    /re/                      a regex; ``\\/`` is a literal slash; ``/usr/bin/x`` (text after
+                              the closing slash) is a path, i.e. a plain word
     key:value  key>=value     a term: a keyword or dotted field, an operator, a value
     anything-else             a plain word, up to whitespace or a parenthesis
 
@@ -57,9 +58,14 @@ def tokenize(s: str) -> list[Token]:
             tokens.append(Token("quoted", i, text))
             i = i2
         elif c == "/":
-            text, i2 = _regex(s, i)
-            tokens.append(Token("regex", i + 1, text))
-            i = i2
+            found = _regex(s, i, path_ok=True)
+            if found is None:  # /usr/bin/curl: a path, searched as a plain word
+                end = _bare_end(s, i)
+                tokens.append(Token("word", i, s[i:end]))
+                i = end
+            else:
+                tokens.append(Token("regex", i + 1, found[0]))
+                i = found[1]
         elif c == "!":
             if s.startswith(("!=", "!~"), i):
                 raise FilterSyntaxError(_no_field_msg(s[i : i + 2]), i)
@@ -136,8 +142,10 @@ def _term(s: str, start: int, ident: str, op: str, op_pos: int) -> tuple[Token, 
         value, end = _quoted(s, p)
         return Token("term", start, name, op_norm, value, "quoted", p), end
     if s[p] == "/" and op in (":", "~", "!~"):
-        value, end = _regex(s, p)
-        return Token("term", start, name, op_norm, value, "regex", p + 1), end
+        found = _regex(s, p, path_ok=op == ":")
+        if found is not None:
+            return Token("term", start, name, op_norm, found[0], "regex", p + 1), found[1]
+        # "process:/usr/bin/curl": text follows the second slash, so it is a path.
     end = _bare_end(s, p)
     return Token("term", start, name, op_norm, s[p:end], "bare", p), end
 
@@ -172,8 +180,12 @@ def _quoted(s: str, start: int) -> tuple[str, int]:
     raise FilterSyntaxError('unterminated quoted string (missing closing ")', start)
 
 
-def _regex(s: str, start: int) -> tuple[str, int]:
-    """``/.../`` from ``start`` (the slash): (pattern, index after the closing slash)."""
+def _regex(s: str, start: int, *, path_ok: bool) -> tuple[str, int] | None:
+    """``/.../`` from ``start`` (the slash): (pattern, index after the closing slash).
+
+    Text right after the closing slash means the value was a path (``/usr/bin/curl``):
+    None when ``path_ok``, else an error.
+    """
     out: list[str] = []
     i, n = start + 1, len(s)
     while i < n:
@@ -183,6 +195,8 @@ def _regex(s: str, start: int) -> tuple[str, int]:
             i += 2
         elif c == "/":
             if i + 1 < n and s[i + 1] not in _WORD_END:
+                if path_ok:
+                    return None
                 raise FilterSyntaxError(
                     "text right after a regex's closing '/': quote the value if it is a path",
                     i + 1,
