@@ -7,7 +7,10 @@ not root, no ``ip netns``, or a server binary missing.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from collections.abc import Iterator
+from types import FrameType
 from typing import TypeVar
 
 import pytest
@@ -47,16 +50,31 @@ def _serve(manager: contextlib.AbstractContextManager[T]) -> Iterator[T]:
         yield server
 
 
+def _sigterm_to_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _sweep_stale_namespaces() -> Iterator[None]:
-    """Remove ``nwt-*`` namespaces/veths left by a crashed earlier run (never a live run's)."""
+    """Remove ``nwt-*`` namespaces/veths left by a crashed earlier run (never a live run's).
+
+    While live tests run, SIGTERM raises SystemExit so every ``finally`` (pair and server
+    teardown) still runs; the previous handler is restored afterwards.
+    """
     try:
         netns.require_netns()
     except HarnessUnavailable:
         yield
         return
     netns.sweep_stale()
-    yield
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    try:
+        yield
+    finally:
+        if previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -12,12 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import dpkt
 import psutil
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.live.harness import certs, clients, netns, servers
+from tests.live.harness import certs, clients, netns, pcap, servers
 from tests.live.harness.certs import CertSet
 from tests.live.harness.netns import Pair
 from tests.live.harness.servers import DnsServer, H3Server, NginxServer, SshServer
@@ -375,3 +376,65 @@ def test_servers_between_two_namespaces(netpair: Pair, tls_certs: CertSet) -> No
         assert clients.curl(None, f"http://{netpair.server.ip4}/", extra=["-m", "2"]).returncode
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not workdir.exists()
+
+
+def test_pcap_record_sees_the_exchange(
+    server_pair: Pair, nginx_server: NginxServer, tmp_path: Path
+) -> None:
+    side = nginx_server.side
+    path = tmp_path / "http.pcap"
+    # The root end of the server pair's veth: capture from the root namespace.
+    with pcap.record(None, server_pair.client.ifname, path, bpf=["tcp", "port", "80"]):
+        clients.curl(None, f"http://{side.ip4}/64k.bin").check()
+    syns = gets = payload = 0
+    with path.open("rb") as fh:
+        for _ts, frame in dpkt.pcap.Reader(fh):
+            ip = dpkt.ethernet.Ethernet(frame).data
+            tcp = ip.data
+            assert isinstance(tcp, dpkt.tcp.TCP) and 80 in (tcp.sport, tcp.dport)
+            syns += bool(tcp.flags & dpkt.tcp.TH_SYN and not tcp.flags & dpkt.tcp.TH_ACK)
+            gets += tcp.data.startswith(b"GET /64k.bin HTTP/1.1")
+            if tcp.sport == 80:
+                payload += len(tcp.data)
+    assert syns == 1 and gets == 1
+    assert payload > 65536  # the body plus the response head, every segment captured
+
+
+SIGTERMED = """
+import time
+def test_hold(rootpair, ssh_server):
+    print("HOLD", rootpair.server.ns, ssh_server.side.ns, ssh_server.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_during_a_live_test_still_cleans_up(tmp_path: Path) -> None:
+    try:
+        netns.require_netns()
+    except netns.HarnessUnavailable as exc:
+        pytest.skip(str(exc))
+    # The inner run lives outside the tree (so no one else collects it) and loads the live
+    # fixtures as a plugin.
+    test_file = tmp_path / "test_sigterm_inner.py"
+    test_file.write_text(SIGTERMED)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+             "-p", "tests.live.conftest", "-c", str(REPO / "pyproject.toml"),
+             "--rootdir", str(tmp_path), str(test_file)],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = ""
+        while not line.startswith("HOLD"):
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "inner pytest ended early"
+            line = line.lstrip(".")
+        _, pair_ns, server_ns, sshd_pid = line.split()
+        assert pair_ns in netns.list_namespaces() and psutil.pid_exists(int(sshd_pid))
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        test_file.unlink()
+    assert not {pair_ns, server_ns} & set(netns.list_namespaces())
+    assert not psutil.pid_exists(int(sshd_pid))
