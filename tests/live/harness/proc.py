@@ -42,7 +42,7 @@ def in_netns(ns: str | None, fn: Callable[[], T]) -> T:
             finally:
                 os.close(fd)
             box["value"] = fn()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
             box["error"] = exc
 
     thread = threading.Thread(target=body, name=f"netns-{ns}", daemon=True)
