@@ -18,7 +18,7 @@ import dpkt
 import pytest
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.tls.analyzer import TLSAnalyzer, detect_tcp
+from netwatch.dpi.tls.analyzer import TLSAnalyzer, detect_tcp, detect_tcp_midstream
 from netwatch.dpi.tls.ciphers import cipher_name
 from netwatch.errors import MalformedError
 from tests.util.corpus import CORPUS, corpus_file, expected
@@ -284,3 +284,32 @@ def test_expected_files_are_the_ones_listed() -> None:
     if not stems:
         pytest.skip("corpus not available")
     assert stems == set(TLS_STEMS)
+
+
+def test_midstream_tls_is_recognised() -> None:
+    """ndpi_whatsapp_login_chat starts after the handshakes: tshark calls 2 flows TLS."""
+    truth = {
+        (t["src"], t["sport"], t["dst"], t["dport"])
+        for t in expected("ndpi_whatsapp_login_chat")
+        if t.get("kind") == "flow" and "tls" in t.get("app", [])
+    }
+    seen = set()
+    for flow in flows_of(_capture_path("ndpi_whatsapp_login_chat")):
+        if flow.transport != "tcp" or not flow.chunks:
+            continue
+        first = flow.chunks[0][1]
+        is_tls = (*flow.client, *flow.server) in truth
+        assert detect_tcp_midstream(first) == is_tls, flow.client
+        assert not detect_tcp(first)
+        if is_tls:
+            seen.add((*flow.client, *flow.server))
+            analyzer = TLSAnalyzer(server_port=flow.server[1])
+            for d, data, t in flow.chunks:
+                assert list(analyzer.feed(Dir(d), data, t)) == []
+            assert analyzer.finished  # ciphertext from the first record on
+            assert analyzer.record()["version"] is None
+    assert seen == truth and len(truth) == 2
+    for stem in ("ndpi_ssh", "ndpi_smtp", "ndpi_imap", "sv_dns-tcp", "ndpi_ftp", "ndpi_http2"):
+        for flow in flows_of(_capture_path(stem)):
+            if flow.transport == "tcp" and flow.data(0):
+                assert not detect_tcp_midstream(flow.data(0)[:64]), (stem, flow.client)

@@ -36,6 +36,7 @@ from netwatch.dpi.tls.hello import (
 from netwatch.dpi.tls.record import (
     ALERT_DESCRIPTIONS,
     ALERT_FATAL,
+    CONTENT_TYPES,
     CT_ALERT,
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
@@ -46,6 +47,7 @@ from netwatch.dpi.tls.record import (
     HT_SERVER_HELLO,
     HT_SERVER_HELLO_DONE,
     HT_SERVER_KEY_EXCHANGE,
+    MAX_RECORD,
     HandshakeAssembler,
     RecordSplitter,
     is_tls13,
@@ -159,6 +161,27 @@ def detect_tcp(data: bytes) -> bool:
         and 4 <= ((data[3] << 8) | data[4]) <= 2**14
         and data[5] == HT_CLIENT_HELLO
     )
+
+
+def detect_tcp_midstream(data: bytes) -> bool:
+    """True when bytes look like TLS records picked up mid-connection (no ClientHello).
+
+    Each complete record header in ``data`` must be valid (content type 20-24, version
+    3.0-3.4, length at most 2^14 + 2048) and at least one header must be seen. For flows
+    whose start the capture missed: the analyzer then finishes at once (ciphertext), but
+    the row is known to be TLS. Weaker than :func:`detect_tcp`; try it last.
+    """
+    pos = 0
+    while len(data) - pos >= 5:
+        if not (
+            data[pos] in CONTENT_TYPES
+            and data[pos + 1] == 3
+            and data[pos + 2] <= 4
+            and ((data[pos + 3] << 8) | data[pos + 4]) <= MAX_RECORD
+        ):
+            return False
+        pos += 5 + ((data[pos + 3] << 8) | data[pos + 4])
+    return pos > 0
 
 
 def _alpn_text(value: str | bytes) -> str:
@@ -408,4 +431,5 @@ __all__ = [
     "ServerHelloSeen",
     "TLSAnalyzer",
     "detect_tcp",
+    "detect_tcp_midstream",
 ]
