@@ -25,14 +25,15 @@ from netwatch.model.snapshot import Snapshot
 from netwatch.tui import keys
 from netwatch.tui.clipboard import copy_text
 from netwatch.tui.config import TuiConfig
+from netwatch.tui.filtering import filter_help
 from netwatch.tui.views.main import MainScreen
 from netwatch.tui.views.modals import ConfirmScreen, HelpScreen
 
 FILTER_HELP = (
-    "Filter: typed text narrows the table as you type (Esc leaves the box, r resets).\n"
-    "Expressions use the netwatch filter language (see docs/filters.md), e.g.\n"
-    "  proto == tcp and port 443      process ~ firefox      app == TLS\n"
-    "An invalid expression is shown in the status bar and the last good filter stays."
+    "Filter (/): the table narrows as you type; Esc leaves the box, r resets.\n"
+    "Plain words search every column; keywords narrow, e.g. port:443, process:firefox,\n"
+    "proto:quic and not dst:10.0.0.0/8. An invalid expression is shown in the status bar\n"
+    "and the last good filter stays."
 )
 
 
@@ -80,7 +81,7 @@ class NetwatchApp(App[int]):
         while not worker.is_cancelled:
             try:
                 snap = self.monitor.wait_next(seq, timeout=0.25)
-            except Exception as exc:  # the engine's failure is shown, not a crash
+            except Exception as exc:  # noqa: BLE001  (any engine failure is shown, not a crash)
                 self.post_message(WorkerFailed(f"{type(exc).__name__}: {exc}"))
                 return
             if snap is None:
@@ -146,7 +147,9 @@ class NetwatchApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(keys.help_rows(self.config.keys), FILTER_HELP))
+            self.push_screen(
+                HelpScreen(keys.help_rows(self.config.keys), FILTER_HELP, filter_help())
+            )
 
     def action_go_back(self) -> None:
         main = self.main

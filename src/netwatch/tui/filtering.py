@@ -76,6 +76,16 @@ def _language() -> Callable[[str], Predicate] | None:
     return fn if callable(fn) else None
 
 
+def filter_help() -> list[tuple[str, str, str]]:
+    """(keywords, meaning, example) rows from the filter language, empty before it exists."""
+    try:
+        module = importlib.import_module("netwatch.filters")
+    except ImportError:
+        return []
+    fn = getattr(module, "keyword_help", None)
+    return list(fn()) if callable(fn) else []
+
+
 def compile_filter(text: str) -> CompiledFilter:
     """The predicate for ``text``; syntax errors come back as data for an inline hint."""
     if not text.strip():

@@ -26,7 +26,7 @@ from netwatch.tui.views.graphs import GraphsView
 from netwatch.tui.views.processes import PROC_COLUMNS, ProcessesView
 from netwatch.tui.widgets.bars import VIEWS, StatusBar, SummaryBar, TabBar
 from netwatch.tui.widgets.details import DetailsTree, DetailsView
-from netwatch.tui.widgets.keyed_table import KeyedTable, RowData
+from netwatch.tui.widgets.keyed_table import KeyedTable
 
 SPLIT_MIN_WIDTH = 150  # wide terminals show the details beside the table
 SPLIT_DETAILS_WIDTH = 56
@@ -76,6 +76,7 @@ class MainScreen(Screen[None]):
         self.by_key: dict[str, ConnectionView] = {}
         self.details_key: str | None = None
         self.columns: list[tuple[cols.ColumnSpec, int]] = []
+        self.specs: list[cols.ColumnSpec] = []
         self.message: Text | None = None
         self.message_until = 0.0
         self.error: str | None = None
@@ -86,7 +87,7 @@ class MainScreen(Screen[None]):
         yield SummaryBar(id="summary")
         with ContentSwitcher(initial="overview", id="views"):
             with Horizontal(id="overview"):
-                yield KeyedTable(id="conn-table")
+                yield KeyedTable(self.format_cell, rm.row_style, id="conn-table")
                 yield DetailsView(id="side-details")
             yield DetailsView(id="details")
             yield ProcessesView(id="processes")
@@ -169,30 +170,36 @@ class MainScreen(Screen[None]):
             self.query_one(GraphsView).show(self.history, self.totals)
         self.update_status()
 
+    def format_cell(self, view: ConnectionView, index: int, cont: bool) -> str:
+        """Called by the table for visible cells only."""
+        spec = self.specs[index]
+        if cont and index == 0 and spec.key == "process":
+            return "  └"
+        return spec.cell(view, self.state.toggles)
+
     def sync_table(self) -> None:
-        specs = [c for c, _ in self.columns]
         labels = []
         for spec, width in self.columns:
             label = spec.label
             if spec.key == self.state.sort:
                 label += " ▼" if self.state.descending else " ▲"
             labels.append((spec.key, label, width))
+        self.specs = [c for c, _ in self.columns]
         self.table.set_columns(labels)
-        toggles = self.state.toggles
-        group = self.state.group_by_process
-        frame: list[tuple[str, RowData]] = []
+        group = self.state.group_by_process and self.specs and self.specs[0].key == "process"
+        frame: list[tuple[str, ConnectionView, bool]] = []
         by_key: dict[str, ConnectionView] = {}
-        last_proc: object = None
+        last_proc: object = -1
+        row_key = rm.row_key
         for v in self.shown_rows:
-            key = rm.row_key(v)
+            key = row_key(v)
             by_key[key] = v
-            texts = rm.cells(v, specs, toggles)
-            if group and specs and specs[0].key == "process":
+            cont = False
+            if group:
                 proc_id = v.process.pid if v.process else None
-                if proc_id == last_proc:
-                    texts = ("  └", *texts[1:])
+                cont = proc_id == last_proc
                 last_proc = proc_id
-            frame.append((key, (texts, rm.row_style(v))))
+            frame.append((key, v, cont))
         self.by_key = by_key
         self.table.sync(frame)
 

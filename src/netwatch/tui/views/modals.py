@@ -58,10 +58,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,h,q,question_mark", "close", "Close"),
     ]
 
-    def __init__(self, rows: Sequence[tuple[str, str]], filter_help: str) -> None:
+    def __init__(
+        self,
+        rows: Sequence[tuple[str, str]],
+        filter_help: str,
+        keywords: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
         super().__init__()
         self.rows = rows
         self.filter_help = filter_help
+        self.keywords = keywords
 
     def compose(self) -> ComposeResult:
         table = Table(show_header=True, header_style="bold", box=None, expand=True)
@@ -73,6 +79,14 @@ class HelpScreen(ModalScreen[None]):
             yield Static("netwatch: keys (Esc closes)", classes="title")
             yield Static(table)
             yield Static(self.filter_help)
+            if self.keywords:
+                kw = Table(show_header=True, header_style="bold", box=None, expand=True)
+                kw.add_column("Keyword", style="cyan", no_wrap=True)
+                kw.add_column("Matches")
+                kw.add_column("Example", style="green", no_wrap=True)
+                for names, meaning, example in self.keywords:
+                    kw.add_row(names, meaning, example)
+                yield Static(kw)
 
     def action_close(self) -> None:
         self.dismiss(None)

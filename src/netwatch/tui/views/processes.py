@@ -11,7 +11,7 @@ from textual.containers import Vertical
 
 from netwatch.tui import fmt
 from netwatch.tui.stats import ProcessRow
-from netwatch.tui.widgets.keyed_table import KeyedTable, RowData
+from netwatch.tui.widgets.keyed_table import KeyedTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,10 @@ PROC_COLUMNS: tuple[ProcColumn, ...] = (
 )  # fmt: skip
 
 
+def _format(row: ProcessRow, index: int, _cont: bool) -> str:
+    return PROC_COLUMNS[index].cell(row)
+
+
 class ProcessesView(Vertical):
     DEFAULT_CSS = "ProcessesView KeyedTable { height: 1fr; scrollbar-size-vertical: 1; }"
 
@@ -51,7 +55,7 @@ class ProcessesView(Vertical):
         self._rows: Sequence[ProcessRow] = ()
 
     def compose(self) -> ComposeResult:
-        yield KeyedTable(id="proc-table")
+        yield KeyedTable(_format, id="proc-table")
 
     @property
     def table(self) -> KeyedTable:
@@ -94,7 +98,4 @@ class ProcessesView(Vertical):
         )
         ordered = sorted(rows, key=lambda p: p.key)
         ordered.sort(key=spec.sort_key, reverse=self.descending)
-        frame: list[tuple[str, RowData]] = [
-            (p.key, (tuple(c.cell(p) for c in PROC_COLUMNS), "")) for p in ordered
-        ]
-        self.table.sync(frame)
+        self.table.sync([(p.key, p, False) for p in ordered])

@@ -1,17 +1,19 @@
-"""A DataTable that is reconciled with a new ordered list of keyed rows, once per frame.
+"""A DataTable reconciled with a new ordered list of keyed rows, once per frame, lazily.
 
 Why not ``add_row``/``remove_row``/``update_cell`` one by one: ``remove_row`` rebuilds the
 row-location map (O(n) per call, O(n^2) when a filter hides thousands of rows), ``add_row``
-measures every new cell, and each ``update_cell`` bumps the render generation. With
-20,000 rows that is seconds per frame. :meth:`KeyedTable.sync` does the same bookkeeping
-in one pass (as ``DataTable.sort`` itself does: it rewrites the location map), so only the
-changed cells are replaced, keys stay stable, the cursor stays on its row, and rendering
-remains lazy (only visible lines are drawn). ``benchmarks/tui_refresh.py`` measures it.
+measures every new cell, and formatting every cell of 20,000 rows costs more than a frame.
+:meth:`KeyedTable.sync` does the bookkeeping in one pass (as ``DataTable.sort`` itself
+does: it rewrites the location map). Each row holds a :class:`RowRef` pointing at the
+row's current item; its cells are :class:`LazyCell` objects that format the item only when
+the DataTable draws them, i.e. for the visible rows. An update of a kept row is one
+pointer store; keys stay stable and the cursor stays on its row.
+``benchmarks/tui_refresh.py`` measures it (20,000 rows changing every frame).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -29,15 +31,39 @@ STYLES: dict[str, Style] = {
     "group": Style(bold=True),
 }
 
+# (item, column index, continuation flag) -> cell text; item -> style class
+Formatter = Callable[[Any, int, bool], str]
+Styler = Callable[[Any], str]
 
-class Cell:
-    """A cell value that becomes Rich Text only when drawn (visible rows only)."""
 
-    __slots__ = ("style", "text")
+class RowRef:
+    """The current item of one row, shared by the row's cells."""
 
-    def __init__(self, text: str, style: str = "") -> None:
-        self.text = text
-        self.style = style
+    __slots__ = ("flag", "item", "row")
+
+    def __init__(self, item: Any, flag: bool, row: Row) -> None:
+        self.item = item
+        self.flag = flag
+        self.row = row
+
+
+class LazyCell:
+    """Formats its row's current item when drawn."""
+
+    __slots__ = ("index", "ref", "table")
+
+    def __init__(self, table: KeyedTable, ref: RowRef, index: int) -> None:
+        self.table = table
+        self.ref = ref
+        self.index = index
+
+    @property
+    def text(self) -> str:
+        return self.table.formatter(self.ref.item, self.index, self.ref.flag)
+
+    @property
+    def style(self) -> str:
+        return self.table.styler(self.ref.item)
 
     def __rich__(self) -> Text:
         return Text(self.text, style=STYLES[self.style], no_wrap=True, overflow="ellipsis")
@@ -46,14 +72,15 @@ class Cell:
         return self.text
 
     def __repr__(self) -> str:
-        return f"Cell({self.text!r}, {self.style!r})"
+        return f"LazyCell({self.text!r}, {self.style!r})"
 
 
-RowData = tuple[tuple[str, ...], str]  # (cell texts, style class)
+def _no_style(_item: Any) -> str:
+    return ""
 
 
-class KeyedTable(DataTable[Cell]):
-    """Rows are identified by string keys; the app hands over whole frames via sync."""
+class KeyedTable(DataTable[LazyCell]):
+    """Rows identified by string keys; the owner hands over whole frames via sync."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -62,26 +89,57 @@ class KeyedTable(DataTable[Cell]):
         Binding("G", "scroll_bottom", "Bottom", show=False),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self._rowdata: dict[str, RowData] = {}
+    _rows_cache: tuple[tuple[int, int], list[Row], list[tuple[RowKey, int]]] | None = None
+
+    def __init__(
+        self, formatter: Formatter, styler: Styler = _no_style, *, id: str | None = None
+    ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
+        self.formatter = formatter
+        self.styler = styler
+        self._refs: dict[str, RowRef] = {}
         self._order: list[str] = []
         self._column_keys: list[str] = []
 
-    def set_columns(self, columns: Sequence[tuple[str, str | Text, int]]) -> bool:
-        """(key, label, width) per column; rebuilds only when the set of keys changes.
+    def _ordered(self) -> tuple[list[Row], list[tuple[RowKey, int]]]:
+        """Rows in display order and their line offsets, rebuilt only when the order changes.
 
-        Returns True when rows must be re-sent (columns were rebuilt).
+        DataTable recomputes both on every update (every frame here), walking the location
+        map row by row; all our rows are one line high, so one pass over the rows suffices.
+        The cache key is the identity of the location map, which every reorder replaces.
         """
+        key = (id(self._row_locations), len(self.rows))
+        cached = self._rows_cache
+        if cached is None or cached[0] != key:
+            get_key = self._row_locations.get_key
+            rows = self.rows
+            ordered = [rows[get_key(i)] for i in range(len(rows))]  # type: ignore[index]
+            cached = (key, ordered, [(r.key, 0) for r in ordered])
+            self._rows_cache = cached
+        return cached[1], cached[2]
+
+    @property
+    def ordered_rows(self) -> list[Row]:
+        return self._ordered()[0]
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        return self._ordered()[1]
+
+    def set_columns(self, columns: Sequence[tuple[str, str | Text, int]]) -> None:
+        """(key, label, width) per column; rebuilds only when the set of keys changes."""
         keys = [k for k, _, _ in columns]
         if keys != self._column_keys:
+            items = [(k, self._refs[k].item, self._refs[k].flag) for k in self._order]
             self.clear(columns=True)
             for key, label, width in columns:
                 self.add_column(label, width=width, key=key)
             self._column_keys = keys
-            self._rowdata = {}
+            self._refs = {}
             self._order = []
-            return True
+            if items:
+                self.sync(items)
+            return
         changed = False
         for key, label, width in columns:
             col = self.columns[ColumnKey(key)]
@@ -91,60 +149,66 @@ class KeyedTable(DataTable[Cell]):
                 col.label = text
                 changed = True
         if changed:
-            self._clear_caches()
-            self._require_update_dimensions = True
-            self.refresh()
-        return False
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Drop rendered lines (the items' formatting changed, e.g. a display toggle)."""
+        self._clear_caches()
+        self._update_count += 1
+        self._require_update_dimensions = True
+        self.refresh()
 
     @property
     def order(self) -> list[str]:
         return self._order
+
+    def item(self, key: str) -> Any:
+        ref = self._refs.get(key)
+        return None if ref is None else ref.item
 
     def selected_key(self) -> str | None:
         if not self._order or not 0 <= self.cursor_row < len(self._order):
             return None
         return self._order[self.cursor_row]
 
-    def sync(self, rows: Sequence[tuple[str, RowData]]) -> None:
-        """Make the table show ``rows`` (key, (texts, style)) in this order."""
+    def sync(self, rows: Sequence[tuple[str, Any, bool]]) -> None:
+        """Make the table show ``rows`` (key, item, continuation flag) in this order."""
         selected = self.selected_key()
         old_row = self.cursor_row
         data = self._data
         meta = self.rows
         colkeys = [ColumnKey(k) for k in self._column_keys]
-        previous = self._rowdata
-        current: dict[str, RowData] = {}
+        refs = self._refs
+        current: dict[str, RowRef] = {}
         order: list[str] = []
-        for key, rowdata in rows:
+        for key, item, flag in rows:
             if key in current:
                 continue
-            current[key] = rowdata
-            order.append(key)
-            old = previous.get(key)
-            if old == rowdata:
-                continue
-            rk = RowKey(key)
-            texts, style = rowdata
-            if old is None:
-                data[rk] = {ck: Cell(t, style) for ck, t in zip(colkeys, texts, strict=True)}
-                meta[rk] = Row(rk, 1)
-            elif old[1] != style:
-                cells = data[rk]
-                for ck, t in zip(colkeys, texts, strict=True):
-                    cells[ck] = Cell(t, style)
+            ref = refs.get(key)
+            if ref is None:
+                rk = RowKey(key)
+                ref = RowRef(item, flag, Row(rk, 1))
+                data[rk] = {ck: LazyCell(self, ref, i) for i, ck in enumerate(colkeys)}
+                meta[rk] = ref.row
             else:
-                cells = data[rk]
-                for ck, t, o in zip(colkeys, texts, old[0], strict=True):
-                    if t != o:
-                        cells[ck] = Cell(t, style)
-        for key in previous:
+                ref.item = item
+                ref.flag = flag
+            current[key] = ref
+            order.append(key)
+        for key in refs:
             if key not in current:
                 rk = RowKey(key)
                 del data[rk]
                 del meta[rk]
         if order != self._order:
-            self._row_locations = TwoWayDict({RowKey(k): i for i, k in enumerate(order)})
-        self._rowdata = current
+            ordered = [current[k].row for k in order]
+            self._row_locations = TwoWayDict({r.key: i for i, r in enumerate(ordered)})
+            self._rows_cache = (
+                (id(self._row_locations), len(ordered)),
+                ordered,
+                [(r.key, 0) for r in ordered],
+            )
+        self._refs = current
         self._order = order
         self._update_count += 1
         self._require_update_dimensions = True
