@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -32,13 +31,26 @@ class _Parser(argparse.ArgumentParser):
 def _common_capture(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("-r", "--read", metavar="FILE", help="read a pcap/pcapng capture file")
-    src.add_argument("-i", "--interface", metavar="IFACE",
-                     help="capture live on IFACE ('any' for all; default: the default route's)")
-    p.add_argument("-f", "--capture-filter", metavar="BPF",
-                   help="tcpdump-syntax capture filter, compiled by libpcap, run in the kernel")
+    src.add_argument(
+        "-i",
+        "--interface",
+        metavar="IFACE",
+        help="capture live on IFACE ('any' for all; default: the default route's)",
+    )
+    p.add_argument(
+        "-f",
+        "--capture-filter",
+        metavar="BPF",
+        help="tcpdump-syntax capture filter, compiled by libpcap, run in the kernel",
+    )
     p.add_argument("--no-dpi", action="store_true", help="count flows only, no protocol analysis")
-    p.add_argument("--max-connections", type=int, default=200_000, metavar="N",
-                   help="hard cap on tracked connections; the longest idle are evicted first")
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="hard cap on tracked connections; the longest idle are evicted first",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,25 +60,44 @@ def build_parser() -> argparse.ArgumentParser:
         "it moves. Live (needs capture rights) or from a capture file.",
     )
     parser.add_argument("--version", action="version", version=f"netwatch {__version__}")
-    parser.add_argument("--diagnose", action="store_true",
-                        help="say which capture and attribution backends work here, and why not")
-    parser.add_argument("--demo", action="store_true",
-                        help="replay the bundled sample capture (no root needed)")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="say which capture and attribution backends work here, and why not",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="replay the bundled sample capture (no root needed)"
+    )
     parser.add_argument("--filter", metavar="EXPR", help="initial display filter")
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="replay speed factor for -r (0 = as fast as possible)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="replay speed factor for -r (0 = as fast as possible)",
+    )
     _common_capture(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    an = sub.add_parser("analyze", help="print one record per connection (jsonl, json, csv)",
-                        description="Analyze a capture file or a live interface and print one "
-                        "record per connection when it ends.")
+    an = sub.add_parser(
+        "analyze",
+        help="print one record per connection (jsonl, json, csv)",
+        description="Analyze a capture file or a live interface and print one "
+        "record per connection when it ends.",
+    )
     _common_capture(an)
-    an.add_argument("--duration", type=float, metavar="SECONDS",
-                    help="live: stop after SECONDS (default: until Ctrl+C)")
+    an.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="live: stop after SECONDS (default: until Ctrl+C)",
+    )
     an.add_argument("--format", choices=("jsonl", "json", "csv"), default="jsonl")
     an.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    an.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                    help="progress bar on stderr (default: when stderr is a terminal)")
+    an.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     return parser
 
 
@@ -96,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("NETWATCH_DEBUG"):
             raise
-        print(f"netwatch: internal error: {type(exc).__name__}: {exc} "
-              "(set NETWATCH_DEBUG=1 for details, and please report it)", file=sys.stderr)
+        print(
+            f"netwatch: internal error: {type(exc).__name__}: {exc} "
+            "(set NETWATCH_DEBUG=1 for details, and please report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 
@@ -116,19 +150,23 @@ def _monitor(args: argparse.Namespace) -> int:
     else:
         source = open_live(args.interface, args.capture_filter)
     speed = args.speed if (args.read or args.demo) else 0.0
-    engine = Engine(source, EngineConfig(dpi=not args.no_dpi,
-                                         max_connections=args.max_connections,
-                                         replay_speed=speed),
-                    local_addresses=_local_addresses if source.live else None)
-    try:
-        from netwatch.tui import TuiConfig, run_tui
-    except ImportError as exc:
-        raise UsageError(f"the terminal UI is not available ({exc})") from None
+    engine = Engine(
+        source,
+        EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections, replay_speed=speed),
+        local_addresses=_local_addresses if source.live else None,
+    )
+    from netwatch.tui import load_config, run_tui
+
+    config = load_config(cli={"filter": args.filter, "no_color": _no_color() or None})
     engine.start()
     try:
-        return run_tui(engine, TuiConfig.load(initial_filter=args.filter))
+        return run_tui(engine, config)
     finally:
         engine.stop()
+
+
+def _no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR"))
 
 
 def _local_addresses() -> set[bytes]:
@@ -148,7 +186,3 @@ def _diagnose() -> int:
 
     return run_diagnose()
 
-
-if hasattr(signal, "SIGPIPE"):
-    # Die quietly on a closed pipe like other Unix filters, rather than raising.
-    pass

@@ -17,8 +17,9 @@ from tests.util.corpus import corpus_file
 
 
 def nw(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netwatch", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "netwatch", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_version() -> None:
@@ -30,9 +31,24 @@ def test_analyze_jsonl_fields() -> None:
     r = nw("analyze", "-r", str(corpus_file("sv_dns-tcp.pcap")))
     assert r.returncode == 0, r.stderr
     (rec,) = [json.loads(line) for line in r.stdout.splitlines()]
-    for field in ("proto", "local_addr", "local_port", "remote_addr", "remote_port", "state",
-                  "service", "first_seen", "last_seen", "packets_out", "packets_in",
-                  "bytes_out", "bytes_in", "rtt_ms", "vlan", "app"):
+    for field in (
+        "proto",
+        "local_addr",
+        "local_port",
+        "remote_addr",
+        "remote_port",
+        "state",
+        "service",
+        "first_seen",
+        "last_seen",
+        "packets_out",
+        "packets_in",
+        "bytes_out",
+        "bytes_in",
+        "rtt_ms",
+        "vlan",
+        "app",
+    ):
         assert field in rec
     assert rec["service"] == "domain" and rec["first_seen"].endswith("Z")
     assert rec["packets_out"] + rec["packets_in"] == 10
@@ -100,4 +116,4 @@ def test_bad_arguments_exit_2() -> None:
 def test_missing_interface_lists_interfaces() -> None:
     r = nw("analyze", "-i", "nosuchif0", "--duration", "1")
     assert r.returncode == 2
-    assert "no such interface: nosuchif0" in r.stderr and "lo" in r.stderr
+    assert "no such interface 'nosuchif0'" in r.stderr and "lo" in r.stderr

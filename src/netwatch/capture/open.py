@@ -30,10 +30,9 @@ def open_live(interface: str | None, bpf: str | None = None, snaplen: int = 2621
                 f"(interfaces: {', '.join(interfaces.list_interfaces()) or 'none'})"
             )
     if interface != "any" and interface not in interfaces.list_interfaces():
-        raise CaptureError(
-            f"no such interface: {interface} (interfaces: "
-            f"{', '.join(interfaces.list_interfaces()) or 'none'})"
-        )
+        from netwatch.capture.permissions import missing_interface_error
+
+        raise missing_interface_error(interface, interfaces.list_interfaces())
     if sys.platform.startswith("linux"):
         from netwatch.capture.afpacket import AfPacketSource
 

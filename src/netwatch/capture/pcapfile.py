@@ -83,18 +83,15 @@ class FileSource:
         self._closed = False
 
     def stats(self) -> SourceStats:
-        return SourceStats(
-            received=self._packets, bytes_read=self._read, bytes_total=self._total
-        )
+        return SourceStats(received=self._packets, bytes_read=self._read, bytes_total=self._total)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._fh.close()
 
-    def _chunks(self) -> Iterator[tuple[memoryview, int]]:
-        """Yield (buffer, file offset of its first byte); the caller says how much it used."""
-        raise NotImplementedError
+    def batches(self) -> Iterator[Sequence[Packet]]:
+        raise NotImplementedError  # each format's reader overrides this
 
     def _truncated(self, offset: int, reason: str = "truncated record") -> TruncatedCaptureError:
         return TruncatedCaptureError(str(self.path), offset, reason)
@@ -234,7 +231,9 @@ class PcapngSource(FileSource):
                 if ifid >= len(ifaces) or body + 20 + cap > end:
                     if batch:
                         yield batch
-                    raise self._truncated(b.offset, "packet block for unknown interface or overlong")
+                    raise self._truncated(
+                        b.offset, "packet block for unknown interface or overlong"
+                    )
                 lt, res, off = ifaces[ifid]
                 ts = ((hi << 32) | lo) * res + off
                 batch.append((ts, lt, b.view[body + 20 : body + 20 + cap], orig))
@@ -254,7 +253,9 @@ class PcapngSource(FileSource):
                 if ifid >= len(ifaces) or body + 20 + cap > end:
                     if batch:
                         yield batch
-                    raise self._truncated(b.offset, "packet block for unknown interface or overlong")
+                    raise self._truncated(
+                        b.offset, "packet block for unknown interface or overlong"
+                    )
                 lt, res, off = ifaces[ifid]
                 ts = ((hi << 32) | lo) * res + off
                 batch.append((ts, lt, b.view[body + 20 : body + 20 + cap], orig))
@@ -288,7 +289,7 @@ def _idb_options(view: memoryview, pos: int, end: int, e: str) -> tuple[float, f
             break
         if code == 9 and length >= 1:
             r = view[val]
-            res = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -r
+            res = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
         elif code == 14 and length >= 8:
             (o,) = struct.unpack_from(e + "q", view, val)
             off = float(o)

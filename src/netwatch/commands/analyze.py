@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from netwatch.capture.open import open_file, open_live
@@ -77,8 +78,7 @@ class _NoProgress:
         return None
 
 
-def _progress(args: argparse.Namespace, live: bool) -> contextlib.AbstractContextManager[
-        object]:
+def _progress(args: argparse.Namespace, live: bool) -> contextlib.AbstractContextManager[object]:
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     if live or not show:
         return _NoProgress()
@@ -88,14 +88,18 @@ def _progress(args: argparse.Namespace, live: bool) -> contextlib.AbstractContex
 class _Bar:
     """A progress bar on stderr for long files (rich, only when asked or on a terminal)."""
 
-    def __enter__(self) -> object:
+    def __enter__(self) -> Progress | None:
+        from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-        from rich.console import Console
-
-        self._p = Progress("[progress.description]{task.description}", BarColumn(),
-                           DownloadColumn(), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=True)
+        self._p = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self._p.__enter__()
         self._task = self._p.add_task("reading", total=None)
         return self.update
