@@ -17,7 +17,7 @@ from typing import Any
 import dpkt
 import pytest
 
-from netwatch.dpi.base import Dir
+from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.tls.analyzer import TLSAnalyzer, detect_tcp, detect_tcp_midstream
 from netwatch.dpi.tls.ciphers import cipher_name
 from netwatch.errors import MalformedError
@@ -249,7 +249,7 @@ def test_client_hello_split_over_many_segments() -> None:
     (tf,) = tls_flows("sv_tls-client-hello-frag")
     client = [c for c in tf.chunks if c[0] == Dir.CLIENT]
     analyzer = TLSAnalyzer()
-    events = []
+    events: list[AppEvent] = []
     for d, data, ts in tf.chunks:
         events.extend(analyzer.feed(d, data, ts))
         if analyzer.client_hello is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aioquic.buffer import Buffer
+from aioquic.buffer import Buffer  # type: ignore[attr-defined]
 from aioquic.tls import Context, Epoch
 
 from netwatch.dpi.tls.analyzer import TLSAnalyzer

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netwatch.dpi.base import Dir
+from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.tls.analyzer import ClientHelloSeen, TLSAnalyzer, detect_tcp
 from netwatch.dpi.tls.sslv2 import is_sslv2_client_hello, parse_sslv2_client_hello
 from netwatch.errors import MalformedError
@@ -47,7 +47,7 @@ def test_parse_maps_specs_and_challenge() -> None:
 def test_analyzer_then_a_tls_server_hello() -> None:
     record = sslv2_hello()
     a = TLSAnalyzer(server_port=443)
-    events = []
+    events: list[AppEvent] = []
     for i in range(len(record)):  # byte by byte
         events.extend(a.feed(Dir.CLIENT, record[i : i + 1], 0.0))
     assert [type(e) for e in events] == [ClientHelloSeen]
