@@ -68,7 +68,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "HTTP Host, TLS/QUIC SNI or the remote name",
         "host:example.com",
     ),
-    Keyword("app", "text", ("app.protocol", "app.summary"), "detected application", "app:dns"),
+    Keyword(
+        "app",
+        "text",
+        ("app.protocol", "app.summary"),
+        "detected application (protocol or summary)",
+        "app:dns",
+    ),
     Keyword("state", "text", ("state",), "connection state", "state:estab"),
     Keyword(
         "ssh",
@@ -92,19 +98,34 @@ KEYWORDS: tuple[Keyword, ...] = (
     Keyword("ja3", "text", ("app.*.ja3", "app.*.ja3s"), "JA3 or JA3S hash", "ja3:e7d705a3"),
     Keyword("ja4", "text", ("app.*.ja4",), "JA4 fingerprint", "ja4:t13d1516h2"),
     Keyword(
-        "hassh", "text", ("app.ssh.hassh", "app.ssh.hassh_server"), "HASSH hash", "hassh:ec7378c1"
+        "hassh",
+        "text",
+        ("app.ssh.hassh", "app.ssh.hassh_server"),
+        "HASSH or HASSH-server hash",
+        "hassh:ec7378c1",
     ),
     Keyword("country", "text", ("geo.country",), "remote country (GeoIP)", "country=DE"),
     Keyword("city", "text", ("geo.city",), "remote city (GeoIP)", "city:berlin"),
-    Keyword("asn", "asn", ("geo.asn", "geo.as_org"), "remote AS number or org", "asn:AS15169"),
+    Keyword(
+        "asn", "asn", ("geo.asn", "geo.as_org"), "remote AS number or organisation", "asn:AS15169"
+    ),
     Keyword("bytes", "number", ("bytes",), "bytes both ways", "bytes>1M", unit="bytes"),
     Keyword("bytes_in", "number", ("bytes_in",), "bytes received", "bytes_in>10k", unit="bytes"),
     Keyword("bytes_out", "number", ("bytes_out",), "bytes sent", "bytes_out>10k", unit="bytes"),
     Keyword("packets", "number", ("packets",), "packets both ways", "packets<3"),
-    Keyword("rate", "number", ("rate",), "bytes/s both ways", "rate>10k", unit="bytes"),
-    Keyword("rate_in", "number", ("rate_in",), "bytes/s received", "rate_in>1M", unit="bytes"),
-    Keyword("rate_out", "number", ("rate_out",), "bytes/s sent", "rate_out>1M", unit="bytes"),
-    Keyword("rtt", "number", ("rtt_ms",), "round-trip time (ms)", "rtt>100", unit="ms"),
+    Keyword("rate", "number", ("rate",), "bytes/s both ways (live only)", "rate>10k", unit="bytes"),
+    Keyword(
+        "rate_in",
+        "number",
+        ("rate_in",),
+        "bytes/s received (live only)",
+        "rate_in>1M",
+        unit="bytes",
+    ),
+    Keyword(
+        "rate_out", "number", ("rate_out",), "bytes/s sent (live only)", "rate_out>1M", unit="bytes"
+    ),
+    Keyword("rtt", "number", ("rtt_ms",), "round-trip time in ms", "rtt>100", unit="ms"),
     Keyword("duration", "number", ("duration",), "age in seconds", "duration>5m", unit="s"),
     Keyword(
         "retrans", "number", ("retransmits",), "TCP retransmissions", "retrans>0", ("retransmits",)
