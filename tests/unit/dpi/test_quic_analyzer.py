@@ -104,7 +104,7 @@ def test_rfc_client_and_server_initial(v: dict[str, str], name: str) -> None:
     assert len(rec["ja3"]) == 32
     assert rec["close_error"] is None
     assert rec["state"] == "QUIC_INITIAL"
-    assert "client_version" not in rec
+    assert rec["client_version"] is None
 
 
 def test_compatible_version_negotiation_v1_to_v2() -> None:
@@ -262,3 +262,27 @@ def test_detect_udp() -> None:
     assert detect_udp(rfc_client_initial(RFC9369))
     assert not detect_udp(short_packet(SERVER_CID))
     assert not detect_udp(b"\x00\x01\x00\x00\x00\x01\x00\x00")  # a DNS header
+
+
+def _hello_retry_request() -> bytes:
+    hrr_random = h("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    exts = h("002b00020304") + h("00330002001d")
+    body = h("0303") + hrr_random + h("00") + h("1301") + h("00") + len(exts).to_bytes(2, "big")
+    body += exts
+    return b"\x02" + len(body).to_bytes(3, "big") + body
+
+
+def test_hello_retry_request_then_server_hello() -> None:
+    a = QUICAnalyzer()
+    a.feed(Dir.CLIENT, rfc_client_initial(), 1.0)
+    hrr = _hello_retry_request()
+    a.feed(Dir.SERVER, _server_initial(crypto_frame(0, hrr)), 1.1)
+    rec = a.record()
+    assert (rec["hello_retry"], rec["tls_cipher"]) == (True, None)
+    # The client's second ClientHello follows the first in its CRYPTO stream.
+    second = _client_initial(crypto_frame(len(CH), CH), pn=1)
+    assert a.feed(Dir.CLIENT, second, 1.2) == []  # JA4 and SNI stay the first hello's
+    real_sh = h(RFC9001["server_plain_payload"])[9:]
+    assert real_sh[:1] == b"\x02"
+    a.feed(Dir.SERVER, _server_initial(crypto_frame(len(hrr), real_sh), pn=1), 1.3)
+    assert a.record()["tls_cipher"] == "0x1301"

@@ -26,6 +26,7 @@ from typing import Any
 
 from netwatch.dpi.quic.crypto import PacketProtection
 from netwatch.dpi.quic.packet import Buffer, parse_packet
+from netwatch.dpi.quic.record import blank_record
 from netwatch.dpi.quic.versions import PacketType, is_gquic_version, lookup, version_name
 from netwatch.errors import MalformedError
 
@@ -136,19 +137,15 @@ class GQuicInfo:
         return payload
 
     def record(self) -> dict[str, Any]:
-        return {
-            "version": version_name(self.version) if self.version is not None else None,
-            "gquic": True,
-            "sni": self.sni,
-            "user_agent": self.uaid,
-            "dcid": self.cid.hex() if self.cid is not None else None,
-            "alpn_offered": [],
-            "ja4": None,
-            "ja3": None,
-            "scid": None,
-            "state": None,
-            "close_error": None,
-        }
+        rec = blank_record()
+        rec.update(
+            version=version_name(self.version) if self.version is not None else None,
+            gquic=True,
+            sni=self.sni,
+            user_agent=self.uaid,
+            dcid=self.cid.hex() if self.cid is not None else None,
+        )
+        return rec
 
     def summary(self) -> str:
         return f"gQUIC ({self.sni})" if self.sni else "gQUIC"
