@@ -438,3 +438,42 @@ def test_sigterm_during_a_live_test_still_cleans_up(tmp_path: Path) -> None:
         test_file.unlink()
     assert not {pair_ns, server_ns} & set(netns.list_namespaces())
     assert not psutil.pid_exists(int(sshd_pid))
+
+
+PARALLEL = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from tests.live.harness import netns
+with netns.make_rootpair() as pair:
+    print(pair.index, pair.client.ifname, flush=True)
+    time.sleep(1.5)
+"""
+
+
+def test_concurrent_runs_never_share_a_subnet() -> None:
+    try:
+        netns.require_netns()
+    except netns.HarnessUnavailable as exc:
+        pytest.skip(str(exc))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PARALLEL, str(REPO)], stdout=subprocess.PIPE,
+                         text=True)
+        for _ in range(6)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=60)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    indexes = [int(out[0]) for out in outs]
+    assert len(set(indexes)) == 6, indexes
+    assert not {out[1] for out in outs} & set(_links(None).split())
+
+
+def test_address_plan_stays_in_test_ranges() -> None:
+    seen: set[str] = set()
+    for index in range(1, 255):
+        client, server, c_addrs, s_addrs = netns._addr_plan(index, second_pair=True)
+        addrs = [ipaddress.ip_address(a) for a in (*c_addrs, *s_addrs)]
+        assert all(a in (TEST_V4 if a.version == 4 else TEST_V6) for a in addrs)
+        assert len({str(a) for a in addrs}) == 8
+        assert not {str(a) for a in addrs} & seen
+        seen |= {str(a) for a in addrs}
+        assert (client.ip4, server.ip4) == (f"198.18.{index}.1", f"198.18.{index}.2")
