@@ -26,7 +26,10 @@ import pytest
 
 from netwatch.attribution import BackendUnavailable, ProcessResolver
 from netwatch.attribution.choose import FACTORIES
-from tests.live.attribution_cases import (
+from tests.live.harness.clients import curl_argv, dig_argv
+from tests.live.harness.netns import Pair, Side
+from tests.live.harness.servers import DnsServer, NginxServer
+from tests.live.test_attribution_clients import (
     HOLD_TCP,
     LISTENER,
     LONG_NAME,
@@ -35,9 +38,6 @@ from tests.live.attribution_cases import (
     UDP_SENDTO,
     Tap,
 )
-from tests.live.harness.clients import curl_argv, dig_argv
-from tests.live.harness.netns import Pair, Side
-from tests.live.harness.servers import DnsServer, NginxServer
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

@@ -2,6 +2,7 @@
 5-tuples the way the engine would (from the wire, not from the programs).
 
 Each long-lived client prints ``ok`` once its socket is set up, then blocks on stdin.
+(No tests here: the helpers of ``test_attribution.py``, named to sit beside it.)
 """
 
 from __future__ import annotations
