@@ -63,8 +63,12 @@ def detect(data: bytes) -> bool:
     return _public_header_version(data) is not None or _long_header_version(data) is not None
 
 
-def parse_chlo(data: bytes) -> dict[bytes, bytes]:
-    """The tag -> value map of a CHLO message at the start of ``data``."""
+def parse_chlo(data: bytes, partial: bool = False) -> dict[bytes, bytes]:
+    """The tag -> value map of a CHLO message at the start of ``data``.
+
+    ``partial``: the message may continue in a later packet; values that end past
+    ``data`` are left out instead of raising :class:`MalformedError`.
+    """
     if data[:4] != CHLO:
         raise MalformedError(PROTOCOL, "gquic: not a CHLO")
     if len(data) < 8:
@@ -74,6 +78,8 @@ def parse_chlo(data: bytes) -> dict[bytes, bytes]:
         raise MalformedError(PROTOCOL, f"gquic: {count} tags")
     index_end = 8 + 8 * count
     if index_end > len(data):
+        if partial:
+            return {}
         raise MalformedError(PROTOCOL, "gquic: CHLO tag index truncated")
     tags: dict[bytes, bytes] = {}
     start = 0
@@ -81,7 +87,11 @@ def parse_chlo(data: bytes) -> dict[bytes, bytes]:
         at = 8 + 8 * i
         tag = data[at : at + 4]
         end = int.from_bytes(data[at + 4 : at + 8], "little")
-        if end < start or index_end + end > len(data):
+        if end < start:
+            raise MalformedError(PROTOCOL, f"gquic: CHLO offsets of {tag!r} go backwards")
+        if index_end + end > len(data):
+            if partial:
+                break
             raise MalformedError(PROTOCOL, f"gquic: CHLO value of {tag!r} out of bounds")
         tags.setdefault(tag, data[index_end + start : index_end + end])
         start = end
@@ -119,9 +129,10 @@ class GQuicInfo:
         at = payload.find(CHLO)
         if at < 0:
             return
-        tags = parse_chlo(payload[at:])
-        self.sni = _text(tags.get(b"SNI\x00"))
-        self.uaid = _text(tags.get(b"UAID"))
+        # A CHLO larger than one packet continues in the next: take what this one holds.
+        tags = parse_chlo(payload[at:], partial=True)
+        self.sni = self.sni or _text(tags.get(b"SNI\x00"))
+        self.uaid = self.uaid or _text(tags.get(b"UAID"))
 
     def _long_payload(self, data: bytes, version: int) -> bytes:
         info = lookup(version)
