@@ -33,16 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
-from netwatch.dpi.quic import gquic
+from netwatch.dpi.quic import gquic, handshake
 from netwatch.dpi.quic.crypto import PacketProtection, retry_integrity_ok
 from netwatch.dpi.quic.frames import CloseFrame, CryptoFrame, error_name, parse_initial_frames
 from netwatch.dpi.quic.packet import Packet, looks_like_long_header, split_datagram
 from netwatch.dpi.quic.record import blank_record
 from netwatch.dpi.quic.stream import CryptoStream
-from netwatch.dpi.quic.transport_params import parse_transport_parameters
 from netwatch.dpi.quic.versions import PacketType, QuicVersion, lookup, version_name
-from netwatch.dpi.tls.fingerprints import ja3, ja4
-from netwatch.dpi.tls.hello import ClientHello, ServerHello, parse_client_hello, parse_server_hello
+from netwatch.dpi.tls.hello import ClientHello, ServerHello
 from netwatch.errors import MalformedError
 
 PROTOCOL = "QUIC"
@@ -76,9 +74,6 @@ DRAINING_DATAGRAMS = 8
 MAX_DATAGRAMS = 200
 #: Give up after this many datagrams when no Initial packet was ever seen (mid-flow start).
 MAX_BLIND_DATAGRAMS = 16
-
-HANDSHAKE_CLIENT_HELLO = 1
-HANDSHAKE_SERVER_HELLO = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,63 +356,34 @@ class QUICAnalyzer(AnalyzerBase):
 
     def _handshake_messages(self, direction: Dir, ts: float, events: list[AppEvent]) -> None:
         side = self._sides[direction]
-        if len(side.crypto) - side.hs_pos < 4:
-            return
-        buf = side.crypto.contiguous
-        while len(buf) - side.hs_pos >= 4:
-            pos = side.hs_pos
-            mtype = buf[pos]
-            mlen = int.from_bytes(buf[pos + 1 : pos + 4], "big")
-            if len(buf) - pos - 4 < mlen:
-                return
-            side.hs_pos = pos + 4 + mlen
-            body = buf[pos + 4 : pos + 4 + mlen]
+        messages, side.hs_pos = handshake.pop_messages(side.crypto, side.hs_pos)
+        for mtype, body in messages:
             if direction == Dir.CLIENT:
-                if mtype != HANDSHAKE_CLIENT_HELLO:
+                if mtype != handshake.CLIENT_HELLO:
                     raise MalformedError(PROTOCOL, f"client Initial carries TLS message {mtype}")
                 if self._ch is None:  # a second one answers a HelloRetryRequest
                     self._on_client_hello(body, ts, events)
             else:
-                if mtype != HANDSHAKE_SERVER_HELLO:
+                if mtype != handshake.SERVER_HELLO:
                     raise MalformedError(PROTOCOL, f"server Initial carries TLS message {mtype}")
-                sh = self._tls(parse_server_hello, body)
+                sh = handshake.server_hello(body)
                 if sh.is_hello_retry_request:
                     self._hrr = True
                 else:
                     self._sh = sh
 
-    @staticmethod
-    def _tls(parse: Any, body: bytes) -> Any:
-        try:
-            return parse(body)
-        except MalformedError as exc:
-            raise MalformedError(PROTOCOL, f"TLS in CRYPTO: {exc.reason}") from exc
-
     def _on_client_hello(self, body: bytes, ts: float, events: list[AppEvent]) -> None:
-        ch: ClientHello = self._tls(parse_client_hello, body)
-        self._ch = ch
-        self._ja4 = ja4(ch, transport="q")
-        self._ja3 = ja3(ch)[1]
-        if ch.quic_transport_parameters is not None:
-            v = lookup(self._client_version or 0)
-            try:
-                tp = parse_transport_parameters(
-                    ch.quic_transport_parameters, v.draft if v is not None else None
-                )
-            except MalformedError as exc:
-                self._tp_error = exc.reason  # shown in the record; the hello itself is fine
-            else:
-                self._idle_ms = tp.max_idle_timeout_ms
-                self._grease_ok = tp.grease_quic_bit
-        events.append(
-            QUICClientHelloSeen(
-                ts,
-                version_name(self._client_version or 0),
-                ch.sni,
-                tuple(alpn_text(a) for a in ch.alpn),
-                self._ja4,
-            )
-        )
+        version = lookup(self._client_version or 0)
+        facts = handshake.client_hello(body, version.draft if version is not None else None)
+        ch = self._ch = facts.hello
+        self._ja4, self._ja3 = facts.ja4, facts.ja3
+        self._tp_error = facts.params_error
+        if facts.params is not None:
+            self._idle_ms = facts.params.max_idle_timeout_ms
+            self._grease_ok = facts.params.grease_quic_bit
+        alpn = tuple(alpn_text(a) for a in ch.alpn)
+        name = version_name(self._client_version or 0)
+        events.append(QUICClientHelloSeen(ts, name, ch.sni, alpn, facts.ja4))
 
     # -- Google QUIC ---------------------------------------------------------------------
 
