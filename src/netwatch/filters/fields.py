@@ -190,9 +190,9 @@ def values_getter(
 
     ``source`` is a field of ``table`` (``local_port``), or a path whose first part is a
     nested root (``app.*.sni``, ``geo.country``); KeyError for anything else. ``memo``
-    (the TUI's row cache) may keep the values of nested paths and process fields per
-    row: they change only when the row's app, geo or process objects do (the cache checks
-    that), while walking them is the costly part. Counters are always read afresh.
+    (the TUI's row cache) may keep the values of deep or wildcard paths per row: they
+    change only when the row's app or geo objects do (the cache checks that), while
+    walking them is the costly part. Plain fields and counters are always read afresh.
     """
     if source in table:
         get = table[source]
@@ -201,15 +201,17 @@ def values_getter(
             x = get(subject)
             if x is None:
                 return _EMPTY
-            if type(x) in _SCALAR_TYPES:
+            tx = type(x)
+            if tx in _SCALAR_TYPES:
                 return (x,)
+            if (tx is tuple or tx is list) and all(type(e) is str for e in x):
+                flat: Sequence[Any] = x  # a command line: already a flat sequence
+                return flat
             out: list[Any] = []
             collect(x, (), out)
             return out
 
-        if memo is None or not source.startswith("process."):
-            return field_values
-        return lambda subject: memo(subject, source, field_values)
+        return field_values
     root, _, rest = source.partition(".")
     if root not in NESTED_ROOTS:
         raise KeyError(source)
@@ -221,6 +223,24 @@ def values_getter(
         collect(get_root(subject), path, out)
         return out
 
+    if len(path) == 1 and path[0] != "*":
+        # One plain key (app.protocol, geo.country): a dict lookup, cheaper than the
+        # cache; the general walk only when the key is absent or holds a container.
+        key = path[0]
+
+        def key_value(subject: Any) -> Sequence[Any]:
+            m = get_root(subject)
+            if type(m) is dict:
+                x = m.get(key)
+                if type(x) in _SCALAR_TYPES:
+                    return (x,)
+                if x is None and key in m:
+                    return _EMPTY
+            elif m is None:
+                return _EMPTY
+            return path_values(subject)
+
+        return key_value
     if memo is None:
         return path_values
     return lambda subject: memo(subject, source, path_values)

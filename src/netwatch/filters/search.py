@@ -15,7 +15,7 @@ equal). ``benchmarks/filter_speed.py`` measures it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from netwatch.filters.fields import MAX_DEPTH, MAX_VALUES, RECORD_FIELDS
@@ -165,6 +165,16 @@ class SearchCache:
         if vals is None:
             vals = row.values[source] = tuple(compute(view))
         return vals
+
+    def prepare(self, views: Iterable[ConnectionView]) -> int:
+        """Build the search text of rows not cached yet; returns how many were built.
+
+        A front end may call this in its worker thread when a snapshot arrives, so that
+        the first keystroke after it never pays for new rows."""
+        before = self.builds
+        for view in views:
+            self.text(view)
+        return self.builds - before
 
     def _trim(self) -> None:
         with self._lock:

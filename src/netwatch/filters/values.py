@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -104,17 +105,25 @@ class Network:
         return key is not None and key[0] == self.version and self.first <= key[1] <= self.last
 
 
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+
+
 @lru_cache(maxsize=65536)
 def address_key(text: str) -> tuple[int, int] | None:
-    """``"10.0.0.1"`` → (4, 167772161); None when ``text`` is no IP address. Cached: the same
-    few thousand addresses are tested on every keystroke."""
+    """``"10.0.0.1"`` → (4, 167772161); None when ``text`` is no IP address. IPv4-mapped
+    IPv6 folds to IPv4; a scope (``%eth0``) is ignored. Cached, and parsed with
+    ``inet_pton`` (C) rather than ``ipaddress`` (several times slower): the first CIDR
+    term over 20,000 rows parses 20,000 addresses on one keystroke."""
+    addr = text.partition("%")[0]
     try:
-        addr = ipaddress.ip_address(text.partition("%")[0])
-    except ValueError:
+        if ":" in addr:
+            raw = socket.inet_pton(socket.AF_INET6, addr)
+            if raw[:12] == _V4_MAPPED:
+                return (4, int.from_bytes(raw[12:], "big"))
+            return (6, int.from_bytes(raw, "big"))
+        return (4, int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big"))
+    except (OSError, ValueError):
         return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return (addr.version, int(addr))
 
 
 _LOOKS_LIKE_NET = re.compile(r"[0-9a-fA-F.:]+/\d*\Z")

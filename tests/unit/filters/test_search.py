@@ -153,3 +153,14 @@ def test_ids_shared_by_different_connections_do_not_leak() -> None:
 def test_default_cache_is_used_without_an_argument() -> None:
     assert compile("github")(TLS)
     assert not compile("github")(DNS)
+
+
+def test_prepare_builds_only_new_rows() -> None:
+    cache = SearchCache()
+    assert cache.prepare(ALL) == len(ALL)
+    assert cache.prepare(ALL) == 0
+    assert cache.prepare([replace(TLS, bytes_in=1), replace(DNS, state="x")]) == 1
+    f = compile("github", cache=cache)
+    assert [f(v) for v in ALL].count(True) == 1
+    # The changed DNS row replaced the old one; filtering the old view builds it again.
+    assert cache.builds == len(ALL) + 2
