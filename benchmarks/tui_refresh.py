@@ -76,33 +76,35 @@ async def run(rows: int, count: int) -> None:
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause(0.5)
         main = app.main
-        refresh = []
+        refresh: list[float] = []
+        refresh_cpu: list[float] = []
         for snap in snaps[1:]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             main.apply_snapshot(snap)
             await pilot.pause()  # let the screen redraw
             refresh.append(time.perf_counter() - t0)
+            refresh_cpu.append(time.process_time() - c0)
         await pilot.press("slash")
-        typed = []
-        for ch in "198.18.1.2":
-            t0 = time.perf_counter()
-            await pilot.press(ch)
+        typed: list[float] = []
+        typed_cpu: list[float] = []
+        for key in [*"198.18.1.2", *["backspace"] * 4]:
+            t0, c0 = time.perf_counter(), time.process_time()
+            await pilot.press(key)
             await pilot.pause()
             typed.append(time.perf_counter() - t0)
-        for _ in range(4):
-            t0 = time.perf_counter()
-            await pilot.press("backspace")
-            await pilot.pause()
-            typed.append(time.perf_counter() - t0)
+            typed_cpu.append(time.process_time() - c0)
         shown = main.table.row_count
     med_r = statistics.median(refresh) * 1000
     med_t = statistics.median(typed) * 1000
+    cpu_r = statistics.median(refresh_cpu) * 1000
+    cpu_t = statistics.median(typed_cpu) * 1000
     print(f"rows={rows} frames={count}")
     verdict_r = "OK" if med_r < 100 else "SLOW"
     verdict_t = "OK" if med_t < 50 else "SLOW"
-    print(f"refresh per frame: median {med_r:.1f} ms, max {max(refresh) * 1000:.1f} ms")
+    # CPU time is printed too: on a shared machine the wall clock mostly measures waiting.
+    print(f"refresh per frame: median {med_r:.1f} ms wall, {cpu_r:.1f} ms CPU")
     print(f"  (target < 100 ms) {verdict_r}")
-    print(f"filter keystroke: median {med_t:.1f} ms, max {max(typed) * 1000:.1f} ms")
+    print(f"filter keystroke: median {med_t:.1f} ms wall, {cpu_t:.1f} ms CPU")
     print(f"  (target < 50 ms) {verdict_t}; rows shown at the end: {shown}")
 
 

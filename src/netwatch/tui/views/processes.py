@@ -98,4 +98,4 @@ class ProcessesView(Vertical):
         )
         ordered = sorted(rows, key=lambda p: p.key)
         ordered.sort(key=spec.sort_key, reverse=self.descending)
-        self.table.sync([(p.key, p, False) for p in ordered])
+        self.table.sync([p.key for p in ordered], ordered)
