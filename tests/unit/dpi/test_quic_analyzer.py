@@ -286,3 +286,15 @@ def test_hello_retry_request_then_server_hello() -> None:
     assert real_sh[:1] == b"\x02"
     a.feed(Dir.SERVER, _server_initial(crypto_frame(len(hrr), real_sh), pn=1), 1.3)
     assert a.record()["tls_cipher"] == "0x1301"
+
+
+def test_greased_fixed_bit_after_the_handshake_started() -> None:
+    a = QUICAnalyzer()
+    with pytest.raises(MalformedError, match="fixed bit"):
+        QUICAnalyzer().feed(Dir.CLIENT, b"\x01" + SERVER_CID + bytes(30), 1.0)
+    a.feed(Dir.CLIENT, rfc_client_initial(), 1.0)
+    a.feed(Dir.SERVER, rfc_server_initial() + b"\x01" + bytes(30), 1.1)
+    assert _state(a) == "QUIC_INITIAL"  # coalesced bytes with the bit clear: padding or junk
+    a.feed(Dir.SERVER, b"\x01" + bytes(30), 1.1)  # a datagram of its own: RFC 9287 greased
+    a.feed(Dir.CLIENT, b"\x01" + SERVER_CID + bytes(30), 1.2)
+    assert _state(a) == "QUIC_CONNECTED"

@@ -136,7 +136,6 @@ class QUICAnalyzer(AnalyzerBase):
         self._ja4: str | None = None
         self._ja3: str | None = None
         self._idle_ms = 0
-        self._grease_ok = False
         self._tp_error: str | None = None
         self._close: dict[str, Any] | None = None
         self._retry = False
@@ -155,7 +154,9 @@ class QUICAnalyzer(AnalyzerBase):
             self._draining_datagrams += 1
         if self._gquic is not None or (self._state is None and gquic.detect(data)):
             return self._feed_gquic(direction, data)
-        packets, rest = split_datagram(data, self._grease_ok)
+        # Once the connection is known, a 0 fixed bit is no error: either endpoint may
+        # grease it (RFC 9287) when its peer allows, and the server's consent is encrypted.
+        packets, rest = split_datagram(data, grease_ok=self._state is not None)
         self.ignored_bytes += len(rest)
         events: list[AppEvent] = []
         for pkt in packets:
@@ -380,7 +381,6 @@ class QUICAnalyzer(AnalyzerBase):
         self._tp_error = facts.params_error
         if facts.params is not None:
             self._idle_ms = facts.params.max_idle_timeout_ms
-            self._grease_ok = facts.params.grease_quic_bit
         alpn = tuple(alpn_text(a) for a in ch.alpn)
         name = version_name(self._client_version or 0)
         events.append(QUICClientHelloSeen(ts, name, ch.sni, alpn, facts.ja4))

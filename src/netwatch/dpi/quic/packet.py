@@ -175,8 +175,8 @@ def _short(buf: Buffer, grease_ok: bool) -> Packet:
 def parse_packet(buf: Buffer, grease_ok: bool = False) -> Packet:
     """The packet at ``buf.pos``; advances past it.
 
-    ``grease_ok``: the fixed bit may be 0 (RFC 9287, once the client offered the
-    grease_quic_bit transport parameter); else a 0 fixed bit is malformed.
+    ``grease_ok``: the fixed bit may be 0 (RFC 9287 lets endpoints grease it once the
+    peer allowed it); else a 0 fixed bit is malformed.
     """
     if buf.eof():
         raise MalformedError(PROTOCOL, "empty datagram")
@@ -198,7 +198,10 @@ def split_datagram(datagram: bytes, grease_ok: bool = False) -> tuple[list[Packe
     while not buf.eof():
         mark = buf.pos
         try:
-            pkt = parse_packet(buf, grease_ok)
+            # A greased (RFC 9287) fixed bit is taken on a later packet only for a long
+            # header (its version and DCID vouch for it): a "short header" with the bit
+            # clear after a packet is far more often padding or junk.
+            pkt = parse_packet(buf, grease_ok and bool(datagram[mark] & 0x80))
         except MalformedError:
             return packets, datagram[mark:]
         if (pkt.long_header and pkt.dcid != first.dcid) or not any(pkt.data):
