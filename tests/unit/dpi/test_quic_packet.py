@@ -293,6 +293,7 @@ def test_greased_coalesced_long_header_kept_short_junk_not() -> None:
     hs = h("a000000001") + h("00") + h("08") + h("f067a5502a4262b5") + h("4014") + bytes(20)
     packets, rest = split_datagram(server + hs, grease_ok=True)
     assert [p.packet_type for p in packets] == [PacketType.INITIAL, PacketType.HANDSHAKE]
+    assert rest == b""
     assert split_datagram(server + hs)[1] == hs  # without consent it is not a packet
     junk = b"\x13\x37" + bytes(30)
     assert split_datagram(server + junk, grease_ok=True)[1] == junk
