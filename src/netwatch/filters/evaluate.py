@@ -114,10 +114,20 @@ def _chain(preds: list[Pred], *, any_of: bool) -> Pred:
     per row than ``any(p(s) for p in preds)``, which builds a generator every call."""
     if not preds:
         return lambda s: not any_of
+    if len(preds) > _MAX_CHAIN:
+        # Long flat lists (a pasted "a or b or ..." of thousands) would nest closures
+        # past the recursion limit: loop instead.
+        items = tuple(preds)
+        if any_of:
+            return lambda s: any(p(s) for p in items)
+        return lambda s: all(p(s) for p in items)
     pred = preds[-1]
     for left in reversed(preds[:-1]):
         pred = _or2(left, pred) if any_of else _and2(left, pred)
     return pred
+
+
+_MAX_CHAIN = 16
 
 
 def _or2(a: Pred, b: Pred) -> Pred:

@@ -189,3 +189,22 @@ def test_not_text_is_an_error() -> None:
 def test_nested_within_limit_is_fine() -> None:
     assert parse("(" * 60 + "a" + ")" * 60) == Word("a")
     assert parse("not " * 60 + "a") is not None
+
+
+@pytest.mark.parametrize("joiner", [" or ", " ", " and -"])
+def test_long_flat_expressions_evaluate(joiner: str) -> None:
+    import sys
+
+    from .samples import ALL
+
+    expr = joiner.join(f"zq{i}" for i in range(700))
+    assert len(expr) < 8192
+    f = compile(expr)
+    g = compile(expr + " or github")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(300)  # far below 700 nested calls: the chain must be a loop
+    try:
+        assert [f(v) for v in ALL] == [False] * len(ALL)
+        assert [g(v) for v in ALL].count(True) == 1
+    finally:
+        sys.setrecursionlimit(limit)
