@@ -55,7 +55,7 @@ class _BpfInsn(ctypes.Structure):
     )
 
 
-class _BpfProgram(ctypes.Structure):
+class BpfProgram(ctypes.Structure):
     # libpcap's struct bpf_program: u_int count, then the instruction array.
     _fields_ = (("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_BpfInsn)))
 
@@ -97,13 +97,13 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.pcap_open_dead.restype = vp
     lib.pcap_compile.argtypes = (
         vp,
-        ctypes.POINTER(_BpfProgram),
+        ctypes.POINTER(BpfProgram),
         ctypes.c_char_p,
         ctypes.c_int,
         ctypes.c_uint32,
     )
     lib.pcap_compile.restype = ctypes.c_int
-    lib.pcap_freecode.argtypes = (ctypes.POINTER(_BpfProgram),)
+    lib.pcap_freecode.argtypes = (ctypes.POINTER(BpfProgram),)
     lib.pcap_freecode.restype = None
     lib.pcap_geterr.argtypes = (vp,)
     lib.pcap_geterr.restype = ctypes.c_char_p
@@ -120,7 +120,7 @@ def compile_filter(
 ) -> list[Instruction]:
     """Compile a tcpdump filter for link type ``dlt``; UsageError with libpcap's message."""
     lib = load_libpcap()
-    prog = _BpfProgram()
+    prog = BpfProgram()
     with _COMPILE_LOCK:
         handle = lib.pcap_open_dead(dlt, snaplen)
         if not handle:
