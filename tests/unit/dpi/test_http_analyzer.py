@@ -219,7 +219,7 @@ def test_transaction_cap() -> None:
 
 
 def test_response_without_request_is_recorded() -> None:
-    a = run((S, RESP))
+    a = run((S, b"HTTP/1.1 100 Continue\r\n\r\n" + RESP))
     (r,) = reqs(a)
     assert (r["method"], r["status"], r["response_body_bytes"]) == (None, 200, 11)
     assert a.summary() == "HTTP 200"

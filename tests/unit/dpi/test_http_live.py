@@ -152,6 +152,7 @@ def curl(port: int, *args: str) -> None:
     subprocess.run(
         ["curl", "-s", "-o", "/dev/null", "--max-time", "10", *args],
         check=True,
+        stdout=subprocess.DEVNULL,
         env={"PATH": "/usr/bin:/bin", "no_proxy": "*"},
     )
 

@@ -262,6 +262,8 @@ class HTTPAnalyzer(AnalyzerBase):
         interim = 100 <= status < 200 and status != 101
         if self._pending:
             txn = self._pending[0] if interim else self._pending.popleft()
+        elif interim:
+            return  # an interim response to a request we did not see: nothing to record
         else:  # capture started after the request, or a server speaking first
             txn = self._new_txn(Txn())
             if self._version is None:
