@@ -286,12 +286,13 @@ def test_s_client_sees_the_named_certificate(
 
 def test_client_pid_owns_the_connection(nginx_server: NginxServer) -> None:
     """A background client's pid is the process holding the socket (for attribution)."""
-    url = f"http://{nginx_server.side.ip4}/1m.bin"
-    proc = clients.spawn(None, ["curl", "-s", "-o", "/dev/null", "--limit-rate", "100k", url])
+    url = f"http://{nginx_server.side.ip4}{servers.SLOW_PREFIX}/1m.bin"
+    proc = clients.spawn(None, ["curl", "-s", "-o", "/dev/null", url])
     try:
         deadline = time.monotonic() + 5
         remotes: set[tuple[str, int]] = set()
         while not remotes and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
             conns = psutil.Process(proc.pid).net_connections(kind="tcp")
             remotes = {(c.raddr.ip, c.raddr.port) for c in conns if c.raddr}
             time.sleep(0.05)

@@ -67,7 +67,8 @@ class NginxServer:
 
     80 and 8082: plain HTTP/1.1. 443: TLS 1.2/1.3, ALPN h2 and http/1.1. 8443: TLS 1.2/1.3,
     HTTP/1.1 only (no ALPN h2). Certificates by SNI: www (default) and api. ``/whoami``
-    answers with the server_name that handled the request.
+    answers with the server_name that handled the request. ``/slow/<file>`` sends the same
+    files at 64 KiB/s, for connections that must stay open a while (``/slow/1m.bin``: 16 s).
     """
 
     side: Side
@@ -88,6 +89,15 @@ class NginxServer:
         return hashlib.sha256(self.files[path]).hexdigest()
 
 
+SLOW_PREFIX = "/slow"
+SLOW_RATE = 65536  # bytes per second per connection under SLOW_PREFIX
+
+
+def _slow(wd: Path) -> str:
+    """``/slow/<file>``: the same files, sent at SLOW_RATE (long-lived connections)."""
+    return f"    location {SLOW_PREFIX}/ {{ alias {wd}/www/; limit_rate {SLOW_RATE}; }}\n"
+
+
 def _nginx_conf(side: Side, certs: CertSet, wd: Path) -> str:
     def listens(port: int, opts: str, default: bool) -> str:
         extra = " default_server" if default else ""
@@ -103,7 +113,7 @@ def _nginx_conf(side: Side, certs: CertSet, wd: Path) -> str:
             + listens(8443, " ssl", default)
             + f"    server_name {name};\n"
             f"    ssl_certificate {cert.cert};\n    ssl_certificate_key {cert.key};\n"
-            f"    root {wd}/www;\n"
+            f"    root {wd}/www;\n{_slow(wd)}"
             f'    location = /whoami {{ default_type text/plain; return 200 "{name}\\n"; }}\n'
             "  }\n"
         )
@@ -124,7 +134,7 @@ def _nginx_conf(side: Side, certs: CertSet, wd: Path) -> str:
         "  server {\n"
         + listens(80, "", True)
         + listens(8082, "", True)
-        + f"    server_name {WWW} {API};\n    root {wd}/www;\n"
+        + f"    server_name {WWW} {API};\n    root {wd}/www;\n{_slow(wd)}"
         + '    location = /whoami { default_type text/plain; return 200 "$host\\n"; }\n'
         "  }\n" + tls_server(WWW, True) + tls_server(API, False) + "}\n"
     )
