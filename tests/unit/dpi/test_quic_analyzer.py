@@ -298,3 +298,20 @@ def test_greased_fixed_bit_after_the_handshake_started() -> None:
     a.feed(Dir.SERVER, b"\x01" + bytes(30), 1.1)  # a datagram of its own: RFC 9287 greased
     a.feed(Dir.CLIENT, b"\x01" + SERVER_CID + bytes(30), 1.2)
     assert _state(a) == "QUIC_CONNECTED"
+
+
+def test_buffers_released_when_connected_and_late_initials_still_open() -> None:
+    a = QUICAnalyzer()
+    a.feed(Dir.CLIENT, rfc_client_initial(), 1.0)
+    a.feed(Dir.SERVER, rfc_server_initial() + handshake_packet(VERSIONS[V1], b"", SERVER_CID), 1.1)
+    a.feed(Dir.SERVER, short_packet(b""), 1.2)
+    a.feed(Dir.CLIENT, short_packet(SERVER_CID), 1.3)
+    assert _state(a) == "QUIC_CONNECTED"
+    assert a._keys == {}
+    assert all(len(side.crypto) == 0 for side in a._sides)
+    before = a.record()
+    # A late retransmitted Initial: keys come back, its CRYPTO bytes are not kept.
+    assert a.feed(Dir.CLIENT, _client_initial(crypto_frame(0, CH), pn=5), 1.4) == []
+    assert a.record() == before
+    a.feed(Dir.SERVER, _server_initial(close_frame(0x0A, "late"), pn=6), 1.5)
+    assert a.record()["close_error"]["name"] == "PROTOCOL_VIOLATION"

@@ -106,7 +106,7 @@ def detect_udp(data: bytes) -> bool:
 class _Side:
     """Per-direction Initial packet state."""
 
-    __slots__ = ("closed", "crypto", "hs_pos", "largest_pn", "short_seen")
+    __slots__ = ("closed", "crypto", "hs_pos", "largest_pn", "released", "short_seen")
 
     def __init__(self) -> None:
         self.crypto = CryptoStream()
@@ -114,6 +114,7 @@ class _Side:
         self.largest_pn = -1
         self.short_seen = False
         self.closed = False
+        self.released = False  # handshake over: CRYPTO data is no longer kept
 
 
 class QUICAnalyzer(AnalyzerBase):
@@ -225,6 +226,14 @@ class QUICAnalyzer(AnalyzerBase):
     def _advance(self, event: str) -> None:
         if self._state is not None:
             self._state = TRANSITIONS.get((self._state, event), self._state)
+            if self._state in (CONNECTED, CLOSED):
+                # The engine may keep a finished analyzer for its record: drop the keys
+                # and CRYPTO buffers (a few KB per flow); later Initials re-derive keys.
+                self._keys.clear()
+                for side in self._sides:
+                    side.crypto = CryptoStream()
+                    side.hs_pos = 0
+                    side.released = True
 
     def _on_packet(self, direction: Dir, pkt: Packet, ts: float, events: list[AppEvent]) -> None:
         ptype = pkt.packet_type
@@ -330,10 +339,12 @@ class QUICAnalyzer(AnalyzerBase):
         side = self._sides[direction]
         for frame in parse_initial_frames(payload):
             if isinstance(frame, CryptoFrame):
-                side.crypto.add(frame.offset, frame.data)
+                if not side.released:
+                    side.crypto.add(frame.offset, frame.data)
             elif isinstance(frame, CloseFrame):
                 self._on_close(direction, frame, ts, events)
-        self._handshake_messages(direction, ts, events)
+        if not side.released:
+            self._handshake_messages(direction, ts, events)
 
     def _on_close(
         self, direction: Dir, frame: CloseFrame, ts: float, events: list[AppEvent]
