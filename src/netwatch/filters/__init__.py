@@ -16,7 +16,7 @@ from typing import Any
 from netwatch.errors import FilterSyntaxError
 from netwatch.filters.evaluate import Subject, build
 from netwatch.filters.fields import RECORD_FIELDS, VIEW_FIELDS
-from netwatch.filters.keywords import KEYWORDS, Keyword, keyword_help
+from netwatch.filters.keywords import KEYWORDS, FieldSpec, Keyword, field_spec, keyword_help
 from netwatch.filters.nodes import MATCH_ALL, And, Node, Not, Or, Regex, Term, Word
 from netwatch.filters.parser import parse
 from netwatch.filters.search import DEFAULT_CACHE, SearchCache, record_text
@@ -26,6 +26,7 @@ __all__ = [
     "KEYWORDS",
     "MATCH_ALL",
     "And",
+    "FieldSpec",
     "Filter",
     "FilterSyntaxError",
     "Keyword",
@@ -39,6 +40,7 @@ __all__ = [
     "Word",
     "compile",
     "compile_record",
+    "field_spec",
     "keyword_help",
     "parse",
 ]

@@ -24,13 +24,7 @@ from typing import Any
 
 from netwatch.errors import FilterSyntaxError
 from netwatch.filters.fields import Fetch, text_of, values_getter
-from netwatch.filters.keywords import (
-    KEYWORD_INDEX,
-    PROTO_FAMILIES,
-    Keyword,
-    dotted_source,
-    is_dotted_field,
-)
+from netwatch.filters.keywords import PROTO_FAMILIES, field_spec
 from netwatch.filters.nodes import And, Node, Not, Or, Regex, Term, Word
 from netwatch.filters.values import (
     FALSE_WORDS,
@@ -139,13 +133,10 @@ def _and2(a: Pred, b: Pred) -> Pred:
 
 
 def _term(term: Term, subject: Subject) -> Pred:
-    kw = KEYWORD_INDEX.get(term.keyword)
-    if kw is not None:
-        kind, unit, sources = kw.kind, kw.unit, kw.sources
-    elif is_dotted_field(term.keyword):
-        kind, unit, sources = "field", "count", (dotted_source(term.keyword),)
-    else:
+    spec = field_spec(term.keyword)
+    if spec is None:
         raise FilterSyntaxError(f"unknown keyword {term.keyword!r}", term.position)
+    kind, unit, sources = spec.kind, spec.unit, spec.sources
     getters = []
     for src in sources:
         try:
@@ -167,7 +158,7 @@ def _term(term: Term, subject: Subject) -> Pred:
 
     if term.op == ":" and term.value == "*":
         return lambda s: any(v != "" for v in values(s))
-    match = _matcher(term, kind, unit, kw)
+    match = _matcher(term, kind, unit)
     if term.op in ("!=", "!~"):
 
         def none_match(s: Any) -> bool:
@@ -188,7 +179,7 @@ def _term(term: Term, subject: Subject) -> Pred:
     return any_source
 
 
-def _matcher(term: Term, kind: str, unit: str, kw: Keyword | None) -> Match:
+def _matcher(term: Term, kind: str, unit: str) -> Match:
     """The test of one value against the term (``!=``/``!~`` get the positive test)."""
     op, value, pos = term.op, term.value, term.value_position
     name = term.keyword

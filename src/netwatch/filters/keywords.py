@@ -181,6 +181,31 @@ def dotted_source(name: str) -> str:
     return f"app.{name}"
 
 
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """What a term's keyword reads and how it compares: for the evaluator, and for the
+    recorder translating a :class:`~netwatch.filters.nodes.Term` to SQL.
+
+    ``kind`` is one of :data:`KINDS` or ``"field"`` (a dotted field: compared by the type
+    of the value found); ``sources`` are record field names or nested paths
+    (``app.*.sni``: any protocol object's ``sni``; a missing key is searched below).
+    """
+
+    kind: str
+    unit: str
+    sources: tuple[str, ...]
+
+
+def field_spec(keyword: str) -> FieldSpec | None:
+    """The spec of a keyword, alias or dotted field (lower case); None if unknown."""
+    kw = KEYWORD_INDEX.get(keyword)
+    if kw is not None:
+        return FieldSpec(kw.kind, kw.unit, kw.sources)
+    if is_dotted_field(keyword):
+        return FieldSpec("field", "count", (dotted_source(keyword),))
+    return None
+
+
 def keyword_help() -> list[tuple[str, str, str]]:
     """(names, help, example) rows for a help screen: ``("sport lport", "local port", ...)``."""
     return [(" ".join((kw.name, *kw.aliases)), kw.help, kw.example) for kw in KEYWORDS]

@@ -11,6 +11,7 @@ EXPORTED = [
     "KEYWORDS",
     "MATCH_ALL",
     "And",
+    "FieldSpec",
     "Filter",
     "FilterSyntaxError",
     "Keyword",
@@ -24,6 +25,7 @@ EXPORTED = [
     "Word",
     "compile",
     "compile_record",
+    "field_spec",
     "keyword_help",
     "parse",
 ]
@@ -57,3 +59,12 @@ def test_imports_only_the_pure_core() -> None:
     ), ours
     for heavy in ("textual", "rich", "dpkt", "psutil"):
         assert heavy not in out
+
+
+def test_field_spec_for_sql_translation() -> None:
+    assert filters.field_spec("lport") == filters.FieldSpec("port", "count", ("local_port",))
+    assert filters.field_spec("tls.ja3") == filters.FieldSpec("field", "count", ("app.tls.ja3",))
+    assert filters.field_spec("geo.asn") == filters.FieldSpec("field", "count", ("geo.asn",))
+    assert filters.field_spec("nope") is None
+    spec = filters.field_spec("bytes")
+    assert spec is not None and spec.unit == "bytes"
