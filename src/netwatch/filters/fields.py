@@ -74,6 +74,7 @@ VIEW_FIELDS: dict[str, Callable[[ConnectionView], Any]] = {
     "closed": lambda v: v.closed,
     "app": lambda v: v.app,
     "geo": lambda v: v.geo,
+    "extra": lambda v: v.extra,
     "process.name": lambda v: _proc(v, "name"),
     "process.pid": lambda v: _proc(v, "pid"),
     "process.ppid": lambda v: _proc(v, "ppid"),
@@ -93,6 +94,47 @@ def _get(rec: Any, key: str) -> Any:
 
 def _rproc(rec: Any, key: str) -> Any:
     return _get(_get(rec, "process"), key)
+
+
+#: The keys every record has (``ConnectionView.to_record``) or may have from the view
+#: itself; anything else in a record came from ``ConnectionView.extra`` (``icmp``, ``arp``,
+#: ``vlan_stack``, ``picked_up``), which is what the ``extra`` field gives for views.
+RECORD_KEYS = frozenset(
+    {
+        "proto",
+        "ip_version",
+        "local_addr",
+        "local_port",
+        "remote_addr",
+        "remote_port",
+        "state",
+        "service",
+        "first_seen",
+        "last_seen",
+        "duration",
+        "packets_out",
+        "packets_in",
+        "bytes_out",
+        "bytes_in",
+        "rtt_ms",
+        "vlan",
+        "retransmits",
+        "out_of_order",
+        "dup_acks",
+        "app",
+        "remote_name",
+        "remote_name_source",
+        "process",
+        "attribution",
+        "geo",
+    }
+)
+
+
+def _record_extra(rec: Any) -> dict[str, Any] | None:
+    if not isinstance(rec, Mapping):
+        return None
+    return {k: v for k, v in rec.items() if k not in RECORD_KEYS}
 
 
 RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
@@ -123,6 +165,7 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
     "closed": lambda r: _get(r, "closed"),
     "app": lambda r: _get(r, "app"),
     "geo": lambda r: _get(r, "geo"),
+    "extra": _record_extra,
     "process.name": lambda r: _rproc(r, "name"),
     "process.pid": lambda r: _rproc(r, "pid"),
     "process.ppid": lambda r: _rproc(r, "ppid"),
@@ -134,8 +177,8 @@ RECORD_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 #: Roots of the nested mappings a dotted path may walk (``app`` is implied for protocol
-#: names: ``tls.sni`` is ``app.tls.sni``).
-NESTED_ROOTS = ("app", "geo")
+#: names: ``tls.sni`` is ``app.tls.sni``; ``extra`` for ``icmp.*`` and ``arp.*``).
+NESTED_ROOTS = ("app", "geo", "extra")
 
 
 def collect(obj: Any, path: tuple[str, ...], out: list[Any], depth: int = 0) -> None:

@@ -127,6 +127,7 @@ KEYWORDS: tuple[Keyword, ...] = (
     ),
     Keyword("rtt", "number", ("rtt_ms",), "round-trip time in ms", "rtt>100", unit="ms"),
     Keyword("duration", "number", ("duration",), "age in seconds", "duration>5m", unit="s"),
+    Keyword("vlan", "number", ("vlan",), "outer VLAN id", "vlan:100"),
     Keyword(
         "retrans", "number", ("retransmits",), "TCP retransmissions", "retrans>0", ("retransmits",)
     ),
@@ -159,7 +160,9 @@ APP_ROOTS = (
     "stun",
     "wireguard",
 )
-FIELD_ROOTS = (*APP_ROOTS, "app", "geo", "process")
+#: Per-row objects outside ``app`` (``ConnectionView.extra``; top-level keys of a record).
+EXTRA_ROOTS = ("icmp", "arp")
+FIELD_ROOTS = (*APP_ROOTS, *EXTRA_ROOTS, "app", "geo", "process", "extra")
 
 #: ``proto:icmp`` matches these transport names too.
 PROTO_FAMILIES: dict[str, frozenset[str]] = {
@@ -176,8 +179,10 @@ def is_dotted_field(name: str) -> bool:
 def dotted_source(name: str) -> str:
     """The field-table source of a dotted field: ``tls.sni`` → ``app.tls.sni``."""
     root = name.partition(".")[0]
-    if root in ("app", "geo", "process"):
+    if root in ("app", "geo", "process", "extra"):
         return name
+    if root in EXTRA_ROOTS:
+        return f"extra.{name}"
     return f"app.{name}"
 
 

@@ -37,6 +37,7 @@ SEARCH_FIELDS = (
     "process.container",
     "app",
     "geo",
+    "extra",
 )
 
 
@@ -104,6 +105,8 @@ def view_text_uncached(view: ConnectionView) -> str:
     _texts(v.app, out, 0)
     if v.geo is not None:
         _texts(v.geo, out, 0)
+    if v.extra:
+        _texts(v.extra, out, 0)
     return "\n".join(out).lower()
 
 
@@ -206,6 +209,7 @@ def _same_search_fields(a: ConnectionView, b: ConnectionView) -> bool:
         and _same(a.process, b.process)
         and _same(a.app, b.app)
         and _same(a.geo, b.geo)
+        and _same(a.extra, b.extra)
     )
 
 

@@ -189,6 +189,8 @@ HTTP = view(
     },
     process=CURL,
     retransmits=3,
+    vlan=100,
+    extra={"vlan_stack": [100, 7]},
 )
 SSH = view(
     5,
@@ -222,12 +224,13 @@ ICMP6 = view(
     local_port=0,
     remote_addr="fe80::2%eth0",
     remote_port=0,
-    state="",
     service="",
     packets_out=1,
     packets_in=0,
     bytes_out=64,
     bytes_in=0,
+    state="ECHO_REQUEST",
+    extra={"icmp": {"type": 128, "code": 0, "type_name": "echo-request", "echo_id": 7}},
 )
 UDP_BARE = view(
     7,

@@ -116,6 +116,12 @@ CASES: list[tuple[str, set[str]]] = [
     ("duration>5m", {"SSH"}),
     ("duration<=10s", {"TLS", "QUIC6", "DNS", "HTTP", "ICMP6", "UDP"}),
     ("retrans>0", {"HTTP"}),
+    ("vlan:100", {"HTTP"}),
+    ("vlan>100", set()),
+    ("icmp.type_name = echo-request", {"ICMP6"}),
+    ("icmp.type >= 128", {"ICMP6"}),
+    ("icmp.type:*", {"ICMP6"}),
+    ("extra.vlan_stack = 7", {"HTTP"}),
     ("retransmits:3", {"HTTP"}),
     # dotted fields, the recorder's query form
     ("tls.ja3 = cd08e31494f9531f560d64c695473da9", {"TLS"}),

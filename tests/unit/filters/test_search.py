@@ -44,6 +44,7 @@ WORDS: list[tuple[str, set[str]]] = [
     ("putty", {"SSH"}),
     ("curl/8.5", {"HTTP"}),  # user agent
     ("503", {"HTTP"}),  # an integer inside the app object
+    ("echo-req", {"ICMP6"}),  # ICMP details (ConnectionView.extra)
     ("true", set()),  # booleans are not searched (they would match everything)
     ("92.5", set()),  # nor floats (RTTs)
     ("github firefox", {"TLS"}),
