@@ -80,7 +80,7 @@ def test_matches_tcpdump_dd_on_an_ethernet_device(expr: str) -> None:
         # Live handle: the tag is read from skb metadata; offline: from frame bytes.
         assert any(ins[3] >= skf_ad_off for ins in theirs)
         assert not any(ins[3] >= skf_ad_off for ins in ours)
-        assert (JEQ_K, 0, 0, 0x8100) == (ours[1][0], 0, 0, ours[1][3])
+        assert (ours[1][0], 0, 0, ours[1][3]) == (JEQ_K, 0, 0, 0x8100)
     else:
         assert ours == theirs
 
