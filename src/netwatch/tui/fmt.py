@@ -123,9 +123,9 @@ def geo_text(view: ConnectionView) -> str:
     geo = view.geo
     if not geo:
         return ""
-    country = geo.get("country_code") or geo.get("country") or ""
+    country = geo.get("country") or geo.get("country_code") or ""
     city = geo.get("city") or ""
-    asn = geo.get("asn_org") or geo.get("as_org") or ""
+    asn = geo.get("as_org") or ""
     parts = [str(p) for p in (country, city) if p]
     text = "/".join(parts)
     if asn:
