@@ -89,6 +89,8 @@ VIEW_FIELDS: dict[str, Callable[[ConnectionView], Any]] = {
 
 
 def _get(rec: Any, key: str) -> Any:
+    if type(rec) is dict:  # the common case, without the slow ABC isinstance check
+        return rec.get(key)
     return rec.get(key) if isinstance(rec, Mapping) else None
 
 
@@ -132,7 +134,7 @@ RECORD_KEYS = frozenset(
 
 
 def _record_extra(rec: Any) -> dict[str, Any] | None:
-    if not isinstance(rec, Mapping):
+    if type(rec) is not dict and not isinstance(rec, Mapping):
         return None
     return {k: v for k, v in rec.items() if k not in RECORD_KEYS}
 
