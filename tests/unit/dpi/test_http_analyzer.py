@@ -218,6 +218,14 @@ def test_transaction_cap() -> None:
     assert len(rec["requests"]) == MAX_TXNS and rec["requests_dropped"] == 3
 
 
+def test_empty_lines_between_messages_are_ignored() -> None:
+    # some clients send a stray CRLF after a POST body (RFC 9112 §2.2)
+    post = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nab\r\n\r\n"
+    a = run((C, post + REQ), (S, b"\r\n" + RESP + RESP))
+    assert [(r["method"], r["status"]) for r in reqs(a)] == [("POST", 200), ("GET", 200)]
+    assert bytewise((C, post + REQ), (S, RESP + RESP)).record() == a.record()
+
+
 def test_response_without_request_is_recorded() -> None:
     a = run((S, b"HTTP/1.1 100 Continue\r\n\r\n" + RESP))
     (r,) = reqs(a)

@@ -228,6 +228,11 @@ class HTTPAnalyzer(AnalyzerBase):
         return len(part) >= 3 and PREFACE.startswith(part)
 
     def _head(self, direction: Dir, side: _Side, buf: bytearray, pos: int) -> int:
+        if buf[pos] in (0x0D, 0x0A):  # RFC 9112 §2.2: empty lines before a message
+            start = pos
+            while pos < len(buf) and buf[pos] in (0x0D, 0x0A):
+                pos += 1
+            return pos - start
         found = h1.find_head_end(buf, pos)
         if found is None:
             if len(buf) - pos > h1.MAX_HEAD:
