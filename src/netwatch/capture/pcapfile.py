@@ -145,42 +145,45 @@ class PcapSource(FileSource):
         self._unit = unit
 
     def batches(self) -> Iterator[Sequence[Packet]]:
-        rec = struct.Struct(self._endian + "IIII")
-        unpack = rec.unpack_from
+        unpack = struct.Struct(self._endian + "IIII").unpack_from
         linktype = self.linktype
         unit = self._unit
         b = _Buffer(self._fh, 24)
-        batch: list[Packet] = []
         while True:
+            # The tight loop: walk every whole record in the buffer, then refill once.
+            view = b.view
+            n = len(view)
+            pos = b.pos
+            batch: list[Packet] = []
+            append = batch.append
+            while pos + 16 <= n:
+                sec, frac, incl, orig = unpack(view, pos)
+                end = pos + 16 + incl
+                if end > n or incl > MAX_RECORD:
+                    break
+                append((sec + frac * unit, linktype, view[pos + 16 : end], orig))
+                pos = end
+                if len(batch) >= BATCH:
+                    break
+            b.pos = pos
+            self._packets += len(batch)
+            self._read = b.offset
+            if batch:
+                yield batch  # views into ``view``: valid until the next refill
+                continue
+            if n - pos >= 16:
+                (incl,) = struct.unpack_from(self._endian + "I", view, pos + 8)
+                if incl > MAX_RECORD:
+                    raise self._truncated(b.offset, f"impossible record length {incl}")
             if not b.refill(16):
-                if len(b.buf) - b.pos:
-                    self._read = b.offset
-                    if batch:
-                        yield batch
+                if n - pos:
                     raise self._truncated(b.offset, "truncated record header")
-                break
-            sec, frac, incl, orig = unpack(b.view, b.pos)
+                return
+            (incl,) = struct.unpack_from(self._endian + "I", b.view, b.pos + 8)
             if incl > MAX_RECORD:
-                if batch:
-                    yield batch
                 raise self._truncated(b.offset, f"impossible record length {incl}")
             if not b.refill(16 + incl):
-                self._read = b.offset
-                if batch:
-                    yield batch
                 raise self._truncated(b.offset)
-            start = b.pos + 16
-            # Yield views into the current buffer: valid until the next batch.
-            batch.append((sec + frac * unit, linktype, b.view[start : start + incl], orig))
-            b.pos = start + incl
-            self._packets += 1
-            if len(batch) >= BATCH or len(b.buf) - b.pos < 16 + 65536:
-                self._read = b.offset
-                yield batch
-                batch = []
-        self._read = b.offset
-        if batch:
-            yield batch
 
 
 class PcapngSource(FileSource):

@@ -21,7 +21,15 @@ class TcpHalf:
     """Sequence tracking for one direction of a TCP connection."""
 
     __slots__ = (
-        "fin_ack", "hi", "hi_ts", "isn", "last_ack", "last_seq", "last_win", "reasm", "syn_ts",
+        "fin_ack",
+        "hi",
+        "hi_ts",
+        "isn",
+        "last_ack",
+        "last_seq",
+        "last_win",
+        "reasm",
+        "syn_ts",
     )
 
     def __init__(self) -> None:
@@ -38,11 +46,42 @@ class TcpHalf:
 
 class Conn:
     __slots__ = (
-        "analyzer", "app", "app_state", "by0", "by1", "c_addr", "c_port", "closed",
-        "detect_tries", "dpi", "dup_acks", "extra", "first", "halves", "id", "ipver", "key",
-        "last", "local_is_client", "ooo", "pk0", "pk1", "prev_d0", "prev_d1", "proto",
-        "rate0", "rate1", "retrans", "rtt", "s_addr", "s_port", "state", "tick_by0",
-        "tick_by1", "timeout", "vlan",
+        "analyzer",
+        "app",
+        "app_state",
+        "by0",
+        "by1",
+        "c_addr",
+        "c_port",
+        "closed",
+        "detect_tries",
+        "dpi",
+        "dup_acks",
+        "extra",
+        "first",
+        "halves",
+        "id",
+        "ipver",
+        "key",
+        "last",
+        "local_is_client",
+        "ooo",
+        "pk0",
+        "pk1",
+        "prev_d0",
+        "prev_d1",
+        "proto",
+        "rate0",
+        "rate1",
+        "retrans",
+        "rtt",
+        "s_addr",
+        "s_port",
+        "state",
+        "tick_by0",
+        "tick_by1",
+        "timeout",
+        "vlan",
     )
 
     def __init__(

@@ -21,14 +21,36 @@ ECHO_REQUEST = {PROTO_ICMP: 8, 58: 128}
 ECHO_REPLY = {PROTO_ICMP: 0, 58: 129}
 MAX_OUTSTANDING = 16
 
-ICMP_NAMES = {0: "echo-reply", 3: "dest-unreachable", 4: "source-quench", 5: "redirect",
-              8: "echo", 9: "router-advert", 10: "router-solicit", 11: "time-exceeded",
-              12: "parameter-problem", 13: "timestamp", 14: "timestamp-reply"}
-ICMP6_NAMES = {1: "dest-unreachable", 2: "packet-too-big", 3: "time-exceeded",
-               4: "parameter-problem", 128: "echo", 129: "echo-reply",
-               130: "mld-query", 131: "mld-report", 132: "mld-done", 133: "router-solicit",
-               134: "router-advert", 135: "neighbor-solicit", 136: "neighbor-advert",
-               137: "redirect", 143: "mldv2-report"}
+ICMP_NAMES = {
+    0: "echo-reply",
+    3: "dest-unreachable",
+    4: "source-quench",
+    5: "redirect",
+    8: "echo",
+    9: "router-advert",
+    10: "router-solicit",
+    11: "time-exceeded",
+    12: "parameter-problem",
+    13: "timestamp",
+    14: "timestamp-reply",
+}
+ICMP6_NAMES = {
+    1: "dest-unreachable",
+    2: "packet-too-big",
+    3: "time-exceeded",
+    4: "parameter-problem",
+    128: "echo",
+    129: "echo-reply",
+    130: "mld-query",
+    131: "mld-report",
+    132: "mld-done",
+    133: "router-solicit",
+    134: "router-advert",
+    135: "neighbor-solicit",
+    136: "neighbor-advert",
+    137: "redirect",
+    143: "mldv2-report",
+}
 
 
 def type_name(proto: int, t: int) -> str:
@@ -50,9 +72,16 @@ def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> None:
     c = tr.table.get(key)
     if c is None:
         c = tr._new(key, "icmp" if proto == PROTO_ICMP else "icmpv6", p, not is_rep, ts)
-        c.extra = {"icmp": {"type": t, "code": p.icmp_code, "type_name": type_name(proto, t),
-                            "echo_id": p.icmp_id if (is_req or is_rep) else None,
-                            "requests": 0, "replies": 0}}
+        c.extra = {
+            "icmp": {
+                "type": t,
+                "code": p.icmp_code,
+                "type_name": type_name(proto, t),
+                "echo_id": p.icmp_id if (is_req or is_rep) else None,
+                "requests": 0,
+                "replies": 0,
+            }
+        }
         c.state = "ECHO_REQUEST" if is_req else ("ECHO_REPLY" if is_rep else "ACTIVE")
         if is_req or is_rep:
             c.extra["_pending"] = {}
