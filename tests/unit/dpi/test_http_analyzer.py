@@ -57,6 +57,7 @@ def test_simple_exchange_whole_and_byte_at_a_time() -> None:
         "content_encoding": None,
         "request_content_type": None,
         "status": 200,
+        "response_version": "HTTP/1.1",
         "status_msg": "OK",
         "server": "nginx",
         "request_body_bytes": 0,

@@ -115,6 +115,7 @@ def zeek_keys(folder: str) -> tuple[Counter[tuple[str, ...]], Counter[tuple[str,
             r["status_code"],
             r["response_body_len"],
             r["request_body_len"],
+            r["version"],
         )
         for r in zeek_http(folder)
     )
@@ -141,6 +142,7 @@ def zeek_keys(folder: str) -> tuple[Counter[tuple[str, ...]], Counter[tuple[str,
                     str(r["status"]),
                     body,
                     str(r["request_body_bytes"]),
+                    (r["response_version"] or r["version"]).removeprefix("HTTP/"),
                 )
             ] += 1
     return theirs, mine

@@ -32,6 +32,7 @@ class Txn:
     referrer: str | None = None
     request_content_type: str | None = None
     status: int | None = None
+    response_version: str | None = None
     status_msg: str | None = None
     content_type: str | None = None
     content_encoding: str | None = None
@@ -75,6 +76,7 @@ class Txn:
 
     def add_response(self, head: Head) -> None:
         self.status = int(head.b)
+        self.response_version = head.a
         self.status_msg = _clip(head.c) or None
         self.content_type = _clip(head.get("content-type"))
         self.content_encoding = _clip(head.get("content-encoding"))
@@ -87,6 +89,7 @@ class Txn:
         if not status.isdigit() or 100 <= int(status) < 200:
             return  # interim (1xx) or broken: wait for the final response
         self.status = int(status)
+        self.response_version = "HTTP/2"
         self.content_type = _clip(fields.get("content-type"))
         self.content_encoding = _clip(fields.get("content-encoding"))
         self.server = _clip(fields.get("server"))
@@ -103,6 +106,7 @@ class Txn:
             "content_encoding": self.content_encoding,
             "request_content_type": self.request_content_type,
             "status": self.status,
+            "response_version": self.response_version,
             "status_msg": self.status_msg,
             "server": self.server,
             "request_body_bytes": self.request_body_bytes,
