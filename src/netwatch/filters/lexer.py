@@ -127,8 +127,14 @@ def _term(s: str, start: int, ident: str, op: str, op_pos: int) -> tuple[Token, 
     known = name in KEYWORD_INDEX or is_dotted_field(name)
     if not known:
         bare = s[start : _bare_end(s, start)]
-        if op == ":" and ("." in ident or (bare.count(":") >= 2 and _HEXCOLON.match(bare))):
-            return None  # host.example:8080, fe80::1, a MAC address: plain words
+        if op == ":" and (
+            "." in ident
+            or (bare[len(ident) + 1 :].isdigit() and not _close_keyword(name, 0.75))
+            or (bare.count(":") >= 2 and _HEXCOLON.match(bare))
+        ):
+            # host.example:8080, localhost:631, fe80::1, a MAC: plain words. A typo of
+            # a keyword ("prot:6") stays an error, with its hint.
+            return None
         raise FilterSyntaxError(_unknown_msg(ident, op), start)
     p = op_pos + len(op)
     if op != ":":
@@ -158,9 +164,14 @@ def _unknown_msg(ident: str, op: str) -> str:
             roots = ", ".join(FIELD_ROOTS)
             return f"unknown field {ident!r}: dotted fields start with one of {roots}"
         return f"incomplete field {ident!r}"
-    close = difflib.get_close_matches(name, list(KEYWORD_INDEX), n=1)
-    hint = f" (did you mean '{close[0]}{op}'?)" if close else ""
+    close = _close_keyword(name)
+    hint = f" (did you mean '{close}{op}'?)" if close else ""
     return f"unknown keyword '{ident}'{hint}; to search for text with '{op}' in it, quote it"
+
+
+def _close_keyword(name: str, cutoff: float = 0.6) -> str | None:
+    close = difflib.get_close_matches(name, list(KEYWORD_INDEX), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 def _quoted(s: str, start: int) -> tuple[str, int]:

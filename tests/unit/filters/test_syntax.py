@@ -93,6 +93,7 @@ def test_terms(expr: str, tree: object) -> None:
         (":443", Word(":443")),
         ("aa:bb:cc:dd:ee:ff", Word("aa:bb:cc:dd:ee:ff")),
         ("github.com:443", Word("github.com:443")),
+        ("localhost:631", Word("localhost:631")),
         ("10.0.0.1:53", Word("10.0.0.1:53")),
         ("foo-bar", Word("foo-bar")),
         ("a:b:c::1", Word("a:b:c::1")),
@@ -135,6 +136,7 @@ ERRORS = [
     ("> 5", 0, "needs a field"),
     ("prot:tcp", 0, "did you mean 'proto:'"),
     ("snii:x", 0, "did you mean 'sni:'"),
+    ("prot:6", 0, "did you mean 'proto:'"),  # not a word like localhost:631
     ("http://example.com", 0, "quote it"),
     ("foo = bar", 0, "unknown keyword 'foo'"),
     ("www.example.com = x", 0, "dotted fields start with"),
