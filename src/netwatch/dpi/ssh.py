@@ -21,6 +21,7 @@ MaxAuthTries is 6). It is a guess and is documented as one in the schema.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import struct
@@ -36,6 +37,9 @@ MAX_LINE = 1024  # a version or pre-banner line
 MAX_PRE_BANNER = 64 * 1024  # bytes of text a server may send before its version line
 MAX_PACKET = 256 * 1024  # OpenSSH's PACKET_MAX_SIZE
 MSG_KEXINIT, MSG_NEWKEYS = 20, 21
+#: The server's reply carrying its host key K_S (RFC 4253 §8, RFC 5656 §4, RFC 8731 §3:
+#: message 31); with group exchange (RFC 4419 §3) 31 is the group and 33 the reply.
+MSG_KEX_REPLY, MSG_KEX_DH_GEX_REPLY = 31, 33
 
 #: (server encrypted bytes >=, or both sides' encrypted segments >=) -> ESTABLISHED
 ESTABLISHED_RULES = {"server_bytes": 2048, "segments_each": 12}
@@ -62,6 +66,7 @@ class _Side:
         "buf",
         "enc_bytes",
         "enc_segments",
+        "host_key_fp",
         "kexinit",
         "lost",
         "newkeys",
@@ -79,6 +84,7 @@ class _Side:
         self.enc_bytes = 0
         self.enc_segments = 0
         self.lost = False
+        self.host_key_fp: str | None = None
 
 
 def parse_kexinit(payload: bytes) -> dict[str, list[str]]:
@@ -151,7 +157,7 @@ class SSHAnalyzer(AnalyzerBase):
             if side.banner is None:
                 step = self._line(direction, side, pos)
             else:
-                step = self._packet(side, pos)
+                step = self._packet(direction, side, pos)
             if step == 0:
                 break
             pos += step
@@ -215,6 +221,7 @@ class SSHAnalyzer(AnalyzerBase):
             "hassh_server_algorithms": None,
             "state": self.state,
             "server_pre_banner_lines": server.pre_banner_lines,
+            "host_key_fingerprint": server.host_key_fp,
         }
         if client.kexinit:
             out["hassh"], out["hassh_algorithms"] = _hassh(client.kexinit, "c2s")
@@ -272,7 +279,7 @@ class SSHAnalyzer(AnalyzerBase):
             raise MalformedError(PROTO, "text before the version line")
         return nl + 1 - pos
 
-    def _packet(self, side: _Side, pos: int) -> int:
+    def _packet(self, direction: Dir, side: _Side, pos: int) -> int:
         buf = side.buf
         if len(buf) - pos < 5:
             return 0
@@ -290,7 +297,32 @@ class SSHAnalyzer(AnalyzerBase):
             side.kexinit = parse_kexinit(payload)
         elif payload[0] == MSG_NEWKEYS:
             side.newkeys = True
+        elif (
+            direction is Dir.SERVER and side.host_key_fp is None and self._is_kex_reply(payload[0])
+        ):
+            side.host_key_fp = host_key_fingerprint(payload)
         return 4 + length
+
+    def _is_kex_reply(self, code: int) -> bool:
+        client, server = self._sides
+        if client.kexinit is None or server.kexinit is None:
+            return code == MSG_KEX_DH_GEX_REPLY
+        kex = negotiate(client.kexinit["kex"], server.kexinit["kex"]) or ""
+        gex = kex.startswith("diffie-hellman-group-exchange")
+        return code == (MSG_KEX_DH_GEX_REPLY if gex else MSG_KEX_REPLY)
+
+
+def host_key_fingerprint(payload: bytes) -> str:
+    """OpenSSH's ``SHA256:<base64 without padding>`` of the host key blob K_S, the first
+    string of the server's key-exchange reply."""
+    if len(payload) < 5:
+        raise MalformedError(PROTO, "key-exchange reply truncated")
+    (n,) = struct.unpack_from("!I", payload, 1)
+    blob = payload[5 : 5 + n]
+    if len(blob) != n or n == 0:
+        raise MalformedError(PROTO, "host key runs past the key-exchange reply")
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
+    return f"SHA256:{digest}"
 
 
 def _algorithms(lists: dict[str, list[str]] | None) -> dict[str, list[str]] | None:

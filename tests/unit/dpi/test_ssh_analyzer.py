@@ -3,6 +3,7 @@ malformed input (lying lengths), chunking (whole / byte at a time) and fuzzing."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import struct
 
@@ -59,6 +60,14 @@ def kexinit(lists: dict[str, str]) -> bytes:
 
 
 NEWKEYS = packet(b"\x15")
+
+
+def string(b: bytes) -> bytes:
+    return struct.pack("!I", len(b)) + b
+
+
+HOST_KEY = string(b"ssh-ed25519") + string(bytes(range(32)))
+
 CLIENT = (
     b"SSH-2.0-OpenSSH_9.7 comment here\r\n"
     + kexinit(CLIENT_LISTS)
@@ -70,7 +79,7 @@ SERVER = (
     b"Welcome, but not yet SSH\r\n"
     b"SSH-2.0-dropbear_2022.83\r\n"
     + kexinit(SERVER_LISTS)
-    + packet(b"\x1f" + b"R" * 200)  # KEX_ECDH_REPLY
+    + packet(b"\x1f" + string(HOST_KEY) + b"R" * 150)  # KEX_ECDH_REPLY: K_S, Q_S, sig
     + NEWKEYS
 )
 
@@ -116,6 +125,33 @@ def test_full_handshake_whole_and_bytewise() -> None:
     assert r["hassh_server_algorithms"] == want_s
     assert r["hassh_server"] == hashlib.md5(want_s.encode()).hexdigest()
     assert whole.summary() == "SSH OpenSSH_9.7 → dropbear_2022.83"
+
+
+def test_host_key_fingerprint_from_the_ecdh_reply() -> None:
+    want = "SHA256:" + base64.b64encode(hashlib.sha256(HOST_KEY).digest()).decode().rstrip("=")
+    assert run((C, CLIENT), (S, SERVER)).record()["host_key_fingerprint"] == want
+    assert run((S, SERVER)).record()["host_key_fingerprint"] is None  # kex unknown: 31 unsure
+
+
+def test_group_exchange_skips_the_group_message() -> None:
+    gex = {**CLIENT_LISTS, "kex": "diffie-hellman-group-exchange-sha256"}
+    gex_s = {**SERVER_LISTS, "kex": "diffie-hellman-group-exchange-sha256"}
+    group = packet(b"\x1f" + string(b"\x00\xff" * 64) + string(b"\x02"))  # 31 = GEX group (p, g)
+    reply = packet(b"\x21" + string(HOST_KEY) + b"f" * 40)  # 33 = GEX reply
+    a = run(
+        (C, b"SSH-2.0-c\r\n" + kexinit(gex)),
+        (S, b"SSH-2.0-s\r\n" + kexinit(gex_s) + group + reply + NEWKEYS),
+    )
+    want = "SHA256:" + base64.b64encode(hashlib.sha256(HOST_KEY).digest()).decode().rstrip("=")
+    assert a.record()["host_key_fingerprint"] == want
+
+
+def test_lying_host_key_length_is_malformed() -> None:
+    with pytest.raises(MalformedError, match="host key"):
+        run(
+            (C, CLIENT),
+            (S, b"SSH-2.0-s\r\n" + kexinit(SERVER_LISTS) + packet(b"\x1f\x00\x01\x00\x00abc")),
+        )
 
 
 def test_states() -> None:

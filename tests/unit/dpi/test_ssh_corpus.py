@@ -88,7 +88,28 @@ def test_matches_zeek(folder: str, state: str) -> None:
     assert r["compression"] == row["compression_alg"]
     assert r["kex"] == row["kex_alg"]
     assert r["host_key"] == row["host_key_alg"]
+    # Zeek truncates the fingerprint to 'SHA256:' + 32 characters
+    assert r["host_key_fingerprint"][:39] == row["host_key_fingerprint"]
     assert r["state"] == state
+
+
+def test_full_host_key_fingerprint_of_ssh_v199() -> None:
+    """The corpus README hashed this trace's host key blob: the untruncated value."""
+    folder = CORPUS / "zeek" / "ssh-v199"
+    if not folder.is_dir():
+        pytest.skip("zeek oracles not available")
+    (flow,) = ssh_flows(folder / "trace.pcap")
+    fp = analyze(flow).record()["host_key_fingerprint"]
+    assert fp == "SHA256:j+j+wq3Bhfz+yLq2DmBoCBMyoMdLMGtrISM1kw7ydd4"
+
+
+def test_group_exchange_reply_gives_the_fingerprint() -> None:
+    """ndpi_ssh's first flow negotiates diffie-hellman-group-exchange: message 31 is the
+    group there, the host key is in message 33."""
+    flows = {f.server[1]: f for f in ssh_flows(corpus_file("ndpi_ssh.pcap"))}
+    r = analyze(flows[22]).record()
+    assert r["kex"].startswith("diffie-hellman-group-exchange")
+    assert r["host_key_fingerprint"] is not None and len(r["host_key_fingerprint"]) == 50
 
 
 def test_pre_banner_lines_are_server_only_and_counted() -> None:

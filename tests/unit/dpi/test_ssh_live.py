@@ -117,6 +117,13 @@ def test_successful_login_is_established(sshd: tuple[int, Path]) -> None:
     assert r["cipher"] == "aes128-ctr"
     assert r["kex"] in r["server_algorithms"]["kex"]
     assert r["host_key"] == "ssh-ed25519"
+    keygen_l = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(root / "host_ed25519.pub")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert r["host_key_fingerprint"] == keygen_l[1]  # "256 SHA256:... comment (ED25519)"
     assert r["hassh"] and r["hassh_server"]
     assert r["state"] == "ESTABLISHED" and a.finished
 
