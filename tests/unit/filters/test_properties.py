@@ -121,7 +121,7 @@ def test_views_and_records_agree(v: ConnectionView) -> None:
         assert f(v) == r(rec), expr
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(views(), min_size=1, max_size=12))
 def test_shared_cache_answers_like_a_fresh_one(stream: list[ConnectionView]) -> None:
     shared = SearchCache(max_entries=3)  # small: trimming happens too
