@@ -10,7 +10,7 @@ The language is documented in ``docs/filter-language.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from netwatch.errors import FilterSyntaxError
@@ -43,6 +43,7 @@ __all__ = [
     "field_spec",
     "keyword_help",
     "parse",
+    "prepare",
 ]
 
 #: Longest expression accepted (the TUI's input line; a query file is far shorter).
@@ -103,6 +104,14 @@ def compile(expr: str, *, cache: SearchCache | None = None) -> Filter:
     ast = _parse_checked(expr)
     rows = DEFAULT_CACHE if cache is None else cache
     return Filter(expr, ast, build(ast, Subject(VIEW_FIELDS, rows.text, rows.values)))
+
+
+def prepare(views: Iterable[ConnectionView], *, cache: SearchCache | None = None) -> int:
+    """Build the search text of rows new to ``cache`` (default: the one ``compile`` uses).
+
+    For a front end's worker thread when a snapshot arrives, so that the next keystroke
+    only filters. Returns how many rows were built."""
+    return (DEFAULT_CACHE if cache is None else cache).prepare(views)
 
 
 def compile_record(expr: str) -> RecordFilter:

@@ -28,6 +28,7 @@ EXPORTED = [
     "field_spec",
     "keyword_help",
     "parse",
+    "prepare",
 ]
 
 

@@ -165,3 +165,13 @@ def test_prepare_builds_only_new_rows() -> None:
     assert [f(v) for v in ALL].count(True) == 1
     # The changed DNS row replaced the old one; filtering the old view builds it again.
     assert cache.builds == len(ALL) + 2
+
+
+def test_package_prepare_fills_the_given_cache() -> None:
+    from netwatch.filters import prepare
+
+    cache = SearchCache()
+    assert prepare(ALL, cache=cache) == len(ALL)
+    assert prepare(ALL, cache=cache) == 0
+    assert compile("github", cache=cache)(TLS)
+    assert cache.builds == len(ALL)
