@@ -85,7 +85,9 @@ def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> None:
         c.state = "ECHO_REQUEST" if is_req else ("ECHO_REPLY" if is_rep else "ACTIVE")
         if is_req or is_rep:
             c.extra["_pending"] = {}
-    tr.count(c, src == c.c_addr, ts, wirelen)
+    # Echo direction by type (a host pinging itself has one address on both sides).
+    from_client = is_req or (not is_rep and src == c.c_addr)
+    tr.count(c, from_client, ts, wirelen)
     assert c.extra is not None
     info = c.extra["icmp"]
     if is_req:
