@@ -9,7 +9,9 @@ that side's NEWKEYS::
     00 00 05 dc  0a  14  <16-byte cookie> <10 name-lists> <bool> <uint32 0> <padding>
     packet_len   pad  KEXINIT
 
-A name-list is a uint32 length and comma-separated ASCII names.
+A name-list is a uint32 length and comma-separated ASCII names. The server's
+key-exchange reply (§8; RFC 5656 §4; RFC 4419 §3 for group exchange) starts with the
+host key blob K_S, whose SHA-256 gives the ``ssh-keygen -l`` fingerprint.
 
 After both NEWKEYS the stream is ciphertext; ``state`` then moves from AUTHENTICATION to
 ESTABLISHED by a size heuristic (:data:`ESTABLISHED_RULES`), since message types are no
