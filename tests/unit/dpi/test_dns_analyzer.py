@@ -64,6 +64,7 @@ def test_udp_query_response_pairing_and_cname_chain() -> None:
         "NOERROR",
         False,
     )
+    assert q["flags"] == ["rd", "ra"]
     assert [x["type"] for x in q["answers"]] == ["CNAME", "CNAME", "A", "A"]
     assert q["answers"][2] == {
         "name": "pop.cdn.example",

@@ -37,6 +37,15 @@ MAX_CHAIN = 16  # CNAME hops followed
 TCP_MAX_MESSAGE = 0xFFFF
 _T_A, _T_CNAME, _T_AAAA = 1, 5, 28
 _T_ANY = 255
+#: (mnemonic, header bit, taken from the query when there is one)
+FLAG_BITS = (
+    ("aa", 0x0400, False),
+    ("tc", 0x0200, True),
+    ("rd", 0x0100, True),
+    ("ra", 0x0080, False),
+    ("ad", 0x0020, False),
+    ("cd", 0x0010, True),
+)
 
 
 @dataclass(slots=True)
@@ -50,6 +59,22 @@ class _Txn:
     answers_dropped: int = 0
     rtt_ms: float | None = None
     edns_udp_size: int | None = None
+    query_flags: int | None = None
+    response_flags: int | None = None
+
+    def flags(self) -> list[str]:
+        """Header flags as Zeek reads them: RD, TC, CD from the query when it was seen,
+        AA, RA, AD from the response (RFC 1035 §4.1.1, RFC 4035 §3.2)."""
+        out = []
+        for name, bit, from_query in FLAG_BITS:
+            source = (
+                self.query_flags
+                if from_query and self.query_flags is not None
+                else self.response_flags
+            )
+            if source is not None and source & bit:
+                out.append(name)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         asked = {a.rtype for a in self.answers}
@@ -63,6 +88,7 @@ class _Txn:
             "nodata": self.rcode == 0
             and self.qtype not in asked
             and self.qtype not in (_T_CNAME, _T_ANY),
+            "flags": self.flags(),
         }
         if self.answers_dropped:
             out["answers_dropped"] = self.answers_dropped
@@ -166,7 +192,7 @@ class DNSAnalyzer(AnalyzerBase):
         self._messages += 1
         if not msg.is_response:
             for q in msg.questions:
-                txn = _Txn(msg.id, q.name, q.qtype, ts)
+                txn = _Txn(msg.id, q.name, q.qtype, ts, query_flags=msg.flags)
                 if msg.edns is not None:
                     txn.edns_udp_size = msg.edns.udp_size
                 if self._keep(txn) and len(self._pending) < MAX_PENDING:
@@ -187,6 +213,7 @@ class DNSAnalyzer(AnalyzerBase):
                 if txn.ts_query is not None:
                     txn.rtt_ms = round(max(ts - txn.ts_query, 0.0) * 1000.0, 3)
             txn.rcode = msg.rcode
+            txn.response_flags = msg.flags
             txn.answers = list(msg.answers[:MAX_ANSWERS])
             txn.answers_dropped = max(len(msg.answers) - MAX_ANSWERS, 0)
         return resolved_names(msg, ts)
