@@ -211,3 +211,19 @@ def test_unknown_frame_types_are_skipped() -> None:
     ce = hpack.Encoder()
     events = H2Reader(expect_preface=True).feed(PREFACE + ext + headers(ce, 1, get("/")))
     assert [type(e).__name__ for e in events] == ["H2Headers"]
+
+
+def test_refused_upgrade_then_preface_from_a_paused_client() -> None:
+    """A paused client whose buffered bytes turn out to be an HTTP/2 preface once the
+    server refuses the upgrade: both sides switch, nothing is parsed twice."""
+    ce, se = hpack.Encoder(), hpack.Encoder()
+    req = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n"
+    a = HTTPAnalyzer()
+    a.feed(C, req + PREFACE + headers(ce, 1, get("/x")), 0.0)
+    a.feed(
+        S,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" + headers(se, 1, [(":status", "204")]),
+        0.0,
+    )
+    got = [(r["version"], r["path"], r["status"]) for r in a.record()["requests"]]
+    assert got == [("HTTP/1.1", "/", 200), ("HTTP/2", "/x", 204)]

@@ -77,6 +77,7 @@ class HTTPAnalyzer(AnalyzerBase):
         self._streams: dict[int, Txn] = {}
         self._handoff: str | None = None
         self._tunnel = False
+        self._running: set[Dir] = set()
         if start == "h2":
             self._version = "h2"
             self._start_h2(expect_preface=True)
@@ -165,6 +166,18 @@ class HTTPAnalyzer(AnalyzerBase):
     # -- HTTP/1.x state machine ----------------------------------------------------------
 
     def _run(self, direction: Dir) -> None:
+        """Parse what ``direction`` has buffered. A switch seen on one side re-runs the
+        other; a side already running (further up the stack) is left to its own loop,
+        which re-reads the mode on every step."""
+        if direction in self._running:
+            return
+        self._running.add(direction)
+        try:
+            self._steps(direction)
+        finally:
+            self._running.discard(direction)
+
+    def _steps(self, direction: Dir) -> None:
         side = self._sides[direction]
         buf = side.buf
         pos = 0
