@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def demo_capture() -> Path:
-    return Path(str(resources.files("netwatch").joinpath("data/demo.pcapng")))
+    return Path(str(resources.files("netwatch").joinpath("data/demo.pcap")))
 
 
 def _monitor(args: argparse.Namespace) -> int:

@@ -65,6 +65,7 @@ class Conn:
         "key",
         "last",
         "local_is_client",
+        "name",
         "ooo",
         "pk0",
         "pk1",
@@ -125,3 +126,4 @@ class Conn:
         self.app: dict[str, Any] | None = None
         self.app_state: str | None = None
         self.extra: dict[str, Any] | None = None
+        self.name: str | None = None  # the remote's name from DNS seen before the row began

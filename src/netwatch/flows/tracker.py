@@ -267,6 +267,8 @@ class Tracker:
         self._next_id += 1
         if not self.dpi_enabled:
             c.dpi = DPI_DONE
+        if self.names:
+            c.name = self.names.get(s_addr if local_is_client else c_addr)
         self.table[key] = c
         return c
 

@@ -57,7 +57,7 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         app["protocol"] = an.protocol
     else:
         app = dict(c.app) if c.app else {}
-    name = tr.names.get(raddr)
+    name = c.name or tr.names.get(raddr)
     extra: dict[str, Any] = {}
     if c.extra:
         extra = {k: v for k, v in c.extra.items() if not k.startswith("_")}
