@@ -70,9 +70,6 @@ class NumberRange:
     low: float
     high: float
 
-    def __contains__(self, x: float) -> bool:
-        return self.low <= x <= self.high
-
 
 def parse_range(text: str, unit: str, position: int) -> NumberRange:
     """``"8000-8100"`` or ``"443"`` (the latter as a one-number range)."""

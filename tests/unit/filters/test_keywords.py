@@ -241,3 +241,26 @@ def test_units_are_decimal_and_binary() -> None:
     assert parse_number("2h", "s", 0) == 7200
     assert parse_number("1s", "ms", 0) == 1000
     assert parse_number("250us", "ms", 0) == 0.25
+
+
+def test_ipv4_mapped_network_means_ipv4() -> None:
+    from .samples import DNS, UDP_BARE
+
+    f = compile("ip:::ffff:192.0.2.0/120")
+    assert f(UDP_BARE) and not f(DNS)
+
+
+def test_odd_value_types_in_app_and_geo() -> None:
+    from .samples import view
+
+    v = view(
+        99,
+        app={"protocol": "TLS", "tls": {"alpn_offered": [b"h2", b"\x0a\x0b"], "sni": 7}},
+        geo={"asn": True, "as_org": ["Org One", 2.5], "country": None},
+    )
+    assert compile("tls.alpn_offered = 6832")(v)  # bytes compare as hex
+    assert compile("0a0b")(v)
+    assert compile("sni:7")(v) and compile("sni=7")(v)
+    assert not compile("asn:1")(v)  # a boolean is no AS number
+    assert compile("asn:one")(v)  # the organisation, inside a list
+    assert not compile("country:*")(v)

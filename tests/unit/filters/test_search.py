@@ -175,3 +175,11 @@ def test_package_prepare_fills_the_given_cache() -> None:
     assert prepare(ALL, cache=cache) == 0
     assert compile("github", cache=cache)(TLS)
     assert cache.builds == len(ALL)
+
+
+def test_clear_forgets_every_row() -> None:
+    cache = SearchCache()
+    cache.prepare(ALL)
+    cache.clear()
+    assert len(cache) == 0
+    assert cache.prepare(ALL) == len(ALL)

@@ -210,3 +210,9 @@ def test_long_flat_expressions_evaluate(joiner: str) -> None:
         assert [g(v) for v in ALL].count(True) == 1
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_quoted_empty_regex_is_an_error() -> None:
+    with pytest.raises(FilterSyntaxError) as err:
+        compile('sni~""')
+    assert "empty regular expression" in str(err.value) and err.value.position == 4
