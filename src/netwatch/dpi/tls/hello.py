@@ -24,10 +24,9 @@ themselves what to drop. Every length is bounds-checked; a violation raises
 
 from __future__ import annotations
 
+import re
+import struct
 from dataclasses import dataclass
-
-from netwatch.dpi.tls.reader import Reader
-from netwatch.errors import MalformedError
 
 # Extension code points (IANA "TLS ExtensionType Values").
 EXT_SERVER_NAME = 0x0000
@@ -54,9 +53,12 @@ def is_grease(value: int) -> bool:
     return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
 
 
+_PRINTABLE = re.compile(rb"[\x21-\x7e]+")
+
+
 def alpn_value(raw: bytes) -> str | bytes:
     """An ALPN protocol id as text when it is printable ASCII, else the raw bytes."""
-    if raw and all(0x20 < b < 0x7F for b in raw):
+    if _PRINTABLE.fullmatch(raw):  # one C-level match rather than a per-byte loop (speed)
         return raw.decode("ascii")
     return raw
 
@@ -117,68 +119,121 @@ class ServerHello:
         return tuple(t for t, _ in self.extensions)
 
 
-def _extensions(r: Reader) -> tuple[tuple[int, bytes], ...]:
-    """The extensions block, if any bytes remain (it is optional before TLS 1.2)."""
-    if r.eof():
-        return ()
-    block = r.vector(2, "extensions")
-    r.expect_end()
+# -- the parsers --------------------------------------------------------------------
+#
+# A handshake is parsed once per flow, so its cost is per-flow DPI cost. The scanner
+# below walks a well-formed hello in one pass with plain index arithmetic (no reader
+# object per vector) and reads 16-bit lists with one ``struct`` call. It accepts only
+# what the checked parsers of :mod:`netwatch.dpi.tls.hello_checked` accept, with the same
+# result; at the first irregularity it gives up and the checked parser takes the whole
+# body again, so errors keep their exact diagnostics.
+
+
+class _Irregular(Exception):
+    """The scanner met something it leaves to the checked parser."""
+
+
+def _u16s(data: bytes, start: int, end: int) -> tuple[int, ...]:
+    """``data[start:end]`` as big-endian uint16s (even length, inside ``data``)."""
+    size = end - start
+    if size & 1 or end > len(data):
+        raise _Irregular
+    # One C-level unpack instead of a loop of 2-byte reads (struct caches the format).
+    return struct.unpack_from(f">{size >> 1}H", data, start)
+
+
+def _vector_end(data: bytes, prefix: int) -> int:
+    """End of the vector that starts ``data`` (length prefix of 1 or 2 bytes), which must
+    fill ``data`` exactly."""
+    n = len(data)
+    if n < prefix:
+        raise _Irregular
+    end = prefix + (data[0] if prefix == 1 else (data[0] << 8) | data[1])
+    if end != n:
+        raise _Irregular
+    return end
+
+
+def _scan_extensions(body: bytes, pos: int) -> tuple[tuple[int, bytes], ...]:
+    n = len(body)
+    if pos == n:
+        return ()  # optional before TLS 1.2
+    if pos + 2 > n or pos + 2 + ((body[pos] << 8) | body[pos + 1]) != n:
+        raise _Irregular
+    pos += 2
     out = []
-    while not block.eof():
-        ext_type = block.u16()
-        out.append((ext_type, block.opaque(2)))
+    while pos < n:
+        start = pos + 4
+        end = start + ((body[pos + 2] << 8) | body[pos + 3]) if start <= n else n + 1
+        if end > n:
+            raise _Irregular
+        out.append(((body[pos] << 8) | body[pos + 1], body[start:end]))
+        pos = end
     return tuple(out)
 
 
-def _sni(data: bytes) -> str | None:
-    lst = Reader(data, "server_name").vector(2)
-    while not lst.eof():
-        name_type = lst.u8()
-        name = lst.opaque(2)
-        if name_type == 0:  # host_name; other types are skipped (none defined today)
-            return name.decode("utf-8", "replace")
+def _scan_sni(data: bytes) -> str | None:
+    if len(data) < 2:
+        raise _Irregular
+    end = 2 + ((data[0] << 8) | data[1])  # trailing bytes after the list are ignored
+    if end > len(data):
+        raise _Irregular
+    pos = 2
+    while pos < end:
+        start = pos + 3
+        if start > end:
+            raise _Irregular
+        stop = start + ((data[pos + 1] << 8) | data[pos + 2])
+        if stop > end:
+            raise _Irregular
+        if data[pos] == 0:  # host_name
+            return data[start:stop].decode("utf-8", "replace")
+        pos = stop
     return None
 
 
-def _alpn_list(data: bytes) -> tuple[str | bytes, ...]:
-    r = Reader(data, "alpn")
-    lst = r.vector(2)
-    r.expect_end()
+def _scan_alpn(data: bytes) -> tuple[str | bytes, ...]:
+    end = _vector_end(data, 2)
+    pos = 2
     out = []
-    while not lst.eof():
-        out.append(alpn_value(lst.opaque(1)))
+    while pos < end:
+        stop = pos + 1 + data[pos]
+        if stop > end:
+            raise _Irregular
+        out.append(alpn_value(data[pos + 1 : stop]))
+        pos = stop
     return tuple(out)
 
 
-def _u16_vector(data: bytes, len_size: int, what: str) -> tuple[int, ...]:
-    r = Reader(data, what)
-    values = r.vector(len_size).u16_list()
-    r.expect_end()
-    return values
-
-
-def _key_share_groups(data: bytes) -> tuple[int, ...]:
-    r = Reader(data, "key_share")
-    shares = r.vector(2)
-    r.expect_end()
+def _scan_key_share(data: bytes) -> tuple[int, ...]:
+    end = _vector_end(data, 2)
+    pos = 2
     groups = []
-    while not shares.eof():
-        groups.append(shares.u16())
-        shares.opaque(2)
+    while pos < end:
+        if pos + 4 > end:
+            raise _Irregular
+        groups.append((data[pos] << 8) | data[pos + 1])
+        pos += 4 + ((data[pos + 2] << 8) | data[pos + 3])
+    if pos != end:
+        raise _Irregular
     return tuple(groups)
 
 
-def parse_client_hello(body: bytes) -> ClientHello:
-    """Parse a ClientHello body (the handshake message without its 4-byte header)."""
-    r = Reader(body, "client_hello")
-    legacy_version = r.u16()
-    random = r.take(32)
-    session_id = r.opaque(1)
-    if len(session_id) > 32:
-        raise MalformedError("TLS", "client_hello: session_id longer than 32")
-    suites = r.vector(2, "cipher_suites").u16_list()
-    compression = r.vector(1, "compression_methods").u8_list()
-    extensions = _extensions(r)
+def _scan_client_hello(body: bytes) -> ClientHello:
+    n = len(body)
+    if n < 38:  # version, random, session_id length, cipher_suites length, compression
+        raise _Irregular
+    sid_end = 35 + body[34]
+    if body[34] > 32 or sid_end + 2 > n:
+        raise _Irregular
+    cs_end = sid_end + 2 + ((body[sid_end] << 8) | body[sid_end + 1])
+    if cs_end >= n:
+        raise _Irregular
+    suites = _u16s(body, sid_end + 2, cs_end)
+    comp_end = cs_end + 1 + body[cs_end]
+    if comp_end > n:
+        raise _Irregular
+    extensions = _scan_extensions(body, comp_end)
 
     sni: str | None = None
     alpn: tuple[str | bytes, ...] = ()
@@ -195,24 +250,19 @@ def parse_client_hello(body: bytes) -> ClientHello:
             continue  # RFC 8446 §4.2: duplicates are illegal; the first one counts
         seen.add(ext_type)
         if ext_type == EXT_SERVER_NAME:
-            # An empty server_name is legal in a ServerHello only, but harmless here.
-            sni = _sni(data) if data else None
+            sni = _scan_sni(data) if data else None
         elif ext_type == EXT_ALPN:
-            alpn = _alpn_list(data)
+            alpn = _scan_alpn(data)
         elif ext_type == EXT_SUPPORTED_VERSIONS:
-            sv = Reader(data, "supported_versions")
-            versions = sv.vector(1).u16_list()
-            sv.expect_end()
+            versions = _u16s(data, 1, _vector_end(data, 1))
         elif ext_type == EXT_SUPPORTED_GROUPS:
-            groups = _u16_vector(data, 2, "supported_groups")
+            groups = _u16s(data, 2, _vector_end(data, 2))
         elif ext_type == EXT_EC_POINT_FORMATS:
-            pf = Reader(data, "ec_point_formats")
-            formats = pf.vector(1).u8_list()
-            pf.expect_end()
+            formats = tuple(data[1 : _vector_end(data, 1)])
         elif ext_type == EXT_SIGNATURE_ALGORITHMS:
-            sigalgs = _u16_vector(data, 2, "signature_algorithms")
+            sigalgs = _u16s(data, 2, _vector_end(data, 2))
         elif ext_type == EXT_KEY_SHARE:
-            shares = _key_share_groups(data)
+            shares = _scan_key_share(data)
         elif ext_type == EXT_PRE_SHARED_KEY:
             psk = True
         elif ext_type == EXT_ENCRYPTED_CLIENT_HELLO:
@@ -220,11 +270,11 @@ def parse_client_hello(body: bytes) -> ClientHello:
         elif ext_type in _QUIC_TP and qtp is None:
             qtp = data
     return ClientHello(
-        legacy_version=legacy_version,
-        random=random,
-        session_id=session_id,
+        legacy_version=(body[0] << 8) | body[1],
+        random=body[2:34],
+        session_id=body[35:sid_end],
         cipher_suites=suites,
-        compression_methods=compression,
+        compression_methods=tuple(body[cs_end + 1 : comp_end]),
         extensions=extensions,
         sni=sni,
         alpn=alpn,
@@ -239,17 +289,15 @@ def parse_client_hello(body: bytes) -> ClientHello:
     )
 
 
-def parse_server_hello(body: bytes) -> ServerHello:
-    """Parse a ServerHello (or HelloRetryRequest) body, without the handshake header."""
-    r = Reader(body, "server_hello")
-    legacy_version = r.u16()
-    random = r.take(32)
-    session_id = r.opaque(1)
-    if len(session_id) > 32:
-        raise MalformedError("TLS", "server_hello: session_id longer than 32")
-    suite = r.u16()
-    compression = r.u8()
-    extensions = _extensions(r)
+def _scan_server_hello(body: bytes) -> ServerHello:
+    n = len(body)
+    if n < 38 or body[34] > 32:  # version, random, session_id length, suite, compression
+        raise _Irregular
+    pos = 35 + body[34]
+    if pos + 3 > n:
+        raise _Irregular
+    extensions = _scan_extensions(body, pos + 3)
+    random = body[2:34]
     hrr = random == HELLO_RETRY_REQUEST_RANDOM
 
     selected: int | None = None
@@ -257,32 +305,35 @@ def parse_server_hello(body: bytes) -> ServerHello:
     group: int | None = None
     psk = False
     qtp: bytes | None = None
-    for ext_type, data in extensions:
+    for ext_type, data in extensions:  # no de-duplication: the last one counts
         if ext_type == EXT_SUPPORTED_VERSIONS:
-            sv = Reader(data, "supported_versions")
-            selected = sv.u16()
-            sv.expect_end()
+            if len(data) != 2:
+                raise _Irregular
+            selected = (data[0] << 8) | data[1]
         elif ext_type == EXT_ALPN:
-            names = _alpn_list(data)
+            names = _scan_alpn(data)
             if len(names) != 1:
-                raise MalformedError("TLS", "server_hello: ALPN must select one protocol")
+                raise _Irregular
             alpn = names[0]
         elif ext_type == EXT_KEY_SHARE:
-            ks = Reader(data, "key_share")
-            group = ks.u16()
-            if not hrr:
-                ks.opaque(2)
-            ks.expect_end()
+            # group, then (not in a HelloRetryRequest) key_exchange<1..2^16-1>, nothing more
+            size = len(data)
+            if hrr:
+                if size != 2:
+                    raise _Irregular
+            elif size < 4 or size != 4 + ((data[2] << 8) | data[3]):
+                raise _Irregular
+            group = (data[0] << 8) | data[1]
         elif ext_type == EXT_PRE_SHARED_KEY:
             psk = True
         elif ext_type in _QUIC_TP and qtp is None:
             qtp = data
     return ServerHello(
-        legacy_version=legacy_version,
+        legacy_version=(body[0] << 8) | body[1],
         random=random,
-        session_id=session_id,
-        cipher_suite=suite,
-        compression_method=compression,
+        session_id=body[35:pos],
+        cipher_suite=(body[pos] << 8) | body[pos + 1],
+        compression_method=body[pos + 2],
         extensions=extensions,
         selected_version=selected,
         alpn=alpn,
@@ -290,3 +341,23 @@ def parse_server_hello(body: bytes) -> ServerHello:
         psk_selected=psk,
         quic_transport_parameters=qtp,
     )
+
+
+def parse_client_hello(body: bytes) -> ClientHello:
+    """Parse a ClientHello body (the handshake message without its 4-byte header)."""
+    try:
+        return _scan_client_hello(body)
+    except _Irregular:
+        from netwatch.dpi.tls.hello_checked import checked_client_hello  # cold path
+
+        return checked_client_hello(body)
+
+
+def parse_server_hello(body: bytes) -> ServerHello:
+    """Parse a ServerHello (or HelloRetryRequest) body, without the handshake header."""
+    try:
+        return _scan_server_hello(body)
+    except _Irregular:
+        from netwatch.dpi.tls.hello_checked import checked_server_hello  # cold path
+
+        return checked_server_hello(body)

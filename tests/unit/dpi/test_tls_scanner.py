@@ -1,0 +1,231 @@
+"""The one-pass hello scanner against the checked (Reader-based) parsers.
+
+``parse_client_hello``/``parse_server_hello`` scan a well-formed hello quickly and hand
+anything else to the checked parsers. Whatever the input, the public functions must give
+exactly what the checked parsers give: the same object, or the same error reason.
+Inputs: real hellos (OpenSSL fixtures, aioquic, every hello of the corpus captures) and
+hypothesis mutations of them (a byte changed, bytes cut or inserted: lying lengths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioquic.buffer import Buffer  # type: ignore[attr-defined]
+from aioquic.tls import Context, Epoch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netwatch.dpi.tls.hello import parse_client_hello, parse_server_hello
+from netwatch.dpi.tls.hello_checked import checked_client_hello, checked_server_hello
+from netwatch.dpi.tls.record import RecordSplitter
+from netwatch.errors import MalformedError
+from tests.unit.dpi.test_tls_corpus import TLS_STEMS, tls_flows
+from tests.unit.dpi.test_tls_malformed import CLIENT13, SERVER13, _messages
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _outcome(parse: Callable[[bytes], Any], body: bytes) -> tuple[str, Any]:
+    try:
+        return "ok", parse(body)
+    except MalformedError as exc:
+        return "error", exc.reason
+
+
+def _same(body: bytes, client: bool) -> None:
+    if client:
+        assert _outcome(parse_client_hello, body) == _outcome(checked_client_hello, body)
+    else:
+        assert _outcome(parse_server_hello, body) == _outcome(checked_server_hello, body)
+
+
+def _aioquic_client_hello() -> bytes:
+    """A QUIC ClientHello body from aioquic's TLS 1.3 stack (transport parameters, ALPN)."""
+    ctx = Context(is_client=True, alpn_protocols=["h3", "h3-29"], server_name="quic.test")
+    ctx.handshake_extensions = [(0x39, bytes.fromhex("0104000075300304000005dc"))]
+    buffers = {e: Buffer(capacity=4096) for e in (Epoch.INITIAL, Epoch.HANDSHAKE, Epoch.ONE_RTT)}
+    ctx.handle_message(b"", buffers)
+    return bytes(buffers[Epoch.INITIAL].data[4:])
+
+
+def _hellos() -> tuple[list[bytes], list[bytes]]:
+    from tests.unit.dpi.test_tls_malformed import CH_BODY, SH_BODY
+
+    clients = [CH_BODY, _messages(CLIENT13)[0][1]]
+    servers = [SH_BODY, _messages(SERVER13)[0][1]]
+    return [*clients, _aioquic_client_hello()], servers
+
+
+CLIENTS, SERVERS = _hellos()
+
+
+def _handshake_bodies(data: bytes, wanted: int) -> list[bytes]:
+    """Bodies of handshake messages of type ``wanted`` in the first records of a stream."""
+    records = RecordSplitter()
+    records.push(data)
+    out = []
+    buf = b""
+    try:
+        while (rec := records.pull()) is not None and rec[0] == 22:
+            buf += rec[1]
+    except MalformedError:
+        pass
+    pos = 0
+    while len(buf) - pos >= 4:
+        size = int.from_bytes(buf[pos + 1 : pos + 4], "big")
+        if buf[pos] == wanted and pos + 4 + size <= len(buf):
+            out.append(buf[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    return out
+
+
+@pytest.mark.parametrize("stem", TLS_STEMS)
+def test_corpus_hellos_scan_like_the_checked_parser(stem: str, tmp_path: Path) -> None:
+    seen = 0
+    for tf in tls_flows(stem, tmp_path):
+        client = b"".join(d for dr, d, _ in tf.chunks if dr == 0)
+        server = b"".join(d for dr, d, _ in tf.chunks if dr == 1)
+        for body in _handshake_bodies(client, 1):
+            assert parse_client_hello(body) == checked_client_hello(body)
+            seen += 1
+        for body in _handshake_bodies(server, 2):
+            assert parse_server_hello(body) == checked_server_hello(body)
+    assert seen
+
+
+def _mutated(bodies: list[bytes]) -> st.SearchStrategy[bytes]:
+    @st.composite
+    def build(draw: st.DrawFn) -> bytes:
+        body = bytearray(draw(st.sampled_from(bodies)))
+        for _ in range(draw(st.integers(1, 3))):
+            kind = draw(st.sampled_from(("set", "cut", "insert", "truncate", "append")))
+            at = draw(st.integers(0, max(len(body) - 1, 0)))
+            if kind == "set" and body:
+                body[at] = draw(st.integers(0, 255))
+            elif kind == "cut":
+                del body[at : at + draw(st.integers(1, 4))]
+            elif kind == "insert":
+                body[at:at] = draw(st.binary(min_size=1, max_size=4))
+            elif kind == "truncate":
+                del body[at:]
+            else:
+                body += draw(st.binary(min_size=1, max_size=4))
+        return bytes(body)
+
+    return build()
+
+
+@FUZZ
+@given(_mutated(CLIENTS))
+def test_mutated_client_hellos(body: bytes) -> None:
+    _same(body, client=True)
+
+
+@FUZZ
+@given(_mutated(SERVERS))
+def test_mutated_server_hellos(body: bytes) -> None:
+    _same(body, client=False)
+
+
+#: Extensions whose data the parsers look inside.
+PARSED = frozenset((0x0000, 0x000A, 0x000B, 0x000D, 0x0010, 0x002B, 0x0033))
+
+
+def _rebuild(body: bytes, client: bool, session_id: bytes, extensions: list[Any]) -> bytes:
+    """``body`` with another session_id and extension list, every outer length fixed up."""
+    hello = checked_client_hello(body) if client else checked_server_hello(body)
+    head = body[:34] + bytes([len(session_id)]) + session_id
+    if client:
+        ch = checked_client_hello(body)
+        suites = b"".join(c.to_bytes(2, "big") for c in ch.cipher_suites)
+        head += len(suites).to_bytes(2, "big") + suites
+        head += bytes([len(ch.compression_methods), *ch.compression_methods])
+    else:
+        at = 35 + len(hello.session_id)
+        head += body[at : at + 3]
+    block = b"".join(t.to_bytes(2, "big") + len(d).to_bytes(2, "big") + d for t, d in extensions)
+    return head + len(block).to_bytes(2, "big") + block
+
+
+@st.composite
+def _one_extension_changed(draw: st.DrawFn, bodies: list[bytes], client: bool) -> bytes:
+    """A real hello where one extension's data (or the session_id) is mutated; the outer
+    lengths stay consistent, so the inner parsers are what gets tested."""
+    body = draw(st.sampled_from(bodies))
+    hello = checked_client_hello(body) if client else checked_server_hello(body)
+    extensions = list(hello.extensions)
+    session_id = hello.session_id
+    if draw(st.booleans()):
+        session_id = draw(st.binary(min_size=30, max_size=36))
+    parsed = [i for i, (t, _) in enumerate(extensions) if t in PARSED]  # inner structure
+    i = draw(
+        st.sampled_from(parsed)
+        if parsed and draw(st.booleans())
+        else st.integers(0, len(extensions) - 1)
+    )
+    ext_type, data = extensions[i]
+    data = bytearray(data)
+    kind = draw(st.sampled_from(("set", "cut", "append", "duplicate")))
+    at = draw(st.integers(0, max(len(data) - 1, 0)))
+    if kind == "set" and data:
+        data[at] = draw(st.integers(0, 255))
+    elif kind == "cut":
+        del data[at : at + draw(st.integers(1, 3))]
+    elif kind == "append":
+        data += draw(st.binary(min_size=1, max_size=3))
+    else:
+        extensions.append((ext_type, bytes(data)))
+    extensions[i] = (ext_type, bytes(data))
+    return _rebuild(body, client, session_id, extensions)
+
+
+@FUZZ
+@given(_one_extension_changed(CLIENTS, client=True))
+def test_client_hellos_with_one_extension_changed(body: bytes) -> None:
+    _same(body, client=True)
+
+
+@FUZZ
+@given(_one_extension_changed(SERVERS, client=False))
+def test_server_hellos_with_one_extension_changed(body: bytes) -> None:
+    _same(body, client=False)
+
+
+@FUZZ
+@given(st.binary(max_size=120))
+def test_random_bytes(body: bytes) -> None:
+    _same(body, client=True)
+    _same(body, client=False)
+
+
+def test_fixtures_take_the_fast_path() -> None:
+    from netwatch.dpi.tls import hello
+
+    for body in CLIENTS:
+        assert hello._scan_client_hello(body) == checked_client_hello(body)
+    for body in SERVERS:
+        assert hello._scan_server_hello(body) == checked_server_hello(body)
+
+
+@pytest.mark.parametrize("client", [True, False])
+def test_every_lying_byte_of_the_parsed_extensions(client: bool) -> None:
+    """Deterministic: each byte of each parsed extension (lengths included) set to 0,
+    0xff and its neighbours, one at a time."""
+    checked = 0
+    for body in CLIENTS if client else SERVERS:
+        hello = checked_client_hello(body) if client else checked_server_hello(body)
+        for i, (ext_type, data) in enumerate(hello.extensions):
+            if ext_type not in PARSED:
+                continue
+            positions = range(len(data)) if len(data) <= 80 else [*range(8), len(data) - 1]
+            for at in positions:
+                for value in {0, 0xFF, (data[at] + 1) & 0xFF, (data[at] - 1) & 0xFF}:
+                    changed = list(hello.extensions)
+                    changed[i] = (ext_type, data[:at] + bytes([value]) + data[at + 1 :])
+                    _same(_rebuild(body, client, hello.session_id, changed), client)
+                    checked += 1
+    assert checked > 100
