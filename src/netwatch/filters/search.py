@@ -127,11 +127,13 @@ class SearchCache:
     fields are unchanged (its app, process and geo objects, addresses, state, names).
 
     A lookup with the very same view object (the common case: many keystrokes on one
-    snapshot) is one dict lookup and one ``is``. Bounded: past ``max_entries`` the oldest
-    half is dropped. Safe to share between threads: a race only costs a rebuild.
+    snapshot) is one dict lookup and one ``is``. Bounded: past ``max_entries`` (default
+    2.5 times the 20,000 rows the TUI is sized for) the oldest half is dropped, so rows of
+    long-gone connections do not pin their views in memory. Safe to share between
+    threads: a race only costs a rebuild.
     """
 
-    def __init__(self, max_entries: int = 131072) -> None:
+    def __init__(self, max_entries: int = 50_000) -> None:
         self._rows: dict[int, _Row] = {}
         self._max = max_entries
         self._lock = threading.Lock()
