@@ -229,3 +229,11 @@ def test_every_lying_byte_of_the_parsed_extensions(client: bool) -> None:
                     _same(_rebuild(body, client, hello.session_id, changed), client)
                     checked += 1
     assert checked > 100
+
+
+def test_grease_set_is_rfc_8701() -> None:
+    from netwatch.dpi.tls.fingerprints import _GREASE
+    from netwatch.dpi.tls.hello import is_grease
+
+    assert {v for v in range(0x10000) if is_grease(v)} == _GREASE
+    assert len(_GREASE) == 16
