@@ -119,12 +119,17 @@ http {{
         location /echo {{ return 201 "made\\n"; }}
         location /gone {{ return 404; }}
     }}
+    server {{
+        listen 127.0.0.1:{h2port} http2;
+        root {root}/www;
+    }}
 }}
 """
 
 
 @pytest.fixture(scope="module")
-def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def nginx_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+    """(HTTP/1.1 port, cleartext HTTP/2 prior-knowledge port)."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(binary).exists():
         pytest.skip("nginx not installed")
@@ -132,9 +137,9 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     (root / "www").mkdir()
     (root / "www" / "index.html").write_text("<h1>hello</h1>\n" * 100)
     (root / "www" / "big.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
-    port = free_port()
+    port, h2port = free_port(), free_port()
     conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, port=port))
+    conf.write_text(NGINX_CONF.format(root=root, port=port, h2port=h2port))
     proc = subprocess.Popen(
         [binary, "-c", str(conf), "-p", str(root)],
         stdout=subprocess.DEVNULL,
@@ -142,10 +147,16 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     )
     try:
         wait_port(port)
-        yield port
+        wait_port(h2port)
+        yield port, h2port
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def nginx(nginx_ports: tuple[int, int]) -> int:
+    return nginx_ports[0]
 
 
 def curl(port: int, *args: str) -> None:
@@ -239,3 +250,31 @@ def test_curl_http2_prior_knowledge_to_nginx_is_refused_cleanly(nginx: int) -> N
     rec = a.record()
     assert rec["version"] == "h2c"
     assert [(r["method"], r["path"]) for r in rec["requests"]] == [("GET", "/")]
+
+
+def test_curl_h2c_prior_knowledge(nginx_ports: tuple[int, int]) -> None:
+    """Real HPACK (nginx's encoder: Huffman, indexed fields) and real DATA framing with
+    flow control. One request per connection: curl 7.88 fails to reuse a prior-knowledge
+    connection (exit 16 even without the relay)."""
+    relay = Relay(nginx_ports[1])
+    paths = ["/index.html", "/big.bin", "/nothing-here"]
+    try:
+        for path in paths:
+            curl(relay.port, "--http2-prior-knowledge", f"http://127.0.0.1:{relay.port}{path}")
+    finally:
+        relay.close()
+    assert len(relay.conns) == 3
+    host = f"127.0.0.1:{relay.port}"
+    rows = []
+    for chunks in relay.conns:
+        assert chunks[0][1].startswith(b"PRI * HTTP/2.0")
+        rec = analyze(chunks).record()
+        assert rec["version"] == "h2c"
+        (r,) = rec["requests"]
+        assert r["server"].startswith("nginx") and r["user_agent"].startswith("curl/")
+        rows.append((r["method"], r["host"], r["path"], r["status"], r["response_body_bytes"]))
+    assert rows[:2] == [
+        ("GET", host, "/index.html", 200, 1500),
+        ("GET", host, "/big.bin", 200, 1 << 20),
+    ]
+    assert rows[2][:4] == ("GET", host, "/nothing-here", 404) and rows[2][4] > 0
