@@ -119,6 +119,7 @@ def compile_filter(
     expression: str, dlt: int = DLT_EN10MB, snaplen: int = 262144, optimize: bool = True
 ) -> list[Instruction]:
     """Compile a tcpdump filter for link type ``dlt``; UsageError with libpcap's message."""
+    raw = filter_bytes(expression)
     lib = load_libpcap()
     prog = BpfProgram()
     with _COMPILE_LOCK:
@@ -127,7 +128,7 @@ def compile_filter(
             raise CaptureError("libpcap: pcap_open_dead failed")
         try:
             rc = lib.pcap_compile(
-                handle, ctypes.byref(prog), expression.encode(), int(optimize),
+                handle, ctypes.byref(prog), raw, int(optimize),
                 PCAP_NETMASK_UNKNOWN,
             )  # fmt: skip
             if rc != 0:
@@ -143,6 +144,17 @@ def compile_filter(
                 lib.pcap_freecode(ctypes.byref(prog))
         finally:
             lib.pcap_close(handle)
+
+
+def filter_bytes(expression: str) -> bytes:
+    """The expression as the C string libpcap reads; UsageError if it cannot be one."""
+    if "\0" in expression:
+        # A C string would end at the NUL and libpcap would silently compile a prefix.
+        raise UsageError(f"bad capture filter {expression!r}: contains a NUL character")
+    try:
+        return expression.encode()
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"bad capture filter {expression!r}: {exc.reason}") from exc
 
 
 def snaplen_program(snaplen: int) -> list[Instruction]:

@@ -35,7 +35,7 @@ from netwatch.capture.base import (
     Packet,
     SourceStats,
 )
-from netwatch.capture.bpf import PCAP_NETMASK_UNKNOWN, BpfProgram, load_libpcap
+from netwatch.capture.bpf import PCAP_NETMASK_UNKNOWN, BpfProgram, filter_bytes, load_libpcap
 from netwatch.capture.interfaces import default_route_interface, list_interfaces
 from netwatch.capture.permissions import missing_interface_error, permission_error
 from netwatch.errors import CaptureError, UsageError
@@ -186,7 +186,7 @@ class LibpcapSource:
 
     def _set_filter(self, expression: str) -> None:
         lib, prog = self._lib, BpfProgram()
-        if lib.pcap_compile(self._handle, ctypes.byref(prog), expression.encode(), 1,
+        if lib.pcap_compile(self._handle, ctypes.byref(prog), filter_bytes(expression), 1,
                             PCAP_NETMASK_UNKNOWN) != 0:  # fmt: skip
             raise UsageError(f"bad capture filter {expression!r}: {self._error()}")
         try:

@@ -8,6 +8,8 @@ import socket
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netwatch.capture.bpf import (
     BPF_RET_K,
@@ -143,3 +145,31 @@ def test_invalid_programs_are_refused() -> None:
             attach_filter(rx, [])
         with pytest.raises(CaptureError, match="cannot attach"):
             attach_filter(rx, [(0x28, 0, 0, 12)])  # no final ret: the kernel rejects it
+
+
+@pytest.mark.parametrize("expr", ["tcp\0 and garbage", "host \udcff"])
+def test_expressions_that_are_not_c_strings_are_refused(expr: str) -> None:
+    with pytest.raises(UsageError, match="bad capture filter"):
+        compile_filter(expr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.lists(
+            st.sampled_from(
+                ["tcp", "udp", "port", "53", "and", "or", "not", "(", ")", "host", "net",
+                 "198.18.0.1", "/", "16", "vlan", "ip6", "[", "]", "&", "0x10", "==", "!="]
+            ),
+            max_size=10,
+        ).map(" ".join),
+    )
+)  # fmt: skip
+def test_any_text_compiles_or_raises_usage_error(expr: str) -> None:
+    try:
+        prog = compile_filter(expr, DLT_EN10MB)
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert prog and prog[-1][0] == BPF_RET_K
