@@ -36,6 +36,7 @@ import pytest
 from netwatch.capture.afpacket import AfPacketSource
 from netwatch.capture.base import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from netwatch.capture.libpcap import LibpcapSource
+from netwatch.errors import CaptureError
 
 pytestmark = [
     pytest.mark.live,
@@ -355,3 +356,16 @@ def test_snaplen_truncates_but_keeps_wire_length(pair: Pair) -> None:
     (packet,) = collector.stop()
     assert len(packet[2]) == 64
     assert packet[3] == 14 + 20 + 8 + 500
+
+
+@pytest.mark.parametrize("kind", ["afpacket", "libpcap"])
+def test_removed_interface_ends_the_reader_with_capture_error(pair: Pair, kind: str) -> None:
+    source = open_source(kind, pair.ns_a, pair.if_a, None)
+    collector = Collector(source)
+    time.sleep(0.2)
+    sh("ip", "-n", pair.ns_a, "link", "del", pair.if_a)
+    collector.thread.join(2)
+    assert not collector.thread.is_alive()
+    assert isinstance(collector.error, CaptureError)
+    assert pair.if_a in str(collector.error)
+    source.close()

@@ -340,7 +340,7 @@ class AfPacketSource:
     def _raise_socket_error(self) -> None:
         err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err == errno.ENETDOWN:
-            raise CaptureError(f"{self.description} went down")
+            raise CaptureError(f"{self.description} went down or was removed")
         raise CaptureError(f"{self.description}: capture socket error: {os.strerror(err)}")
 
     def _read_kernel_stats(self) -> None:
