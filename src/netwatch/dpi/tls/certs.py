@@ -111,7 +111,7 @@ def _rfc3339(when: datetime) -> str:
 
 def _serial_hex(serial: int) -> str:
     size = (serial + (serial < 0)).bit_length() // 8 + 1  # DER: minimal two's complement
-    return ":".join(f"{b:02x}" for b in serial.to_bytes(size, "big", signed=True))
+    return serial.to_bytes(size, "big", signed=True).hex(":")
 
 
 def _san(cert: x509.Certificate) -> tuple[str, ...]:
@@ -128,8 +128,31 @@ def _san(cert: x509.Certificate) -> tuple[str, ...]:
     return (*dns, *(str(ip) for ip in ips))
 
 
+#: Summaries of recently seen certificates by SHA-256. The same chains (intermediates
+#: above all) come back in handshake after handshake, and a summary costs ~50 us of
+#: X.509 parsing; a bounded cache of immutable results skips that.
+_SUMMARIES: dict[str, CertInfo] = {}
+MAX_CACHED_SUMMARIES = 512
+
+
 def describe_certificate(der: bytes) -> CertInfo:
     """Summarise one DER certificate; raises ValueError when it does not parse."""
+    digest = hashlib.sha256(der).hexdigest()
+    info = _SUMMARIES.get(digest)
+    if info is None:
+        info = _describe(der, digest)
+        if len(_SUMMARIES) >= MAX_CACHED_SUMMARIES:
+            del _SUMMARIES[next(iter(_SUMMARIES))]  # the oldest entry
+        _SUMMARIES[digest] = info
+    return info
+
+
+def clear_summary_cache() -> None:
+    """Forget the cached summaries (benchmarks measure a cold start with this)."""
+    _SUMMARIES.clear()
+
+
+def _describe(der: bytes, digest: str) -> CertInfo:
     cert = x509.load_der_x509_certificate(der)
     return CertInfo(
         subject=format_name(cert.subject),
@@ -138,7 +161,7 @@ def describe_certificate(der: bytes) -> CertInfo:
         not_before=_rfc3339(cert.not_valid_before_utc),
         not_after=_rfc3339(cert.not_valid_after_utc),
         serial=_serial_hex(cert.serial_number),
-        sha256=hashlib.sha256(der).hexdigest(),
+        sha256=digest,
     )
 
 

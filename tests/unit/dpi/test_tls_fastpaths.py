@@ -1,14 +1,17 @@
-"""The one-pass hello scanner against the checked (Reader-based) parsers.
+"""The fast paths of the TLS package give exactly what the careful ones give.
 
 ``parse_client_hello``/``parse_server_hello`` scan a well-formed hello quickly and hand
 anything else to the checked parsers. Whatever the input, the public functions must give
 exactly what the checked parsers give: the same object, or the same error reason.
 Inputs: real hellos (OpenSSL fixtures, aioquic, every hello of the corpus captures) and
 hypothesis mutations of them (a byte changed, bytes cut or inserted: lying lengths).
+Certificate summaries are cached by SHA-256: a cached summary equals a fresh one.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -237,3 +240,43 @@ def test_grease_set_is_rfc_8701() -> None:
 
     assert {v for v in range(0x10000) if is_grease(v)} == _GREASE
     assert len(_GREASE) == 16
+
+
+def _self_signed(name: str) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(when)
+        .not_valid_after(when + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_certificate_summary_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netwatch.dpi.tls import certs
+
+    ders = [_self_signed(f"c{i}.test") for i in range(3)]
+    fresh = [certs._describe(der, hashlib.sha256(der).hexdigest()) for der in ders]
+    assert [c.san for c in fresh] == [("c0.test",), ("c1.test",), ("c2.test",)]
+    certs.clear_summary_cache()
+    monkeypatch.setattr(certs, "MAX_CACHED_SUMMARIES", 2)
+    assert [certs.describe_certificate(der) for der in ders] == fresh
+    assert list(certs._SUMMARIES) == [c.sha256 for c in fresh[1:]]  # bounded, oldest out
+    assert certs.describe_certificate(bytes(ders[2])) is certs._SUMMARIES[fresh[2].sha256]
+    certs.clear_summary_cache()
+    with pytest.raises(ValueError):
+        certs.describe_certificate(b"\x30\x03\x02\x01\x00")  # not cached, still an error
+    assert not certs._SUMMARIES
