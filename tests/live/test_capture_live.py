@@ -369,3 +369,27 @@ def test_removed_interface_ends_the_reader_with_capture_error(pair: Pair, kind: 
     assert isinstance(collector.error, CaptureError)
     assert pair.if_a in str(collector.error)
     source.close()
+
+
+def _promiscuity(ns: str, ifname: str) -> int:
+    out = subprocess.run(
+        ["ip", "-n", ns, "-d", "link", "show", "dev", ifname],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    found = re.search(r"promiscuity (\d+)", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def test_promiscuous_membership_lasts_as_long_as_the_source(pair: Pair) -> None:
+    assert _promiscuity(pair.ns_a, pair.if_a) == 0
+    source = open_source("afpacket", pair.ns_a, pair.if_a, None, promiscuous=True)
+    assert _promiscuity(pair.ns_a, pair.if_a) == 1
+    source.close()
+    assert _promiscuity(pair.ns_a, pair.if_a) == 0
+    plain = open_source("afpacket", pair.ns_a, pair.if_a, None)
+    assert _promiscuity(pair.ns_a, pair.if_a) == 0
+    plain.close()
