@@ -203,6 +203,13 @@ def _judge(resolver: ProcessResolver, tap: Tap, cases: list[Case]) -> dict[str, 
     for case in cases:
         case.flows = tap.find(case.proto, dport=case.dport, sport=case.sport)
         assert case.flows, f"the tap saw no {case.proto} flow for {case.name}"
+    # As the engine does: ask about every new flow, refresh, ask again for the rows
+    # still unattributed (a backend may resolve misses on demand).
+    for case in cases:
+        for local, remote in case.flows:
+            resolver.lookup(case.proto, local, remote)
+    resolver.refresh()
+    for case in cases:
         ok, detail = True, ""
         for local, remote in case.flows:
             hit = resolver.lookup(case.proto, local, remote)

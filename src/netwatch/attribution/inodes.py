@@ -8,7 +8,8 @@ sockets = 10,000 readlink calls). This index is incremental:
   ``/proc/PID/fd`` reports the number of open fds in ``st_size``, one cheap call per pid;
   on older kernels (``st_size == 0``) the directory is listed instead;
 * an inode the socket table has but the index lacks (a pid that closed one fd and opened
-  another, same count) triggers a full rescan, at most once per ``full_every`` seconds.
+  another, same count) triggers a full rescan, at most once per ``full_every`` seconds;
+  an inode that a full rescan could not find never triggers one again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class InodeIndex:
         self._pid_inodes: dict[int, list[int]] = {}
         self._pid_fds: dict[int, int] = {}
         self._last_full = 0.0
+        self._given_up: set[int] = set()
         self.scanned_pids = 0  # counters, for the benchmark and diagnose
         self.full_rescans = 0
 
@@ -100,9 +102,13 @@ class InodeIndex:
                     continue
             self._scan(pid)
         if wanted and now - self._last_full >= self.full_every:
-            missing = [i for i in wanted if i not in self._by_inode]
+            # Inodes a full scan already failed to find (kernel-held sockets, ones being
+            # closed, other pid namespaces) do not trigger another: only new ones do.
+            self._given_up &= wanted
+            missing = [i for i in wanted if i not in self._by_inode and i not in self._given_up]
             if missing:
                 self._last_full = now
                 self.full_rescans += 1
                 for pid in pids:
                     self._scan(pid)
+                self._given_up.update(i for i in missing if i not in self._by_inode)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from netwatch.attribution.container import parse_cgroup
@@ -23,6 +25,7 @@ from netwatch.model.process import ProcessInfo
 
 MAX_ANCESTORS = 8
 COMM_MAX = 15
+RECHECK_SECONDS = 1.0
 
 
 @lru_cache(maxsize=1024)
@@ -61,10 +64,19 @@ def full_name(comm: str, exe: str, cmdline: tuple[str, ...]) -> str:
 class ProcReader:
     """Reads and caches :class:`ProcessInfo` from a procfs tree (``root``, for tests)."""
 
-    def __init__(self, root: str = "/proc", max_ancestors: int = MAX_ANCESTORS) -> None:
+    def __init__(
+        self,
+        root: str = "/proc",
+        max_ancestors: int = MAX_ANCESTORS,
+        recheck: float = RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.root = root
         self.max_ancestors = max_ancestors
-        self._cache: dict[int, tuple[int, ProcessInfo]] = {}
+        self.recheck = recheck
+        self.clock = clock
+        # pid -> (starttime, info, when the pid was last seen alive with that starttime)
+        self._cache: dict[int, tuple[int, ProcessInfo, float]] = {}
 
     def _read(self, pid: int, name: str) -> str:
         with open(f"{self.root}/{pid}/{name}", encoding="utf-8", errors="replace") as f:
@@ -100,14 +112,23 @@ class ProcReader:
         return tuple(raw.rstrip("\0").split("\0")) if raw else ()
 
     def info(self, pid: int) -> ProcessInfo | None:
-        """The process ``pid`` now, or None when it is gone."""
+        """The process ``pid`` now, or None when it is gone.
+
+        A process confirmed alive less than ``recheck`` seconds ago is served from the
+        cache without touching /proc (lookups stay at dict speed); after that its stat
+        is read again, which also catches a recycled pid (a new start time).
+        """
+        now = self.clock()
+        hit = self._cache.get(pid)
+        if hit is not None and now - hit[2] < self.recheck:
+            return hit[1]
         st = self.stat(pid)
         if st is None:
             self._cache.pop(pid, None)
             return None
         comm, ppid, start = st
-        hit = self._cache.get(pid)
         if hit is not None and hit[0] == start:
+            self._cache[pid] = (start, hit[1], now)
             return hit[1]
         exe = self._exe(pid)
         cmdline = self._cmdline(pid)
@@ -127,7 +148,7 @@ class ProcReader:
             ancestors=self.ancestors(ppid),
             container=container,
         )
-        self._cache[pid] = (start, info)
+        self._cache[pid] = (start, info, now)
         return info
 
     def ancestors(self, ppid: int) -> tuple[tuple[int, str], ...]:

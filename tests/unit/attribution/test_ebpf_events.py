@@ -124,3 +124,20 @@ def test_fuzz_decode(raw: bytes) -> None:
     state = KernelState()
     state.apply(ev, now=0.0)  # whatever decodes must fold without errors
     state.expire(now=1e9)
+
+
+def test_sockets_of_dead_processes_are_pruned_after_the_grace(fake_proc: Path) -> None:
+    from netwatch.attribution.ebpf.resolver import EbpfResolver
+
+    r = EbpfResolver(proc_root=str(fake_proc))  # never started: only the folding is used
+    r.state.grace = 10.0
+    r.state.apply(_ev(Kind.UDP_SEND, 1, ("0.0.0.0", 5353), ("0.0.0.0", 0), 4242, "udp"), 0)
+    r.state.apply(_ev(Kind.UDP_SEND, 2, ("0.0.0.0", 6000), ("0.0.0.0", 0), 31337, "udp"), 0)
+    assert r.prune_dead(now=100.0) == 0  # 31337 has no /proc entry: dead from now on
+    hit = r.lookup("udp", ("10.0.0.1", 6000), ("10.0.0.2", 53))
+    assert hit is not None and hit[0].name == "cli"  # named from the kernel's record
+    assert r.prune_dead(now=105.0) == 0
+    assert r.prune_dead(now=110.0) == 1
+    assert r.lookup("udp", ("10.0.0.1", 6000), ("10.0.0.2", 53)) is None
+    hit = r.lookup("udp", ("10.0.0.1", 5353), ("10.0.0.2", 53))
+    assert hit is not None and hit[0].name == "netwatch-thirty-char-name-proc"

@@ -61,25 +61,41 @@ def test_ancestors_are_capped(fake_proc: Path) -> None:
     assert info is not None and info.ancestors == ((4242, "netwatch-thirty"),)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_gone_and_damaged_processes(fake_proc: Path) -> None:
-    reader = ProcReader(str(fake_proc))
+    clock = Clock()
+    reader = ProcReader(str(fake_proc), recheck=1.0, clock=clock)
     assert reader.info(6000) is None  # damaged stat
     assert reader.info(777) is None  # never existed
-    assert reader.info(4242) is not None
+    alive = reader.info(4242)
+    assert alive is not None
     (fake_proc / "4242" / "stat").unlink()  # exits
+    clock.now += 0.5
+    assert reader.info(4242) is alive  # confirmed alive 0.5 s ago: no /proc read
+    clock.now += 1.0
     assert reader.info(4242) is None
 
 
 def test_recycled_pid_is_reread(fake_proc: Path) -> None:
-    reader = ProcReader(str(fake_proc))
+    clock = Clock()
+    reader = ProcReader(str(fake_proc), recheck=1.0, clock=clock)
     first = reader.info(400)
     assert first is not None and first.name == "bash"
     stat = fake_proc / "400" / "stat"
     stat.write_text(stat.read_text().replace("(bash)", "(zsh)").replace(" 500 ", " 501 "))
+    clock.now += 2
     second = reader.info(400)
     assert second is not None and second.name == "zsh"
     # same start time: served from the cache even if comm text changed (prctl rename)
     stat.write_text(stat.read_text().replace("(zsh)", "(renamed)"))
+    clock.now += 2
     assert reader.info(400) is second
 
 

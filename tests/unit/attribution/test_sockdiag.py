@@ -16,6 +16,7 @@ from netwatch.attribution.sockdiag import (
     _HDR,
     TCP_LISTEN,
     SockDiagResolver,
+    build_exact,
     build_request,
     decode_message,
     iter_replies,
@@ -106,36 +107,78 @@ def test_fuzz_decode_message(body: bytes) -> None:
     assert (":" in lip) == (fam == socket.AF_INET6) or fam not in (2, 10) or lip == rip
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_backend_finds_this_process_sockets() -> None:
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen()
-    r = SockDiagResolver()
+    clock = Clock()
+    r = SockDiagResolver(full_every=5.0, clock=clock)
     r.start()
+    assert r.full_dumps == 1
     try:
+        # Opened after the full dump: unknown until a lookup misses and the next
+        # refresh asks the kernel about exactly those tuples.
         cli = socket.create_connection(lst.getsockname())
         acc, _ = lst.accept()
         udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         udp.sendto(b"x", ("::1", 9))
         udp_port = udp.getsockname()[1]
+        asks = [
+            ("tcp", cli.getsockname(), cli.getpeername(), "exact"),
+            ("tcp", acc.getsockname(), acc.getpeername(), "exact"),
+            ("tcp", lst.getsockname(), ("127.0.0.1", 1), "listener"),
+            ("udp", ("::1", udp_port), ("::1", 9), "wildcard"),
+        ]
+        # the listener existed at the full dump: it names the accepted connection until
+        # the exact socket is known; the client and the UDP socket are misses
+        before = [r.lookup(p, lo, re) for p, lo, re, _ in asks]
+        assert [b[1].match if b else None for b in before] == [None, "listener", "listener", None]
+        clock.now += 1
         r.refresh()
+        assert r.full_dumps == 1 and r.queries == 4
         me = os.getpid()
-        got = r.lookup("tcp", cli.getsockname(), cli.getpeername())
-        assert got is not None and got[0].pid == me and got[1].match == "exact"
-        got = r.lookup("tcp", acc.getsockname(), acc.getpeername())
-        assert got is not None and got[0].pid == me and got[1].source == "sockdiag"
-        got = r.lookup("tcp", lst.getsockname(), ("127.0.0.1", 1))
-        assert got is not None and got[1].match == "listener"
-        got = r.lookup("udp", ("::1", udp.getsockname()[1]), ("::1", 9))
-        assert got is not None and got[0].pid == me and got[1].match == "wildcard"
+        for proto, local, remote, match in asks:
+            got = r.lookup(proto, local, remote)
+            assert got is not None, (proto, local, remote)
+            assert got[0].pid == me and got[1].match == match and got[1].source == "sockdiag"
+        # a tuple the kernel does not know is asked once, then not again for a while
+        assert r.lookup("tcp", ("127.0.0.1", 1), ("127.0.0.1", 2)) is None
+        r.refresh()
+        assert r.lookup("tcp", ("127.0.0.1", 1), ("127.0.0.1", 2)) is None
+        r.refresh()
+        assert r.queries == 5
         client_tuple = (cli.getsockname(), cli.getpeername())
         cli.close()
         acc.close()
         udp.close()
+        clock.now += 5  # the next full dump drops closed sockets
         r.refresh()
-        assert r.lookup("tcp", *client_tuple) is None  # closed sockets leave the table
+        assert r.full_dumps == 2
+        assert r.lookup("tcp", *client_tuple) is None
         assert r.lookup("udp", ("::1", udp_port), ("::1", 9)) is None
     finally:
         r.close()
         lst.close()
     r.close()  # idempotent
+
+
+def test_exact_query_layout() -> None:
+    tcp = build_exact("tcp", ("10.0.0.1", 4000), ("10.0.0.2", 80), 3)
+    udp = build_exact("udp", ("10.0.0.1", 4000), ("10.0.0.2", 53), 3)
+    assert len(tcp) == len(udp) == 72
+    assert struct.unpack_from("=IHHI", tcp) == (72, 20, 1, 3)  # no NLM_F_DUMP
+    # TCP: id.src is the local end; UDP: id.src is the remote end (as the kernel reads it)
+    assert struct.unpack_from("!HH", tcp, 24) == (4000, 80)
+    assert tcp[28:32] == bytes([10, 0, 0, 1]) and tcp[44:48] == bytes([10, 0, 0, 2])
+    assert struct.unpack_from("!HH", udp, 24) == (53, 4000)
+    assert tcp[-8:] == b"\xff" * 8  # INET_DIAG_NOCOOKIE
+    v6 = build_exact("tcp", ("::ffff:10.0.0.1", 1), ("fd00::2", 2), 1)
+    assert v6[16] == socket.AF_INET6

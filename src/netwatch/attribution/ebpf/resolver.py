@@ -27,6 +27,7 @@ from netwatch.errors import MalformedError
 from netwatch.model.process import Attribution, ProcessInfo
 
 OBJECT_NAME = "netwatch_attrib.bpf.o"
+PRUNE_EVERY = 5.0
 CGROUP_PROGRAMS = ("nw_connect4", "nw_connect6", "nw_sendmsg4", "nw_sendmsg6",
                    "nw_post_bind4", "nw_post_bind6")  # fmt: skip
 TRACE_PROGRAMS = ("nw_set_state", "nw_send_length")
@@ -72,6 +73,8 @@ class EbpfResolver:
         self._cb = SAMPLE_FN(self._on_sample)
         self._enriched: dict[int, ProcessInfo] = {}
         self._last_expire = 0.0
+        self._last_prune = 0.0
+        self._dead: dict[int, float] = {}
 
     # ---- libbpf plumbing -------------------------------------------------------------
 
@@ -196,6 +199,29 @@ class EbpfResolver:
             self._last_expire = now
             self.state.expire(now)
             self._read_lost()
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            self.prune_dead(now)
+
+    def prune_dead(self, now: float) -> int:
+        """Forget the sockets of processes dead for ``grace`` seconds; how many went.
+
+        UDP sockets have no close event: without this their entries would outlive their
+        owners. The grace keeps a short-lived client (dig) nameable for a while.
+        """
+        root = self.proc.root
+        for pid in self.state.table.pids():
+            if pid not in self._dead and not os.path.exists(f"{root}/{pid}"):
+                self._dead[pid] = now
+        expired = {pid for pid, t in self._dead.items() if now - t >= self.state.grace}
+        if not expired:
+            return 0
+        removed = self.state.table.prune(expired)
+        for pid in expired:
+            del self._dead[pid]
+            self.state.by_pid.pop(pid, None)
+            self._enriched.pop(pid, None)
+        return removed
 
     def _read_lost(self) -> None:
         if self._bpf is None or self._lost_fd < 0:
