@@ -6,7 +6,7 @@ psutil, lsof) and returns it behind the :class:`ProcessResolver` protocol;
 """
 
 from netwatch.attribution.base import BackendUnavailable, ProcessResolver, Resolved
-from netwatch.attribution.choose import choose_resolver, platform_chain
+from netwatch.attribution.choose import choose_resolver, diagnose_host, platform_chain
 from netwatch.attribution.container import parse_cgroup
 from netwatch.attribution.fake import FakeResolver
 
@@ -16,6 +16,7 @@ __all__ = [
     "ProcessResolver",
     "Resolved",
     "choose_resolver",
+    "diagnose_host",
     "parse_cgroup",
     "platform_chain",
 ]

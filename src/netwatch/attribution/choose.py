@@ -87,6 +87,23 @@ class ChosenResolver:
         self.inner.close()
 
 
+def diagnose_host(platform: str = sys.platform) -> list[str]:
+    """Why each better backend cannot run here, without starting any (for --diagnose)."""
+    if not platform.startswith("linux"):
+        return []
+    import ctypes.util
+
+    from netwatch.attribution.ebpf import prereq
+    from netwatch.attribution.ebpf.resolver import OBJECT_NAME, find_object
+
+    out = prereq.problems()
+    if ctypes.util.find_library("bpf") is None:
+        out.append("ebpf: libbpf.so.1 not found: install libbpf1 (Debian/Ubuntu) or libbpf")
+    if find_object() is None:
+        out.append(f"ebpf: {OBJECT_NAME} not found: rebuild it with `make -C ebpf`")
+    return out
+
+
 def choose_resolver(
     prefer: str | None = None,
     chain: tuple[str, ...] | None = None,

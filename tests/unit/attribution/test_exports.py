@@ -6,7 +6,7 @@ import netwatch.attribution as attribution
 def test_public_surface() -> None:
     assert sorted(attribution.__all__) == [
         "BackendUnavailable", "FakeResolver", "ProcessResolver", "Resolved",
-        "choose_resolver", "parse_cgroup", "platform_chain",
+        "choose_resolver", "diagnose_host", "parse_cgroup", "platform_chain",
     ]  # fmt: skip
     for name in attribution.__all__:
         assert getattr(attribution, name) is not None
