@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import time
 from dataclasses import replace
@@ -112,7 +113,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--frames", type=int, default=15)
+    parser.add_argument(
+        "--gen0",
+        type=int,
+        default=0,
+        help="gc generation-0 threshold to try (0 = Python's default); a frame allocates "
+        "20,000 views, so the default collects often and a full collection walks them all",
+    )
     args = parser.parse_args()
+    if args.gen0:
+        gc.set_threshold(args.gen0, 50, 100)
     asyncio.run(run(args.rows, args.frames))
 
 

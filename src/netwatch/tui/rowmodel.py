@@ -56,13 +56,13 @@ def sort_rows(rows: Sequence[ConnectionView], state: ViewState) -> list[Connecti
     """Sorted by the active column; grouped by process first when grouping is on.
 
     Two stable sorts instead of one compound key: the column may be descending while
-    the grouping stays ascending. Ties keep connection order (``id``) for a steady table.
+    the grouping stays ascending. Ties keep the snapshot's order (the engine's, stable
+    from frame to frame), so equal rows do not shuffle.
     """
     spec = BY_KEY.get(state.sort) or BY_KEY[DEFAULT_SORT]
     key = spec.sort_key
     toggles = state.toggles
-    out = sorted(rows, key=lambda v: v.id)
-    out.sort(key=lambda v: key(v, toggles), reverse=state.descending)
+    out = sorted(rows, key=lambda v: key(v, toggles), reverse=state.descending)
     if state.group_by_process:
         out.sort(key=lambda v: _proc_sort(v, toggles))
     return out

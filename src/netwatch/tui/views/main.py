@@ -277,6 +277,7 @@ class MainScreen(Screen[None]):
         self.state = replace(self.state, **changes)  # type: ignore[arg-type]
         self.resort()
         self.refresh_active()
+        self.table.redraw()  # same rows may now read differently (p, d)
 
     def sort_next(self) -> None:
         if self.active == "processes":
