@@ -65,14 +65,27 @@ class Buffer:
 
     def varint(self, what: str = "varint") -> int:
         """RFC 9000 §16: the two high bits of the first byte give the length (1/2/4/8)."""
-        p = self._need(1, what)
-        first = self.data[p]
-        n = 1 << (first >> 6)
-        if n == 1:
-            return first & 0x3F
-        self.pos = p
-        q = self._need(n, what)
-        return int.from_bytes(self.data[q : q + n], "big") & ((1 << (8 * n - 2)) - 1)
+        value, self.pos = read_varint(self.data, self.pos, self.end, what)
+        return value
+
+
+#: Value bits of a varint by its encoded size.
+_VARINT_MASKS = {1: 0x3F, 2: 0x3FFF, 4: 0x3FFFFFFF, 8: 0x3FFFFFFFFFFFFFFF}
+
+
+def read_varint(data: bytes, pos: int, end: int, what: str = "varint") -> tuple[int, int]:
+    """The varint at ``data[pos]`` (RFC 9000 §16) and the position after it, never past
+    ``end``. A function on (data, pos) rather than a Buffer method: hot loops call it."""
+    if pos >= end:
+        raise MalformedError(PROTOCOL, f"{what}: truncated")
+    first = data[pos]
+    if first < 0x40:
+        return first, pos + 1
+    size = 1 << (first >> 6)
+    stop = pos + size
+    if stop > end:
+        raise MalformedError(PROTOCOL, f"{what}: truncated")
+    return int.from_bytes(data[pos:stop], "big") & _VARINT_MASKS[size], stop
 
 
 def encode_varint(value: int) -> bytes:
@@ -106,60 +119,79 @@ class Packet:
     supported_versions: tuple[int, ...] = ()
 
 
+def _truncated(what: str) -> MalformedError:
+    return MalformedError(PROTOCOL, f"{what}: truncated")
+
+
 def _long(buf: Buffer, grease_ok: bool) -> Packet:
-    start = buf.pos
-    first = buf.u8("first byte")
-    version = buf.u32("version")
+    # Index arithmetic on locals rather than Buffer calls: every datagram of a flow's
+    # handshake comes through here (speed). Each field is bounds-checked as it is read.
+    data, start, end = buf.data, buf.pos, buf.end
+    if start + 6 > end:
+        raise _truncated("version" if start + 5 > end else "dcid length")
+    first = data[start]
+    version = int.from_bytes(data[start + 1 : start + 5], "big")
     known = lookup(version)
-    dcid_len = buf.u8("dcid length")
+    dcid_len = data[start + 5]
     if known is not None and dcid_len > MAX_CID_LEN:
         raise MalformedError(PROTOCOL, f"dcid length {dcid_len} > {MAX_CID_LEN}")
-    dcid = buf.take(dcid_len, "dcid")
-    scid_len = buf.u8("scid length")
+    pos = start + 6 + dcid_len
+    if pos > end:
+        raise _truncated("dcid")
+    dcid = data[start + 6 : pos]
+    if pos >= end:
+        raise _truncated("scid length")
+    scid_len = data[pos]
     if known is not None and scid_len > MAX_CID_LEN:
         raise MalformedError(PROTOCOL, f"scid length {scid_len} > {MAX_CID_LEN}")
-    scid = buf.take(scid_len, "scid")
+    if pos + 1 + scid_len > end:
+        raise _truncated("scid")
+    scid = data[pos + 1 : pos + 1 + scid_len]
+    pos += 1 + scid_len
     if version == NEGOTIATION:
-        rest = buf.end - buf.pos
+        rest = end - pos
         if rest % 4 or rest == 0:
             raise MalformedError(PROTOCOL, "version negotiation: bad version list")
-        versions = tuple(buf.u32() for _ in range(rest // 4))
+        versions = tuple(int.from_bytes(data[i : i + 4], "big") for i in range(pos, end, 4))
+        buf.pos = end
         return Packet(
             PacketType.VERSION_NEGOTIATION, True, first, version, dcid, scid,
-            buf.data[start : buf.end], buf.end - start, supported_versions=versions,
+            data[start:end], end - start, supported_versions=versions,
         )  # fmt: skip
     if known is None or known.salt is None:
         # Only the invariants are known: the packet runs to the end of the datagram.
-        buf.pos = buf.end
+        buf.pos = end
         return Packet(
             PacketType.UNKNOWN, True, first, version, dcid, scid,
-            buf.data[start : buf.end], buf.end - start,
+            data[start:end], end - start,
         )  # fmt: skip
     if not first & 0x40 and not grease_ok:
         raise MalformedError(PROTOCOL, "long header: fixed bit is 0")
     ptype = known.long_types[(first >> 4) & 0x03]
     if ptype == PacketType.RETRY:
-        if buf.end - buf.pos < RETRY_TAG_LEN:
+        if end - pos < RETRY_TAG_LEN:
             raise MalformedError(PROTOCOL, "retry: shorter than its integrity tag")
-        token = buf.data[buf.pos : buf.end - RETRY_TAG_LEN]
-        buf.pos = buf.end
+        buf.pos = end
         return Packet(
             ptype, True, first, version, dcid, scid,
-            buf.data[start : buf.end], buf.end - start, token=token,
+            data[start:end], end - start, token=data[pos : end - RETRY_TAG_LEN],
         )  # fmt: skip
     token = b""
     if ptype == PacketType.INITIAL:
-        token = buf.take(buf.varint("token length"), "token")
-    length = buf.varint("length")
-    pn_offset = buf.pos - start
-    end = buf.pos + length
-    if end > buf.end:
+        token_len, pos = read_varint(data, pos, end, "token length")
+        if pos + token_len > end:
+            raise _truncated("token")
+        token = data[pos : pos + token_len]
+        pos += token_len
+    length, pos = read_varint(data, pos, end, "length")
+    stop = pos + length
+    if stop > end:
         raise MalformedError(PROTOCOL, f"length {length} runs past the datagram")
     if length < 1 + 16:  # at least a packet number byte and the AEAD tag
         raise MalformedError(PROTOCOL, f"length {length} too short for a packet")
-    buf.pos = end
+    buf.pos = stop
     return Packet(
-        ptype, True, first, version, dcid, scid, buf.data[start:end], pn_offset, token=token
+        ptype, True, first, version, dcid, scid, data[start:stop], pos - start, token=token
     )
 
 

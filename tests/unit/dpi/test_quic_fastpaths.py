@@ -1,0 +1,222 @@
+"""The index-arithmetic parsers of the QUIC package against Buffer-based models.
+
+Long headers and transport parameters are parsed with plain index arithmetic for speed.
+The models below are the straightforward Buffer-based parsers they replaced (RFC 9000
+§17.2, §18); on any input, real or mutated, both must give the same packet or the same
+error reason. The shared header-protection context must give the RFC 9001 masks in any
+order and never carry a partial block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netwatch.dpi.quic.crypto import SAMPLE_LEN, PacketProtection
+from netwatch.dpi.quic.packet import (
+    MAX_CID_LEN,
+    RETRY_TAG_LEN,
+    Buffer,
+    Packet,
+    encode_varint,
+    parse_packet,
+    read_varint,
+)
+from netwatch.dpi.quic.transport_params import MAX_PARAMS, _pairs
+from netwatch.dpi.quic.versions import NEGOTIATION, V1, VERSIONS, PacketType, lookup
+from netwatch.errors import MalformedError
+from tests.unit.dpi.test_quic_support import (
+    RFC9001,
+    RFC9369,
+    RFC_DCID,
+    h,
+    rfc_client_initial,
+    rfc_server_initial,
+    version_negotiation,
+)
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def model_long(buf: Buffer, grease_ok: bool) -> Packet:
+    """The Buffer-based long-header parser (one pull per field)."""
+    start = buf.pos
+    first = buf.u8("first byte")
+    version = buf.u32("version")
+    known = lookup(version)
+    dcid_len = buf.u8("dcid length")
+    if known is not None and dcid_len > MAX_CID_LEN:
+        raise MalformedError("QUIC", f"dcid length {dcid_len} > {MAX_CID_LEN}")
+    dcid = buf.take(dcid_len, "dcid")
+    scid_len = buf.u8("scid length")
+    if known is not None and scid_len > MAX_CID_LEN:
+        raise MalformedError("QUIC", f"scid length {scid_len} > {MAX_CID_LEN}")
+    scid = buf.take(scid_len, "scid")
+    data = buf.data
+    if version == NEGOTIATION:
+        rest = buf.end - buf.pos
+        if rest % 4 or rest == 0:
+            raise MalformedError("QUIC", "version negotiation: bad version list")
+        versions = tuple(buf.u32() for _ in range(rest // 4))
+        return Packet(
+            PacketType.VERSION_NEGOTIATION, True, first, version, dcid, scid,
+            data[start : buf.end], buf.end - start, supported_versions=versions,
+        )  # fmt: skip
+    if known is None or known.salt is None:
+        buf.pos = buf.end
+        return Packet(
+            PacketType.UNKNOWN, True, first, version, dcid, scid,
+            data[start : buf.end], buf.end - start,
+        )  # fmt: skip
+    if not first & 0x40 and not grease_ok:
+        raise MalformedError("QUIC", "long header: fixed bit is 0")
+    ptype = known.long_types[(first >> 4) & 0x03]
+    if ptype == PacketType.RETRY:
+        if buf.end - buf.pos < RETRY_TAG_LEN:
+            raise MalformedError("QUIC", "retry: shorter than its integrity tag")
+        token = data[buf.pos : buf.end - RETRY_TAG_LEN]
+        buf.pos = buf.end
+        return Packet(
+            ptype, True, first, version, dcid, scid,
+            data[start : buf.end], buf.end - start, token=token,
+        )  # fmt: skip
+    token = b""
+    if ptype == PacketType.INITIAL:
+        token = buf.take(buf.varint("token length"), "token")
+    length = buf.varint("length")
+    pn_offset = buf.pos - start
+    end = buf.pos + length
+    if end > buf.end:
+        raise MalformedError("QUIC", f"length {length} runs past the datagram")
+    if length < 1 + 16:
+        raise MalformedError("QUIC", f"length {length} too short for a packet")
+    buf.pos = end
+    return Packet(ptype, True, first, version, dcid, scid, data[start:end], pn_offset, token=token)
+
+
+def model_pairs(data: bytes) -> list[tuple[int, bytes]]:
+    """The Buffer-based transport parameter list (RFC 9000 §18)."""
+    pairs: list[tuple[int, bytes]] = []
+    buf = Buffer(data)
+    while not buf.eof():
+        pid = buf.varint("transport parameter id")
+        pairs.append((pid, buf.take(buf.varint("transport parameter length"), "tp value")))
+        if len(pairs) > MAX_PARAMS:
+            raise MalformedError("QUIC", "transport parameters: too many")
+    return pairs
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", fn()
+    except MalformedError as exc:
+        return "error", exc.reason
+
+
+def _same_long(datagram: bytes, grease_ok: bool) -> None:
+    """Both parsers from offset 0 (and after a prefix: a coalesced position)."""
+    for prefix in (b"", b"\xc0" * 3):
+        data = prefix + datagram
+        if not data or not data[len(prefix) :][:1] or not data[len(prefix)] & 0x80:
+            continue
+        ours, model = Buffer(data, len(prefix)), Buffer(data, len(prefix))
+        got = _outcome(lambda b=ours: (parse_packet(b, grease_ok), b.pos))  # type: ignore[misc]
+        want = _outcome(lambda b=model: (model_long(b, grease_ok), b.pos))  # type: ignore[misc]
+        assert got == want
+
+
+LONG_SAMPLES = [
+    rfc_client_initial(),
+    rfc_server_initial(),
+    rfc_client_initial(RFC9369),
+    h(RFC9001["retry"]),
+    version_negotiation(RFC_DCID, b"\x01\x02", [0x00000001, 0x6B3343CF]),
+    h("c0ff00001d08") + RFC_DCID + b"\x00" + encode_varint(40) + b"\x00" * 40,  # draft-29
+    b"\xc0\x1a\x2a\x3a\x4a\x04abcd\x02ef" + b"xyz",  # unknown version: invariants only
+]
+
+
+@pytest.mark.parametrize("datagram", LONG_SAMPLES)
+def test_real_headers_parse_like_the_model(datagram: bytes) -> None:
+    _same_long(datagram, grease_ok=False)
+    _same_long(datagram, grease_ok=True)
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(LONG_SAMPLES)))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, min(len(data), 60)))  # the header is at the front
+        kind = draw(st.sampled_from(("set", "cut", "insert", "truncate")))
+        if kind == "set" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del data[at : at + draw(st.integers(1, 4))]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=4))
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+@FUZZ
+@given(_mutated(), st.booleans())
+def test_mutated_headers_parse_like_the_model(datagram: bytes, grease_ok: bool) -> None:
+    _same_long(datagram, grease_ok)
+
+
+@FUZZ
+@given(st.binary(max_size=64), st.booleans())
+def test_random_headers_parse_like_the_model(tail: bytes, grease_ok: bool) -> None:
+    _same_long(b"\xc0" + tail, grease_ok)
+    _same_long(b"\xc0\x00\x00\x00\x01" + tail, grease_ok)
+
+
+@FUZZ
+@given(st.integers(0, 2**62 - 1), st.binary(max_size=3))
+def test_read_varint_round_trip(value: int, tail: bytes) -> None:
+    wire = encode_varint(value) + tail
+    assert read_varint(wire, 0, len(wire)) == (value, len(wire) - len(tail))
+    with pytest.raises(MalformedError, match="x: truncated"):
+        read_varint(wire, 0, len(encode_varint(value)) - 1, "x")
+
+
+TP_SAMPLE = h("0104800075300304000005dc0f08") + RFC_DCID + h("1108000000016b3343cf2ab200")
+
+
+@FUZZ
+@given(st.data())
+def test_transport_parameters_like_the_model(data: st.DataObject) -> None:
+    raw = bytearray(data.draw(st.sampled_from([TP_SAMPLE, b"", b"\x01\x00"])))
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(0, len(raw)))
+        if data.draw(st.booleans()) and at < len(raw):
+            raw[at] = data.draw(st.integers(0, 255))
+        else:
+            del raw[at:]
+    body = bytes(raw)
+    assert _outcome(lambda: _pairs(body, None)) == _outcome(lambda: model_pairs(body))
+
+
+def test_too_many_transport_parameters_like_the_model() -> None:
+    body = b"\x01\x00" * (MAX_PARAMS + 1)
+    assert _outcome(lambda: _pairs(body, None)) == _outcome(lambda: model_pairs(body))
+    assert _outcome(lambda: _pairs(body, None))[0] == "error"
+
+
+def test_shared_mask_context_gives_rfc_masks_in_any_order() -> None:
+    client, _ = PacketProtection.initial_pair(VERSIONS[V1], RFC_DCID)
+    sample = h(RFC9001["client_sample"])
+    other = bytes(range(SAMPLE_LEN))
+    first = client.mask(sample)
+    assert first[:5] == h(RFC9001["client_mask"])
+    masks = [client.mask(other), client.mask(sample), client.mask(other)]
+    assert masks[1] == first and masks[0] == masks[2] != first
+    for bad in (sample[:15], sample + b"\x00"):
+        with pytest.raises(ValueError, match="16 bytes"):
+            client.mask(bad)
+    assert client.mask(sample) == first  # a refused sample left nothing behind
