@@ -414,3 +414,12 @@ async def test_no_snapshot_yet_is_a_calm_screen() -> None:
         await pilot.press("enter", "c", "s", "3", "4", "2", "1")
         mon.publish(snapshot())
         await until(pilot, lambda: app.main.table.row_count == 9)
+
+
+@run
+async def test_end_of_capture_is_announced() -> None:
+    async with running() as (app, pilot, mon):
+        assert "end of capture" not in status_text(app)
+        mon.publish(replace(snapshot(seq=2), finished=True))
+        await until(pilot, lambda: app.main.snapshot is not None and app.main.snapshot.seq == 2)
+        assert "end of capture" in status_text(app)

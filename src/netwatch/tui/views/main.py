@@ -229,6 +229,8 @@ class MainScreen(Screen[None]):
             left.append_text(self.message)
         if self.paused:
             left.append("  PAUSED (space resumes)", style="bold yellow")
+        elif self.snapshot is not None and self.snapshot.finished:
+            left.append("end of capture  ", style="bold green")
         total = len(self.sorted)
         right = [f"{len(self.shown_rows)}/{total} rows"]
         if self.active == "processes":
