@@ -185,4 +185,3 @@ def _diagnose() -> int:
     from netwatch.commands.diagnose import run_diagnose
 
     return run_diagnose()
-

@@ -7,8 +7,15 @@ import sys
 
 import netwatch
 
-CORE = ["netwatch.model", "netwatch.decode", "netwatch.reassembly", "netwatch.dpi.registry",
-        "netwatch.flows.tracker", "netwatch.flows.view", "netwatch.filters"]
+CORE = [
+    "netwatch.model",
+    "netwatch.decode",
+    "netwatch.reassembly",
+    "netwatch.dpi.registry",
+    "netwatch.flows.tracker",
+    "netwatch.flows.view",
+    "netwatch.filters",
+]
 
 
 def test_core_imports_no_ui_or_io_layers() -> None:

@@ -15,19 +15,29 @@ def _ip(addr: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
 
 
-def tcp(src: str, sport: int, dst: str, dport: int, flags: str = "A", seq: int = 1000,
-        ack: int = 0, payload: bytes = b"", win: int = 65535, vlan: int | None = None) -> bytes:
+def tcp(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    flags: str = "A",
+    seq: int = 1000,
+    ack: int = 0,
+    payload: bytes = b"",
+    win: int = 65535,
+    vlan: int | None = None,
+) -> bytes:
     fl = 0
     for ch, bit in (("F", 1), ("S", 2), ("R", 4), ("P", 8), ("A", 16)):
         if ch in flags:
             fl |= bit
-    t = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=fl, win=win,
-                     data=payload)
+    t = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=fl, win=win, data=payload)
     return _wrap(src, dst, dpkt.ip.IP_PROTO_TCP, t, vlan)
 
 
-def udp(src: str, sport: int, dst: str, dport: int, payload: bytes = b"",
-        vlan: int | None = None) -> bytes:
+def udp(
+    src: str, sport: int, dst: str, dport: int, payload: bytes = b"", vlan: int | None = None
+) -> bytes:
     u = dpkt.udp.UDP(sport=sport, dport=dport, data=payload)
     u.ulen = 8 + len(payload)
     return _wrap(src, dst, dpkt.ip.IP_PROTO_UDP, u, vlan)
@@ -59,8 +69,13 @@ def _wrap(src: str, dst: str, proto: int, l4: dpkt.Packet, vlan: int | None) -> 
     return head + struct.pack("!H", etype) + l3
 
 
-def write_pcap(path: Path, packets: list[tuple[float, bytes]], linktype: int = 1,
-               nanos: bool = False, big_endian: bool = False) -> Path:
+def write_pcap(
+    path: Path,
+    packets: list[tuple[float, bytes]],
+    linktype: int = 1,
+    nanos: bool = False,
+    big_endian: bool = False,
+) -> Path:
     e = ">" if big_endian else "<"
     magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
     out = bytearray(struct.pack(e + "IHHiIII", magic, 2, 4, 0, 0, 262144, linktype))
@@ -72,8 +87,9 @@ def write_pcap(path: Path, packets: list[tuple[float, bytes]], linktype: int = 1
     return path
 
 
-def write_pcapng(path: Path, packets: list[tuple[float, int, bytes]],
-                 interfaces: list[tuple[int, int]]) -> Path:
+def write_pcapng(
+    path: Path, packets: list[tuple[float, int, bytes]], interfaces: list[tuple[int, int]]
+) -> Path:
     """``interfaces``: (linktype, tsresol exponent of 10); ``packets``: (ts, ifid, data)."""
 
     def block(btype: int, body: bytes) -> bytes:

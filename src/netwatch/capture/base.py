@@ -19,17 +19,32 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-# tcpdump.org link-layer header types (LINKTYPE_*), the ones netwatch decodes.
-LINKTYPE_NULL = 0  # BSD loopback: 4-byte host-order address family
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101  # raw IPv4/IPv6, version nibble decides
-LINKTYPE_LOOP = 108  # OpenBSD loopback: 4-byte network-order family
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
-# DLT_RAW's platform-specific values seen in old pcap files.
-LINKTYPE_RAW_ALIASES = (12, 14)
+from netwatch.model.linktype import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_ALIASES,
+)
+
+__all__ = [
+    "LINKTYPE_ETHERNET",
+    "LINKTYPE_IPV4",
+    "LINKTYPE_IPV6",
+    "LINKTYPE_LINUX_SLL",
+    "LINKTYPE_LINUX_SLL2",
+    "LINKTYPE_LOOP",
+    "LINKTYPE_NULL",
+    "LINKTYPE_RAW",
+    "LINKTYPE_RAW_ALIASES",
+    "Packet",
+    "PacketSource",
+    "SourceStats",
+]
 
 Packet = tuple[float, int, "bytes | memoryview", int]
 

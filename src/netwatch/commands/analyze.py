@@ -70,15 +70,20 @@ def run_analyze(args: argparse.Namespace) -> int:
     return status
 
 
+ProgressFn = Callable[[int, int | None], None]
+
+
 class _NoProgress:
-    def __enter__(self) -> None:
+    def __enter__(self) -> ProgressFn | None:
         return None
 
     def __exit__(self, *exc: object) -> None:
         return None
 
 
-def _progress(args: argparse.Namespace, live: bool) -> contextlib.AbstractContextManager[object]:
+def _progress(
+    args: argparse.Namespace, live: bool
+) -> contextlib.AbstractContextManager[ProgressFn | None]:
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     if live or not show:
         return _NoProgress()
@@ -88,7 +93,7 @@ def _progress(args: argparse.Namespace, live: bool) -> contextlib.AbstractContex
 class _Bar:
     """A progress bar on stderr for long files (rich, only when asked or on a terminal)."""
 
-    def __enter__(self) -> Progress | None:
+    def __enter__(self) -> ProgressFn | None:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 

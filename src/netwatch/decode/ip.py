@@ -20,7 +20,9 @@ _V4 = struct.Struct("!BBHHHBBH4s4s")
 _V6 = struct.Struct("!IHBB16s16s")
 
 # Extension headers that share the (next header, length in 8-octet units) layout.
-_EXT_GENERIC = frozenset((0, 43, 60, 135, 139, 140))  # hop-by-hop, routing, dstopts, mobility, HIP, shim6
+_EXT_GENERIC = frozenset(
+    (0, 43, 60, 135, 139, 140)
+)  # hop-by-hop, routing, dstopts, mobility, HIP, shim6
 _EXT_FRAGMENT = 44
 _EXT_AH = 51
 _NO_NEXT = 59

@@ -83,10 +83,20 @@ def icmp(d: bytes | memoryview, off: int, end: int) -> tuple[int, int, int, int]
 
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
-NDP_TYPES = {133: "router-solicit", 134: "router-advert", 135: "neighbor-solicit",
-             136: "neighbor-advert", 137: "redirect"}
-IGMP_TYPES = {0x11: "membership-query", 0x12: "v1-report", 0x16: "v2-report",
-              0x17: "leave-group", 0x22: "v3-report"}
+NDP_TYPES = {
+    133: "router-solicit",
+    134: "router-advert",
+    135: "neighbor-solicit",
+    136: "neighbor-advert",
+    137: "redirect",
+}
+IGMP_TYPES = {
+    0x11: "membership-query",
+    0x12: "v1-report",
+    0x16: "v2-report",
+    0x17: "leave-group",
+    0x22: "v3-report",
+}
 
 
 def arp(d: bytes | memoryview, off: int) -> tuple[int, bytes, bytes, bytes, bytes]:

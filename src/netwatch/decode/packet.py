@@ -13,7 +13,11 @@ benchmarks/bench_analyze.py.
 
 from __future__ import annotations
 
-from netwatch.capture.base import (
+from netwatch.decode import ip as _ip
+from netwatch.decode import l4 as _l4
+from netwatch.decode import link as _link
+from netwatch.errors import DecodeError
+from netwatch.model.linktype import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
     LINKTYPE_IPV6,
@@ -24,15 +28,20 @@ from netwatch.capture.base import (
     LINKTYPE_RAW,
     LINKTYPE_RAW_ALIASES,
 )
-from netwatch.decode import ip as _ip
-from netwatch.decode import l4 as _l4
-from netwatch.decode import link as _link
-from netwatch.errors import DecodeError
 
 PROTO_ICMP, PROTO_IGMP, PROTO_IPIP, PROTO_TCP, PROTO_UDP, PROTO_IPV6 = 1, 2, 4, 6, 17, 41
 PROTO_ICMPV6 = 58
-PROTO_NAMES = {PROTO_ICMP: "icmp", PROTO_IGMP: "igmp", PROTO_TCP: "tcp", PROTO_UDP: "udp",
-               PROTO_ICMPV6: "icmpv6", 132: "sctp", 47: "gre", 50: "esp", 51: "ah"}
+PROTO_NAMES = {
+    PROTO_ICMP: "icmp",
+    PROTO_IGMP: "igmp",
+    PROTO_TCP: "tcp",
+    PROTO_UDP: "udp",
+    PROTO_ICMPV6: "icmpv6",
+    132: "sctp",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+}
 
 KIND_IP, KIND_ARP = 1, 2
 
@@ -41,9 +50,29 @@ class Packet:
     """Decoded headers of one packet. Addresses are raw ``bytes`` (4 or 16)."""
 
     __slots__ = (
-        "ack", "arp_op", "dport", "dst", "flags", "frag", "icmp_code", "icmp_id", "icmp_seq",
-        "icmp_type", "ipver", "kind", "mac_dst", "mac_src", "payload", "proto", "seq", "sport",
-        "src", "tcp_hdr", "ttl", "vlan", "win",
+        "ack",
+        "arp_op",
+        "dport",
+        "dst",
+        "flags",
+        "frag",
+        "icmp_code",
+        "icmp_id",
+        "icmp_seq",
+        "icmp_type",
+        "ipver",
+        "kind",
+        "mac_dst",
+        "mac_src",
+        "payload",
+        "proto",
+        "seq",
+        "sport",
+        "src",
+        "tcp_hdr",
+        "ttl",
+        "vlan",
+        "win",
     )
 
     def __init__(self) -> None:

@@ -115,5 +115,3 @@ class AnalyzerBase:
     @property
     def handoff(self) -> str | None:
         return None
-
-

@@ -30,20 +30,29 @@ class Detector:
     kwargs: tuple[str, ...] = ()
 
 
+# fmt: off
+TLS_PORTS = frozenset({443, 8443, 465, 993, 995, 636, 853, 5061, 8883, 4443})
+HTTP_PORTS = frozenset({80, 8080, 8000, 8008, 8082, 8888, 3128})
+DNS_PORTS = frozenset({53, 5353, 5355})
 DETECTORS: tuple[Detector, ...] = (
-    Detector("TLS", "tcp", "netwatch.dpi.tls.analyzer", "detect_tcp", "TLSAnalyzer",
-             frozenset({443, 8443, 465, 993, 995, 636, 853, 5061, 8883, 4443}), ("server_port",)),
-    Detector("HTTP", "tcp", "netwatch.dpi.http", "detect_tcp", "HTTPAnalyzer",
-             frozenset({80, 8080, 8000, 8008, 8082, 8888, 3128})),
-    Detector("SSH", "tcp", "netwatch.dpi.ssh", "detect_tcp", "SSHAnalyzer",
+    #        protocol transport module                         content check    analyzer
+    Detector("TLS",  "tcp", "netwatch.dpi.tls.analyzer",  "detect_tcp", "TLSAnalyzer",
+             TLS_PORTS, ("server_port",)),
+    Detector("HTTP", "tcp", "netwatch.dpi.http",          "detect_tcp", "HTTPAnalyzer",
+             HTTP_PORTS),
+    Detector("SSH",  "tcp", "netwatch.dpi.ssh",           "detect_tcp", "SSHAnalyzer",
              frozenset({22, 2222})),
-    Detector("DNS", "tcp", "netwatch.dpi.dns", "detect_tcp", "DNSAnalyzer",
-             frozenset({53, 5353, 5355}), ("transport",)),
-    Detector("DNS", "udp", "netwatch.dpi.dns", "detect_udp", "DNSAnalyzer",
-             frozenset({53, 5353, 5355, 137}), ("transport",)),
+    Detector("DNS",  "tcp", "netwatch.dpi.dns",           "detect_tcp", "DNSAnalyzer",
+             DNS_PORTS, ("transport", "variant")),
+    Detector("DNS",  "udp", "netwatch.dpi.dns",           "detect_udp", "DNSAnalyzer",
+             DNS_PORTS | {137}, ("transport", "variant")),
     Detector("QUIC", "udp", "netwatch.dpi.quic.analyzer", "detect_udp", "QUICAnalyzer",
              frozenset({443, 80, 8443, 4433})),
+    # Last resort, no port hint: TLS records of a connection the capture joined mid-stream.
+    Detector("TLS",  "tcp", "netwatch.dpi.tls.analyzer",  "detect_tcp_midstream",
+             "TLSAnalyzer", frozenset(), ("server_port",)),
 )
+# fmt: on
 
 #: How many payload-carrying packets a flow may show before detection gives up.
 MAX_DETECT_PACKETS = 6
@@ -79,8 +88,11 @@ def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | No
 
     ``sport``/``dport`` are the originator's and responder's ports.
     """
-    key = (transport, sport if sport < 1024 or sport in _HINT_PORTS else 0,
-           dport if dport < 1024 or dport in _HINT_PORTS else 0)
+    key = (
+        transport,
+        sport if sport < 1024 or sport in _HINT_PORTS else 0,
+        dport if dport < 1024 or dport in _HINT_PORTS else 0,
+    )
     cands = _CACHE.get(key)
     if cands is None:
         if len(_CACHE) > 4096:
@@ -112,6 +124,9 @@ def _build(mod: Any, det: Detector, server_port: int) -> Analyzer:
         kw["server_port"] = server_port
     if "transport" in det.kwargs:
         kw["transport"] = det.transport
+    if "variant" in det.kwargs:
+        # mDNS (5353) and LLMNR (5355) use the DNS parser under their own labels.
+        kw["variant"] = mod.PORT_VARIANTS.get(server_port, "dns")
     analyzer: Analyzer = getattr(mod, det.factory)(**kw)
     return analyzer
 

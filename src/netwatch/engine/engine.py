@@ -206,8 +206,9 @@ class Engine:
 
     # -------------------------------------------------------------- MonitorHandle
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._thread_main, name="netwatch-capture",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._thread_main, name="netwatch-capture", daemon=True
+        )
         self._thread.start()
 
     def _thread_main(self) -> None:

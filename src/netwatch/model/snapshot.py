@@ -17,9 +17,7 @@ from netwatch.model.process import Attribution, ProcessInfo
 
 def rfc3339(ts: float) -> str:
     """Seconds since the epoch as RFC 3339 UTC with microseconds."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,32 @@ from typing import Any, Protocol, TextIO
 FORMATS = ("jsonl", "json", "csv")
 
 CSV_FIELDS = (
-    "proto", "ip_version", "local_addr", "local_port", "remote_addr", "remote_port", "state",
-    "service", "first_seen", "last_seen", "duration", "packets_out", "packets_in",
-    "bytes_out", "bytes_in", "rtt_ms", "vlan", "retransmits", "out_of_order", "dup_acks",
-    "remote_name", "app_protocol", "app_summary", "process_pid", "process_name", "app_json",
+    "proto",
+    "ip_version",
+    "local_addr",
+    "local_port",
+    "remote_addr",
+    "remote_port",
+    "state",
+    "service",
+    "first_seen",
+    "last_seen",
+    "duration",
+    "packets_out",
+    "packets_in",
+    "bytes_out",
+    "bytes_in",
+    "rtt_ms",
+    "vlan",
+    "retransmits",
+    "out_of_order",
+    "dup_acks",
+    "remote_name",
+    "app_protocol",
+    "app_summary",
+    "process_pid",
+    "process_name",
+    "app_json",
 )
 
 

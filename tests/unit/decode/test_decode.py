@@ -57,12 +57,17 @@ def test_malformed_reasons(frame: bytes, reason: str) -> None:
 def test_truncated_tcp_header() -> None:
     frame = build.tcp("198.18.0.1", 1, "198.18.0.2", 2)
     with pytest.raises(DecodeError, match="tcp-truncated"):
-        decode(1, frame[:14 + 20 + 10])
+        decode(1, frame[: 14 + 20 + 10])
 
 
 def test_arp() -> None:
-    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + b"\x02" * 6 + bytes([198, 18, 0, 1]) \
-        + b"\x00" * 6 + bytes([198, 18, 0, 2])
+    arp = (
+        struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
+        + b"\x02" * 6
+        + bytes([198, 18, 0, 1])
+        + b"\x00" * 6
+        + bytes([198, 18, 0, 2])
+    )
     p = decode(1, b"\xff" * 6 + b"\x02" * 6 + b"\x08\x06" + arp)
     assert p.kind == KIND_ARP and p.arp_op == 1 and p.dst == bytes([198, 18, 0, 2])
 
@@ -124,7 +129,7 @@ def test_mutated_real_packets_never_crash(data: st.DataObject) -> None:
     pos = data.draw(st.integers(0, len(frame) - 1))
     val = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(frame)))
-    mutated = (frame[:pos] + bytes([val]) + frame[pos + 1:])[:cut]
+    mutated = (frame[:pos] + bytes([val]) + frame[pos + 1 :])[:cut]
     try:
         decode(lt, mutated)
     except DecodeError:

@@ -10,6 +10,7 @@ agree; where it guessed from the first packet we may put the well-known port on 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -58,7 +59,7 @@ def test_flows_match_tshark(path: Any) -> None:
         if e.get("vlan"):
             assert rows[0]["vlan"] == e["vlan"][0], f"{stem}: {key} vlan"
         rows.sort(key=lambda r: r["first_seen"])
-        for a, b in zip(rows, rows[1:], strict=False):
+        for a, b in itertools.pairwise(rows):
             gap = _ts(b["first_seen"]) - _ts(a["last_seen"])
             assert gap > 10.0, f"{stem}: {key} split without an idle gap ({gap:.1f}s)"
     left = {k: v for k, v in ours.items() if v}

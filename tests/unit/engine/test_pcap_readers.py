@@ -23,8 +23,12 @@ def _read(path: Path) -> list[tuple[float, int, bytes, int]]:
 @pytest.mark.parametrize("nanos", [False, True])
 @pytest.mark.parametrize("big", [False, True])
 def test_pcap_variants(tmp_path: Path, nanos: bool, big: bool) -> None:
-    p = build.write_pcap(tmp_path / "a.pcap", [(1700000000.123456, PKT), (1700000001.5, PKT)],
-                         nanos=nanos, big_endian=big)
+    p = build.write_pcap(
+        tmp_path / "a.pcap",
+        [(1700000000.123456, PKT), (1700000001.5, PKT)],
+        nanos=nanos,
+        big_endian=big,
+    )
     got = _read(p)
     assert [round(t, 6) for t, *_ in got] == [1700000000.123456, 1700000001.5]
     assert got[0][1] == 1 and got[0][2] == PKT
@@ -32,9 +36,11 @@ def test_pcap_variants(tmp_path: Path, nanos: bool, big: bool) -> None:
 
 def test_pcapng_several_interfaces_and_resolutions(tmp_path: Path) -> None:
     raw = PKT[14:]  # the IP datagram alone, for a raw-IP interface
-    p = build.write_pcapng(tmp_path / "a.pcapng",
-                           [(1700000000.25, 0, PKT), (1700000000.5, 1, raw)],
-                           interfaces=[(1, 6), (101, 9)])
+    p = build.write_pcapng(
+        tmp_path / "a.pcapng",
+        [(1700000000.25, 0, PKT), (1700000000.5, 1, raw)],
+        interfaces=[(1, 6), (101, 9)],
+    )
     got = _read(p)
     assert [(round(t, 6), lt) for t, lt, *_ in got] == [(1700000000.25, 1), (1700000000.5, 101)]
 
@@ -61,7 +67,7 @@ def test_truncated_file_yields_everything_before(tmp_path: Path) -> None:
 def test_impossible_record_length(tmp_path: Path) -> None:
     p = build.write_pcap(tmp_path / "t.pcap", [(1.0, PKT)])
     data = bytearray(p.read_bytes())
-    data[24 + 8: 24 + 12] = (1 << 30).to_bytes(4, "little")
+    data[24 + 8 : 24 + 12] = (1 << 30).to_bytes(4, "little")
     p.write_bytes(bytes(data))
     with pytest.raises(TruncatedCaptureError, match="impossible record length"):
         for _ in open_capture_file(p).batches():

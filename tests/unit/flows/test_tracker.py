@@ -105,8 +105,18 @@ def test_new_syn_on_closed_tuple_starts_new_row_and_late_fin_does_not_resurrect(
 
 def test_every_transition_row_is_reachable_data() -> None:
     states = {s for (s, _d, _e) in tcpstate.TRANSITIONS} | set(tcpstate.TRANSITIONS.values())
-    assert {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT",
-            "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSED"} <= states
+    assert {
+        "SYN_SENT",
+        "SYN_RECV",
+        "ESTABLISHED",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+        "TIME_WAIT",
+        "CLOSED",
+    } <= states
     for (state, direction, event), new in tcpstate.TRANSITIONS.items():
         assert tcpstate.next_state(state, direction, event) == new
 
@@ -141,8 +151,9 @@ def test_udp_reply_first_is_oriented_to_the_client() -> None:
 
 
 def test_icmp_echo_pairing_rtt() -> None:
-    tr, _ = run([(1.0, build.icmp_echo(C, S, 5, 1)),
-                 (1.025, build.icmp_echo(S, C, 5, 1, reply=True))])
+    tr, _ = run(
+        [(1.0, build.icmp_echo(C, S, 5, 1)), (1.025, build.icmp_echo(S, C, 5, 1, reply=True))]
+    )
     (v,) = views(tr)
     assert v.proto == "icmp" and v.state == "ECHO_REPLY"
     assert v.rtt_ms == pytest.approx(25.0)
@@ -174,8 +185,10 @@ def test_rates_sliding_window() -> None:
 def test_flood_is_bounded_with_evictions_and_memory_per_row() -> None:
     cap = 5000
     tr = Tracker(max_connections=cap, history=100)
-    frames = [build.udp(C, 1024 + (i % 60000), f"198.19.{i // 250 % 250}.{i % 250}", 53, b"")
-              for i in range(20000)]
+    frames = [
+        build.udp(C, 1024 + (i % 60000), f"198.19.{i // 250 % 250}.{i % 250}", 53, b"")
+        for i in range(20000)
+    ]
     for i, f in enumerate(frames):
         tr.packet(1.0 + i * 1e-4, 1, f, len(f))
     assert len(tr.table) <= cap
