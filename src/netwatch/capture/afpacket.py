@@ -259,6 +259,9 @@ class AfPacketSource:
         self._sock = sock
         try:
             self._setup(sock, program, ifindex, frame_size, timeout_ms, promiscuous)
+        except OSError as exc:  # PACKET_VERSION refused (old kernel), mmap ENOMEM, ...
+            sock.close()
+            raise CaptureError(f"cannot set up capture on {name}: {exc.strerror}") from exc
         except BaseException:
             sock.close()
             raise
