@@ -21,7 +21,7 @@ import shutil
 import subprocess
 
 from netwatch.attribution.base import BackendUnavailable, TableResolver
-from netwatch.attribution.psutil_backend import psutil_process
+from netwatch.attribution.psutil_backend import PsutilCache
 from netwatch.attribution.table import ANY4, ANY6, Endpoint, SocketEntry
 from netwatch.model.process import ProcessInfo
 
@@ -102,6 +102,7 @@ class LsofResolver(TableResolver):
         super().__init__()
         self.lsof = lsof or shutil.which("lsof") or ""
         self._procs: dict[int, tuple[str, int]] = {}
+        self.cache = PsutilCache()
 
     def start(self) -> None:
         if not self.lsof:
@@ -121,7 +122,7 @@ class LsofResolver(TableResolver):
             self.table.add(entry)
 
     def procinfo(self, pid: int) -> ProcessInfo | None:
-        info = psutil_process(pid)
+        info = self.cache.info(pid)
         if info is not None:
             return info
         cmd, uid = self._procs.get(pid, ("", -1))

@@ -8,13 +8,14 @@ not mistaken for the process that held it before.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import psutil
 
 from netwatch.attribution.base import BackendUnavailable, TableResolver
 from netwatch.attribution.container import parse_cgroup
-from netwatch.attribution.procfs import MAX_ANCESTORS, full_name
+from netwatch.attribution.procfs import MAX_ANCESTORS, RECHECK_SECONDS, full_name
 from netwatch.attribution.table import ANY4, ANY6, SocketEntry
 from netwatch.model.process import ProcessInfo
 
@@ -83,6 +84,33 @@ def psutil_process(pid: int) -> ProcessInfo | None:
     )
 
 
+class PsutilCache:
+    """:func:`psutil_process` cached by (pid, create_time); a pid confirmed alive less
+    than ``recheck`` seconds ago is served without asking the OS again."""
+
+    def __init__(self, recheck: float = RECHECK_SECONDS) -> None:
+        self.recheck = recheck
+        self._cache: dict[int, tuple[float, ProcessInfo, float]] = {}
+
+    def info(self, pid: int) -> ProcessInfo | None:
+        now = time.monotonic()
+        hit = self._cache.get(pid)
+        if hit is not None and now - hit[2] < self.recheck:
+            return hit[1]
+        try:
+            created = psutil.Process(pid).create_time()
+        except psutil.Error:
+            self._cache.pop(pid, None)
+            return None
+        if hit is not None and hit[0] == created:
+            self._cache[pid] = (created, hit[1], now)
+            return hit[1]
+        info = psutil_process(pid)
+        if info is not None:
+            self._cache[pid] = (created, info, now)
+        return info
+
+
 class PsutilResolver(TableResolver):
     """``psutil.net_connections`` polled on every refresh."""
 
@@ -90,20 +118,10 @@ class PsutilResolver(TableResolver):
 
     def __init__(self) -> None:
         super().__init__()
-        self._cache: dict[int, tuple[float, ProcessInfo]] = {}
+        self.cache = PsutilCache()
 
     def procinfo(self, pid: int) -> ProcessInfo | None:
-        try:
-            created = psutil.Process(pid).create_time()
-        except psutil.Error:
-            return None
-        hit = self._cache.get(pid)
-        if hit is not None and hit[0] == created:
-            return hit[1]
-        info = psutil_process(pid)
-        if info is not None:
-            self._cache[pid] = (created, info)
-        return info
+        return self.cache.info(pid)
 
     def start(self) -> None:
         try:

@@ -9,7 +9,7 @@ Request: ``nlmsghdr`` + ``inet_diag_req_v2`` (56 bytes). Each reply message is
     52  expires u32, rqueue u32, wqueue u32, uid u32, inode u32
 
 The parse is done here with ``struct`` rather than pyroute2's message classes: pyroute2
-decodes every reply into nested Python objects (about 50 us a socket, 0.5 s for 10,000),
+decodes every reply into nested Python objects (about 70 us a socket, 1 s for 15,000),
 while this reads 88 fixed bytes, and skips even that for an (inode, state) seen on the
 previous refresh (``benchmarks/attribution.py`` measures both).
 
