@@ -26,6 +26,7 @@ from netwatch.model.process import ProcessInfo
 MAX_ANCESTORS = 8
 COMM_MAX = 15
 RECHECK_SECONDS = 1.0
+MAX_CACHED = 16384
 
 
 @lru_cache(maxsize=1024)
@@ -148,6 +149,8 @@ class ProcReader:
             ancestors=self.ancestors(ppid),
             container=container,
         )
+        if len(self._cache) >= MAX_CACHED:
+            self._cache.clear()  # dead pids are never asked about again: start over
         self._cache[pid] = (start, info, now)
         return info
 
@@ -164,11 +167,6 @@ class ProcReader:
             out.append((pid, st[0]))
             pid = st[1]
         return tuple(out)
-
-    def forget_missing(self, alive: set[int]) -> None:
-        """Drop cached processes that are no longer in ``alive``."""
-        for pid in [p for p in self._cache if p not in alive]:
-            del self._cache[pid]
 
     def pids(self) -> list[int]:
         try:

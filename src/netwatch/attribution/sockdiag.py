@@ -286,7 +286,8 @@ class SockDiagResolver(TableResolver):
         for key in [k for k, t in misses.items() if t <= now]:
             del misses[key]
         wanted, self._wanted = self._wanted, {}
-        for key in wanted:
+        # list(): a lookup on another thread may still be adding to the old dict
+        for key in list(wanted):
             if key in misses:
                 continue
             proto, local, remote = key
