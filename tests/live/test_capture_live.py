@@ -393,3 +393,30 @@ def test_promiscuous_membership_lasts_as_long_as_the_source(pair: Pair) -> None:
     plain = open_source("afpacket", pair.ns_a, pair.if_a, None)
     assert _promiscuity(pair.ns_a, pair.if_a) == 0
     plain.close()
+
+
+@pytest.mark.parametrize("kind", ["afpacket", "libpcap"])
+def test_ipv6_on_any_matches_tcpdump(pair: Pair, kind: str, tmp_path: Path) -> None:
+    ends = ((pair.ns_a, pair.if_a, "fd00:6e77::1"), (pair.ns_b, pair.if_b, "fd00:6e77::2"))
+    for ns, ifname, addr in ends:
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/64", "dev", ifname, "nodad")
+    dump = Tcpdump(pair.ns_a, "any", "udp port 5558", tmp_path / "truth.pcap")
+    source = open_source(kind, pair.ns_a, "any", "udp port 5558")
+    collector = Collector(source)
+    with in_netns(pair.ns_b):
+        rx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        rx.bind(("fd00:6e77::2", 5558))
+    with in_netns(pair.ns_a):
+        tx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    with rx, tx:
+        for i in range(8):
+            tx.sendto(b"6" * (i + 1), ("fd00:6e77::2", 5558))
+        assert [len(rx.recv(100)) for _ in range(8)] == list(range(1, 9))
+    ours = collector.stop()
+    truth = dump.stop()
+    assert len(ours) == 8 == len(truth)
+    if kind == "afpacket":
+        assert all(lt == LINKTYPE_RAW and d[0] >> 4 == 6 for _ts, lt, d, _w in ours)
+        assert [(d[16:], w - 16) for d, w, _ts in truth] == [(d, w) for _ts, _lt, d, w in ours]
+    else:
+        assert [(d, w) for d, w, _ts in truth] == [(d, w) for _ts, _lt, d, w in ours]
