@@ -28,6 +28,10 @@ from netwatch.model.process import ProcessInfo
 LSOF_ARGS = ("-nP", "-iTCP", "-iUDP", "-F", "pcuftPnT")
 
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def parse_endpoint(text: str) -> Endpoint:
     """``1.2.3.4:80`` / ``[::1]:53`` / ``*:22`` -> (address, port); ValueError if damaged."""
     host, sep, port = text.rpartition(":")
@@ -37,7 +41,11 @@ def parse_endpoint(text: str) -> Endpoint:
         host = host[1:-1]
     if host == "*":
         host = ANY4
-    return host, int(port) if port != "*" else 0
+    if port == "*":
+        return host, 0
+    if not _is_number(port) or int(port) > 65535:
+        raise ValueError(f"lsof endpoint with a bad port: {text!r}")
+    return host, int(port)
 
 
 def parse_lsof(text: str) -> tuple[list[SocketEntry], dict[int, tuple[str, int]]]:
@@ -73,7 +81,7 @@ def parse_lsof(text: str) -> tuple[list[SocketEntry], dict[int, tuple[str, int]]
         if tag == "p":
             flush()
             file = {}
-            pid = int(value) if value.isdigit() else 0
+            pid = int(value) if _is_number(value) else 0
             cmd, uid = "", -1
         elif tag == "f":
             flush()
@@ -81,7 +89,7 @@ def parse_lsof(text: str) -> tuple[list[SocketEntry], dict[int, tuple[str, int]]
         elif tag == "c":
             cmd = value
         elif tag == "u":
-            uid = int(value) if value.isdigit() else -1
+            uid = int(value) if _is_number(value) else -1
         elif tag == "T":
             key, _, val = value.partition("=")
             file["T" + key] = val

@@ -4,6 +4,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netwatch.attribution.lsof import parse_endpoint, parse_lsof
 from netwatch.attribution.table import SocketTable, norm_addr
@@ -80,7 +82,18 @@ def test_macos_style_records() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("text", ["noport", "1.2.3.4:http"])
+@pytest.mark.parametrize("text", ["noport", "1.2.3.4:http", "[::1]:99999", "1.2.3.4:\u00b2"])
 def test_bad_endpoints(text: str) -> None:
     with pytest.raises(ValueError):
         parse_endpoint(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["p", "c", "u", "f", "t", "P", "n", "T", "x", ""]), max_size=30),
+       st.lists(st.text(max_size=20), max_size=30))  # fmt: skip
+def test_fuzz_parse_lsof(tags: list[str], values: list[str]) -> None:
+    text = "\n".join(t + v for t, v in zip(tags, values, strict=False))
+    entries, procs = parse_lsof(text)
+    assert all(pid > 0 for pid in procs)
+    for e in entries:
+        assert e.proto in ("tcp", "udp") and 0 <= e.local[1] <= 65535
