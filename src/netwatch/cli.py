@@ -45,6 +45,12 @@ def _common_capture(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-dpi", action="store_true", help="count flows only, no protocol analysis")
     p.add_argument(
+        "--attribution",
+        choices=("auto", "ebpf", "sockdiag", "psutil", "lsof", "none"),
+        default="auto",
+        help="live: how connections are tied to processes (default: the best that works here)",
+    )
+    p.add_argument(
         "--max-connections",
         type=int,
         default=200_000,
@@ -141,6 +147,7 @@ def demo_capture() -> Path:
 
 def _monitor(args: argparse.Namespace) -> int:
     from netwatch.capture.open import open_file, open_live
+    from netwatch.commands.common import local_addresses, make_resolver
     from netwatch.engine import Engine, EngineConfig
 
     if args.demo:
@@ -152,8 +159,11 @@ def _monitor(args: argparse.Namespace) -> int:
     speed = args.speed if (args.read or args.demo) else 0.0
     engine = Engine(
         source,
-        EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections, replay_speed=speed),
-        local_addresses=_local_addresses if source.live else None,
+        resolver=make_resolver(args.attribution) if source.live else None,
+        config=EngineConfig(
+            dpi=not args.no_dpi, max_connections=args.max_connections, replay_speed=speed
+        ),
+        local_addresses=local_addresses if source.live else None,
     )
     from netwatch.tui import load_config, run_tui
 
@@ -167,18 +177,6 @@ def _monitor(args: argparse.Namespace) -> int:
 
 def _no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
-
-
-def _local_addresses() -> set[bytes]:
-    from netwatch.capture.interfaces import local_addresses
-    from netwatch.flows.addr import pton
-
-    out = set()
-    for a in local_addresses():
-        raw = pton(a.split("%")[0])
-        if raw is not None:
-            out.add(raw)
-    return out
 
 
 def _diagnose() -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from netwatch.capture.open import open_file, open_live
+from netwatch.commands.common import local_addresses, make_resolver
 from netwatch.engine import Engine, EngineConfig
 from netwatch.errors import TruncatedCaptureError, UsageError
 from netwatch.model.snapshot import ConnectionView
@@ -38,9 +39,10 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     engine = Engine(
         source,
-        EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections),
+        resolver=make_resolver(args.attribution) if source.live else None,
+        config=EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections),
         on_finish=emit,
-        local_addresses=_local if source.live else None,
+        local_addresses=local_addresses if source.live else None,
     )
     progress = _progress(args, source.live)
     timer = None
@@ -114,9 +116,3 @@ class _Bar:
 
     def __exit__(self, *exc: object) -> None:
         self._p.__exit__(None, None, None)
-
-
-def _local() -> set[bytes]:
-    from netwatch.cli import _local_addresses
-
-    return _local_addresses()

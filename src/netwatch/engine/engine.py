@@ -17,13 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from netwatch.attribution.base import ProcessResolver
 from netwatch.capture.base import PacketSource
 from netwatch.engine.resources import load_services
 from netwatch.errors import TruncatedCaptureError
+from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn
 from netwatch.flows.tracker import Tracker
 from netwatch.flows.view import view
 from netwatch.model.snapshot import CaptureStats, ConnectionView, Snapshot
+
+#: Rows attributed per snapshot at most, and lookups tried per row before giving up.
+ATTRIBUTION_BUDGET = 5000
+ATTRIBUTION_TRIES = 5
+#: Seconds between attribution passes (new rows wait at most this long for a process).
+ATTRIBUTION_INTERVAL = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +53,11 @@ class Engine:
         *,
         on_finish: Callable[[ConnectionView], None] | None = None,
         local_addresses: Callable[[], set[bytes]] | None = None,
+        resolver: ProcessResolver | None = None,
     ) -> None:
         self.source = source
+        self.resolver = resolver
+        self.attribution_error: str | None = None
         self.config = config or EngineConfig()
         self._on_finish_view = on_finish
         self._local_addresses = local_addresses
@@ -74,7 +85,44 @@ class Engine:
     # -------------------------------------------------------------- running
     def _finished(self, c: Conn) -> None:
         assert self._on_finish_view is not None
+        if self.resolver is not None and c.proc is None:
+            self._lookup(self.resolver, c)  # short-lived: ask once more before it is written
         self._on_finish_view(view(self.tracker, c, self.tracker.now))
+
+    # -------------------------------------------------------------- attribution
+    def attribute(self) -> None:
+        """Refresh the resolver and attribute rows that have no process yet (bounded)."""
+        r = self.resolver
+        if r is None:
+            return
+        try:
+            r.refresh()
+        except OSError as exc:  # the backend lost access: keep running, say so
+            self.attribution_error = str(exc)
+        budget = ATTRIBUTION_BUDGET
+        for c in self.tracker.table.values():
+            if c.proc is not None or c.proc_tries >= ATTRIBUTION_TRIES:
+                continue
+            if c.proto != "tcp" and c.proto != "udp":
+                continue
+            self._lookup(r, c)
+            budget -= 1
+            if not budget:
+                break
+
+    @staticmethod
+    def _lookup(r: ProcessResolver, c: Conn) -> None:
+        if c.proto != "tcp" and c.proto != "udp":
+            return
+        c.proc_tries += 1
+        if c.local_is_client:
+            local, remote = (ntop(c.c_addr), c.c_port), (ntop(c.s_addr), c.s_port)
+        else:
+            local, remote = (ntop(c.s_addr), c.s_port), (ntop(c.c_addr), c.c_port)
+        try:
+            c.proc = r.lookup(c.proto, local, remote)
+        except OSError:
+            c.proc = None  # a process gone mid-lookup is normal
 
     def run(self, progress: Callable[[int, int | None], None] | None = None) -> None:
         """Consume the source to its end (or ``stop()``), then flush every open row.
@@ -87,12 +135,16 @@ class Engine:
         interval = self.config.snapshot_interval
         next_snap = 0.0
         next_local = 0.0
+        next_attr = 0.0
         replay_anchor: tuple[float, float] | None = None  # (wall, capture) at last sync
         try:
             for batch in source.batches():
                 self._run_commands()
                 if self._stop.is_set():
                     break
+                if self.resolver is not None and time.monotonic() >= next_attr:
+                    self.attribute()
+                    next_attr = time.monotonic() + ATTRIBUTION_INTERVAL
                 if self._local_addresses is not None and time.monotonic() >= next_local:
                     tr.set_local_addresses(self._local_addresses())
                     next_local = time.monotonic() + self.config.local_refresh
@@ -118,6 +170,7 @@ class Engine:
     def _end(self) -> None:
         tr = self.tracker
         self.source.close()
+        self.attribute()  # a last pass, so rows written now have their process
         if self._on_finish_view is not None:
             tr.finish_all()
         self.finished = True
@@ -194,6 +247,7 @@ class Engine:
             closed=tuple(closed_views),
             stats=stats,
             interface=self.source.description,
+            attribution_backend=self.resolver.name if self.resolver else "none",
             finished=self.finished,
         )
 

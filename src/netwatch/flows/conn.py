@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from netwatch.dpi.base import Analyzer
+from netwatch.model.process import Attribution, ProcessInfo
 from netwatch.reassembly.stream import StreamReassembler
 
 DPI_UNDECIDED, DPI_ACTIVE, DPI_DONE = 0, 1, 2
@@ -71,6 +72,8 @@ class Conn:
         "pk1",
         "prev_d0",
         "prev_d1",
+        "proc",
+        "proc_tries",
         "proto",
         "rate0",
         "rate1",
@@ -127,3 +130,6 @@ class Conn:
         self.app_state: str | None = None
         self.extra: dict[str, Any] | None = None
         self.name: str | None = None  # the remote's name from DNS seen before the row began
+        # The owning process, set by the engine's attribution step (live capture only).
+        self.proc: tuple[ProcessInfo, Attribution] | None = None
+        self.proc_tries = 0

@@ -94,6 +94,8 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         timeout=timeout,
         closed=c.closed,
         app=app,
+        process=c.proc[0] if c.proc else None,
+        attribution=c.proc[1] if c.proc else None,
         remote_name=name,
         remote_name_source="dns" if name else None,
         extra=extra,
