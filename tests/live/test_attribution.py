@@ -41,7 +41,7 @@ from tests.live.test_attribution_clients import (
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-BACKENDS = ("ebpf", "sockdiag", "psutil", "lsof")
+BACKENDS = ("ebpf", "sockdiag", "procfs", "psutil", "lsof")
 SHORT_LIVED = ("curl", "dig")
 RESULTS: dict[str, dict[str, bool]] = {}
 LIFETIMES: dict[str, float] = {}

@@ -56,7 +56,7 @@ def docker_cgroup() -> Iterator[tuple[Path, str]]:
                     time.sleep(0.05)
 
 
-@pytest.mark.parametrize("backend", ["ebpf", "sockdiag", "psutil"])
+@pytest.mark.parametrize("backend", ["ebpf", "sockdiag", "procfs", "psutil"])
 def test_container_of_a_process_in_a_docker_cgroup(
     backend: str, docker_cgroup: tuple[Path, str]
 ) -> None:

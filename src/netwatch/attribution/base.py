@@ -7,6 +7,7 @@ backend allows. Backends (see ``choose.py`` for the order they are tried in):
 
     ebpf      kernel events from cgroup sock_addr hooks, tracepoints and an iterator
     sockdiag  netlink inet_diag socket table + /proc/PID/fd inode index (Linux)
+    procfs    the same from /proc/net/{tcp,udp}[6] text tables (Linux without sock_diag)
     psutil    psutil.net_connections (macOS, Windows, BSD; last resort on Linux)
     lsof      ``lsof -F`` (macOS, when psutil cannot see other users' sockets)
     fake      canned answers, for tests and capture replay
@@ -26,7 +27,7 @@ Resolved = tuple[ProcessInfo, Attribution]
 class ProcessResolver(Protocol):
     """One attribution backend. Chosen once by :func:`netwatch.attribution.choose_resolver`."""
 
-    #: ebpf | sockdiag | psutil | lsof | fake: the ``Attribution.source`` it reports.
+    #: ebpf | sockdiag | procfs | psutil | lsof | fake: the ``Attribution.source`` it reports.
     name: str
 
     def start(self) -> None:

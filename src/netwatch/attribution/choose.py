@@ -1,6 +1,6 @@
 """Pick the best attribution backend this host allows, once, with an explicit chain.
 
-    Linux:   ebpf -> sockdiag -> psutil
+    Linux:   ebpf -> sockdiag -> procfs (/proc/net tables) -> psutil
     macOS:   psutil -> lsof
     other:   psutil
 
@@ -34,6 +34,12 @@ def _sockdiag() -> ProcessResolver:
     return SockDiagResolver()
 
 
+def _procfs() -> ProcessResolver:
+    from netwatch.attribution.procnet import ProcNetResolver
+
+    return ProcNetResolver()
+
+
 def _psutil() -> ProcessResolver:
     from netwatch.attribution.psutil_backend import PsutilResolver
 
@@ -49,6 +55,7 @@ def _lsof() -> ProcessResolver:
 FACTORIES: dict[str, Callable[[], ProcessResolver]] = {
     "ebpf": _ebpf,
     "sockdiag": _sockdiag,
+    "procfs": _procfs,
     "psutil": _psutil,
     "lsof": _lsof,
 }
@@ -57,7 +64,7 @@ FACTORIES: dict[str, Callable[[], ProcessResolver]] = {
 def platform_chain(platform: str = sys.platform) -> tuple[str, ...]:
     """The backends worth trying here, best first."""
     if platform.startswith("linux"):
-        return ("ebpf", "sockdiag", "psutil")
+        return ("ebpf", "sockdiag", "procfs", "psutil")
     if platform == "darwin":
         return ("psutil", "lsof")
     return ("psutil",)

@@ -7,6 +7,7 @@ a dual-stack UDP socket that sends without connect(), a TCP connection over ::1)
 saves what each source reports about them, keeping only this process's sockets:
 
     sockdiag_replies.bin   the raw netlink datagrams (one per dump, DONE-terminated)
+    proc_net_*.txt         /proc/net/{tcp,tcp6,udp,udp6}: the header and our sockets' lines
     lsof.txt               ``lsof -nP -a -p PID -iTCP -iUDP -F pcuftPnT``
     ebpf_events.bin        88-byte kernel records from the ring buffer and the iterator
     recorded.json          the truth, from the sockets themselves (getsockname, fstat)
@@ -110,6 +111,10 @@ def main() -> None:
     facts = truth(socks)
     inodes = {int(f["inode"]) for f in facts.values()}  # type: ignore[call-overload]
     (HERE / "sockdiag_replies.bin").write_bytes(record_sockdiag(inodes))
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        lines = Path(f"/proc/net/{table}").read_text().splitlines()
+        ours = [ln for ln in lines[1:] if int(ln.split()[9]) in inodes]
+        (HERE / f"proc_net_{table}.txt").write_text("\n".join([lines[0], *ours]) + "\n")
     argv = ["lsof", "-nP", "-a", "-p", str(pid), "-iTCP", "-iUDP", "-F", "pcuftPnT"]
     lsof = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     (HERE / "lsof.txt").write_text(lsof)

@@ -67,7 +67,7 @@ def test_nothing_works() -> None:
 
 
 def test_platform_chains() -> None:
-    assert platform_chain("linux") == ("ebpf", "sockdiag", "psutil")
+    assert platform_chain("linux") == ("ebpf", "sockdiag", "procfs", "psutil")
     assert platform_chain("darwin") == ("psutil", "lsof")
     assert platform_chain("win32") == ("psutil",)
     assert platform_chain("freebsd14") == ("psutil",)
