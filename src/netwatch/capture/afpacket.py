@@ -228,10 +228,21 @@ class AfPacketSource:
         name = interface or "any"
         self.description = f"interface {name}"
         self.interface = name
-        if block_size <= 0 or block_size % _PAGE or frame_size % 16 or block_size % frame_size:
+        if (
+            not 0 < block_size < 1 << 32
+            or block_size % _PAGE
+            or frame_size < 16
+            or frame_size % 16
+            or block_size % frame_size
+        ):
             raise CaptureError(
                 f"capture ring: block size {block_size} must be a multiple of the page size "
                 f"({_PAGE}) and of the frame size {frame_size} (itself a multiple of 16)"
+            )
+        if not 0 < block_count < 1 << 20 or not 0 < snaplen < 1 << 31 or timeout_ms < 0:
+            raise CaptureError(
+                f"capture ring: block count {block_count}, snaplen {snaplen} or timeout "
+                f"{timeout_ms} ms out of range"
             )
         self._block_size = block_size
         self._block_count = block_count
@@ -241,7 +252,7 @@ class AfPacketSource:
             try:
                 ifindex = socket.if_nametoindex(name)
                 hatype = _interface_hatype(name)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
                 raise missing_interface_error(name, list_interfaces()) from exc
         self.cooked = linktype_for_hatype(hatype) != LINKTYPE_ETHERNET
         program = (
@@ -260,10 +271,10 @@ class AfPacketSource:
         try:
             self._setup(sock, program, ifindex, frame_size, timeout_ms, promiscuous)
         except OSError as exc:  # PACKET_VERSION refused (old kernel), mmap ENOMEM, ...
-            sock.close()
+            self._abort_setup()
             raise CaptureError(f"cannot set up capture on {name}: {exc.strerror}") from exc
         except BaseException:
-            sock.close()
+            self._abort_setup()
             raise
         self._lock = threading.Lock()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
@@ -273,6 +284,13 @@ class AfPacketSource:
         self._received = 0
         self._bytes = 0
         self._drops = 0
+
+    def _abort_setup(self) -> None:
+        ring: memoryview | None = getattr(self, "_ring", None)
+        if ring is not None:
+            ring.release()
+            self._mm.close()
+        self._sock.close()
 
     def _setup(
         self,
