@@ -33,10 +33,12 @@ from netwatch.flows.services import ServiceTable
 from netwatch.reassembly.stream import StreamReassembler
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
-_V4_ADDRS = struct.Struct("!4s4s").unpack_from
-_V6_ADDRS = struct.Struct("!16s16s").unpack_from
-_TCP_HDR = struct.Struct("!HHIIBBH").unpack_from
-_UDP_PORTS = struct.Struct("!HH").unpack_from
+# Ethernet type, then IPv4 (vihl, total length, flags+fragment, protocol, addresses), then
+# the transport's first 14 bytes: TCP ports/seq/ack/offset/flags/window; for UDP only the
+# ports are used (they sit at the same place).
+_ETH_IP4_L4 = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH").unpack_from
+# Ethernet type, then IPv6 (payload length, next header, addresses), then as above.
+_ETH_IP6_L4 = struct.Struct("!12xH4xHBx16s16sHHIIBBH").unpack_from
 MOD, HALF = 1 << 32, 1 << 31
 #: Without a measured RTT, a segment below the highest sequence that arrives within this
 #: many seconds of it is out-of-order rather than retransmitted (Wireshark uses 3 ms too).
@@ -96,46 +98,57 @@ class Tracker:
     def packets_batch(self, batch: Iterable[tuple[float, int, bytes | memoryview, int]]) -> None:
         """Process a batch; the common case never leaves this loop.
 
-        Fast path (measured in benchmarks/bench_analyze.py, ~4x the general path): an
-        Ethernet or raw frame with a plain IPv4 header (no options, not a fragment) or a
-        plain IPv6 header, carrying TCP without SYN/FIN/RST or UDP, on a row that exists and
-        whose analyzer has detached: only counters and the TCP health counters change.
-        Everything else goes through ``packet()`` and the full decoder. The inlined header
-        offsets are those of decode/link.py, decode/ip.py and decode/l4.py.
+        Fast path: an Ethernet frame with a plain IPv4 header (no options, not a fragment) or
+        a plain IPv6 header, carrying TCP without SYN/FIN/RST or UDP, on a row that exists
+        and whose analyzer has detached: only counters and the TCP health counters change.
+        Everything else goes through ``packet()`` and the full decoder.
+
+        Why it looks like this (measured, benchmarks/bench_analyze.py): one ``struct`` call
+        reads Ethernet type, IP and transport headers at once (half the cost of indexing a
+        memoryview byte by byte); the two common TCP cases (an in-order data segment, a pure
+        ACK) are inlined and only the rare ones call ``_health``. The offsets are those of
+        decode/link.py, decode/ip.py and decode/l4.py.
         """
         table = self.table
         slow = self.packet
-        v4 = _V4_ADDRS
-        v6 = _V6_ADDRS
-        tcp_hdr = _TCP_HDR
+        e4 = _ETH_IP4_L4
+        e6 = _ETH_IP6_L4
         health = self._health
         done = DPI_DONE
         n = nbytes = 0
         now = self.now
         for ts, lt, d, wirelen in batch:
-            if ts < now or lt != 1 or len(d) < 54:
+            size = len(d)
+            if ts < now or lt != 1 or size < 54:
                 slow(ts, lt, d, wirelen)
                 now = self.now
                 continue
-            if d[12] == 8 and d[13] == 0 and d[14] == 0x45 and not (d[20] & 0x3F or d[21]):
-                proto = d[23]
-                src, dst = v4(d, 26)
+            if d[12] == 8:
+                et, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags, win = (
+                    e4(d, 0)
+                )
+                if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF:
+                    slow(ts, lt, d, wirelen)
+                    now = self.now
+                    continue
                 l4 = 34
-                end = 14 + ((d[16] << 8) | d[17])
-            elif d[12] == 0x86 and d[13] == 0xDD and len(d) >= 74:
-                proto = d[20]
-                src, dst = v6(d, 22)
+                end = 14 + total
+            elif d[12] == 0x86 and size >= 74:
+                et, plen6, proto, src, dst, sport, dport, seq, ack, doff, flags, win = e6(d, 0)
+                if et != 0x86DD:
+                    slow(ts, lt, d, wirelen)
+                    now = self.now
+                    continue
                 l4 = 54
-                end = l4 + ((d[18] << 8) | d[19])
+                end = 54 + plen6
             else:
                 slow(ts, lt, d, wirelen)
                 now = self.now
                 continue
-            if end > len(d) or end <= l4:
-                end = len(d)
+            if end > size or end <= l4:
+                end = size
             if proto == 6:
-                sport, dport, seq, ack, doff, flags, win = tcp_hdr(d, l4)
-                if flags & 7:  # FIN, SYN or RST: state may change
+                if flags & 7:  # FIN, SYN or RST: the state may change
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
@@ -148,23 +161,31 @@ class Tracker:
                     now = self.now
                     continue
                 halves = c.halves
+                assert halves is not None
                 if src == c.c_addr and sport == c.c_port:
-                    h, o = halves[0], halves[1]  # type: ignore[index]
+                    h, o = halves
                     c.pk0 += 1
                     c.by0 += wirelen
                 else:
-                    h, o = halves[1], halves[0]  # type: ignore[index]
+                    o, h = halves
                     c.pk1 += 1
                     c.by1 += wirelen
-                if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
-                    self._tcp_state_only(c, h, o, src, sport, ack, flags)
                 c.last = ts
-                health(c, h, seq, ack, win, flags, end - l4 - (doff >> 4) * 4, ts)
-                n += 1
-                nbytes += wirelen
-                now = max(now, ts)
+                if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
+                    self._tcp_state_only(c, o, src, sport, ack, flags)
+                plen = end - l4 - (doff >> 4) * 4
+                hi = h.hi
+                if plen > 0 and hi is not None and 0 < (seq + plen - hi) % MOD < HALF:
+                    h.hi = (seq + plen) % MOD  # in order: advances the highest byte seen
+                    h.hi_ts = ts
+                    h.last_ack, h.last_win, h.last_seq = ack, win, seq
+                elif plen <= 0 and flags & ACK:
+                    if ack == h.last_ack and win == h.last_win and seq == h.last_seq:
+                        c.dup_acks += 1
+                    h.last_ack, h.last_win, h.last_seq = ack, win, seq
+                else:
+                    health(c, h, seq, ack, win, flags, max(plen, 0), ts)
             elif proto == 17:
-                sport, dport = _UDP_PORTS(d, l4)
                 if src < dst or (src == dst and sport <= dport):
                     c = table.get((17, src, sport, dst, dport, None))
                 else:
@@ -180,12 +201,14 @@ class Tracker:
                     c.pk1 += 1
                     c.by1 += wirelen
                 c.last = ts
-                n += 1
-                nbytes += wirelen
-                now = max(now, ts)
             else:
                 slow(ts, lt, d, wirelen)
                 now = self.now
+                continue
+            n += 1
+            nbytes += wirelen
+            if ts > now:
+                now = ts
         self.packets += n
         self.bytes += nbytes
         if now > self.now:
@@ -452,7 +475,7 @@ class Tracker:
         h.last_seq = seq
 
     def _tcp_state_only(
-        self, c: Conn, h: TcpHalf, o: TcpHalf, src: bytes, sport: int, ack: int, flags: int
+        self, c: Conn, o: TcpHalf, src: bytes, sport: int, ack: int, flags: int
     ) -> None:
         """A plain ACK on a half-closed connection: does it acknowledge the peer's FIN?"""
         if not flags & ACK or o.fin_ack is None or (ack - o.fin_ack) % MOD >= HALF:
