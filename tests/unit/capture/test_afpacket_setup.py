@@ -65,7 +65,7 @@ def test_failure_after_the_ring_is_mapped_releases_socket_and_ring(
     for _ in range(3):
         with pytest.raises(CaptureError, match="cannot attach capture filter"):
             AfPacketSource("lo")
-    with AfPacketSource(None):  # the check below does see a mapped ring
+    with AfPacketSource(None, "udp"):  # the check does see a mapped ring
         assert Path("/proc/self/maps").read_text().count("socket:[") == maps + 1
     assert len(os.listdir("/proc/self/fd")) == fds
     assert Path("/proc/self/maps").read_text().count("socket:[") == maps
