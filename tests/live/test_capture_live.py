@@ -312,7 +312,7 @@ def test_close_wakes_a_blocked_reader_promptly(pair: Pair, kind: str) -> None:
     time.sleep(0.3)  # blocked in poll: no matching traffic
     start = time.monotonic()
     collector.stop(settle=0)
-    assert time.monotonic() - start < 0.2
+    assert time.monotonic() - start < 0.5  # poll() alone would wait 1 s (AF_PACKET) or forever
     assert collector.packets == []
     source.close()  # idempotent
     assert source.stats().received == 0
