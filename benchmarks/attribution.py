@@ -123,7 +123,7 @@ def bench(name: str, rounds: int, gos: list[int], probe: Probe, flows: list[Prob
         print(f"{name:9} unavailable: {exc.reason}")
         return
     try:
-        n = rounds if name.startswith(("ebpf", "sockdiag")) else max(3, rounds // 5)
+        n = rounds if name.startswith(("ebpf", "sockdiag", "procfs")) else max(3, rounds // 5)
         steady = [cpu_ms(resolver.refresh) for _ in range(n)]
         churn = []
         for i in range(n):
@@ -168,7 +168,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=200)
     ap.add_argument("--per-proc", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--backends", default="ebpf,sockdiag,sockdiag-full,psutil,lsof")
+    ap.add_argument("--backends", default="ebpf,sockdiag,sockdiag-full,procfs,psutil,lsof")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.procs * args.per_proc + 1000
