@@ -34,7 +34,7 @@ import dpkt
 import pytest
 
 from netwatch.capture.afpacket import AfPacketSource
-from netwatch.capture.base import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from netwatch.capture.base import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW
 from netwatch.capture.libpcap import LibpcapSource
 from netwatch.errors import CaptureError
 
@@ -420,3 +420,26 @@ def test_ipv6_on_any_matches_tcpdump(pair: Pair, kind: str, tmp_path: Path) -> N
         assert [(d[16:], w - 16) for d, w, _ts in truth] == [(d, w) for _ts, _lt, d, w in ours]
     else:
         assert [(d, w) for d, w, _ts in truth] == [(d, w) for _ts, _lt, d, w in ours]
+
+
+def test_vlan_tag_on_any_goes_into_the_sll_header_as_libpcap_does(
+    pair: Pair, tmp_path: Path
+) -> None:
+    frames = [tagged_frame(0x8100, 100, 10 + i) for i in range(4)]
+    frames.append(tagged_frame(0x88A8, 7, 40))
+    dump = Tcpdump(pair.ns_a, "any", "udp port 5557", tmp_path / "truth.pcap")
+    source = open_source("afpacket", pair.ns_a, None, "udp port 5557")
+    collector = Collector(source)
+    with in_netns(pair.ns_b):
+        inject = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    with inject:
+        inject.bind((pair.if_b, 0))
+        for frame in frames:
+            inject.send(frame)
+    ours = collector.stop()
+    truth = dump.stop()
+    assert {lt for _ts, lt, _d, _w in ours} == {LINKTYPE_LINUX_SLL}
+    # SLL header, then the tag where the protocol was, then the original protocol.
+    assert [d[14:20] for _ts, _lt, d, _w in ours] == [f[12:18] for f in frames]
+    assert [d[20:] for _ts, _lt, d, _w in ours] == [f[18:] for f in frames]
+    assert [(d, w) for d, w, _ts in truth] == [(d, w) for _ts, _lt, d, w in ours]
