@@ -44,8 +44,8 @@ struct {
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
-/* cookie -> hash of the last reported remote (sendmsg) / local port (UDP send), so a
- * busy UDP socket yields one event per new peer, not one per datagram. */
+/* Sockets already reported: cookie (sendmsg) and cookie ^ 1<<62 -> local port (first UDP
+ * send), so a busy UDP socket yields an event or two, not one per datagram. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -106,16 +106,13 @@ static __always_inline int on_addr(struct bpf_sock_addr *ctx, __u8 kind, int v6)
 		return 1;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	if (kind == NW_SENDMSG) {
-		/* v4 and v6 contexts expose different fields: read only the right ones. */
-		__u64 tag = (__u64)ctx->user_port << 32;
-		if (v6)
-			tag ^= ((__u64)ctx->user_ip6[3] << 16) ^ ctx->user_ip6[1] ^ ctx->user_ip6[0];
-		else
-			tag ^= ctx->user_ip4;
-		__u64 *old = bpf_map_lookup_elem(&seen, &cookie);
-		if (old && *old == tag)
+		/* Once per socket: the owner is all user space needs (it files an unconnected
+		 * socket by its local port), and a server answering many peers through one
+		 * socket (a DNS server) must not cost an event per datagram. */
+		__u64 one = 1;
+		if (bpf_map_lookup_elem(&seen, &cookie))
 			return 1;
-		bpf_map_update_elem(&seen, &cookie, &tag, BPF_ANY);
+		bpf_map_update_elem(&seen, &cookie, &one, BPF_ANY);
 	}
 	e = reserve(kind);
 	if (!e)

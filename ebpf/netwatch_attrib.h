@@ -13,7 +13,7 @@
 
 enum nw_kind {
 	NW_CONNECT = 1,  /* cgroup connect4/6: caller, cookie, remote address */
-	NW_SENDMSG = 2,  /* cgroup sendmsg4/6: unconnected UDP send, remote address */
+	NW_SENDMSG = 2,  /* cgroup sendmsg4/6: first unconnected UDP send of a socket */
 	NW_BIND = 3,     /* cgroup post_bind4/6: caller, local address and port */
 	NW_SYN_SENT = 4, /* TCP CLOSE -> SYN_SENT, in the connecting task */
 	NW_ESTAB = 5,    /* TCP -> ESTABLISHED, full tuple, any context */
