@@ -44,6 +44,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
     "ring_buffer__new": (c_void_p, [c_int, SAMPLE_FN, c_void_p, c_void_p]),
     "ring_buffer__consume": (c_int, [c_void_p]),
+    "ring_buffer__poll": (c_int, [c_void_p, c_int]),
     "ring_buffer__free": (None, [c_void_p]),
     "libbpf_set_print": (c_void_p, [PRINT_FN]),
     "libbpf_major_version": (ctypes.c_uint32, []),

@@ -223,6 +223,19 @@ class EbpfResolver:
             self._enriched.pop(pid, None)
         return removed
 
+    def poll(self, timeout_ms: int) -> None:
+        """Block until kernel events arrive (or ``timeout_ms``), then fold them in.
+
+        Optional, for an engine thread dedicated to attribution: with events handled
+        within a millisecond, /proc is read while a 10 ms curl still exists, so it gets
+        its executable and command line, not only the kernel's 16-byte comm. ctypes
+        releases the GIL during the wait. Call it from one thread only (as ``refresh``).
+        """
+        if self._bpf is None or self._rb is None:
+            return
+        self._bpf.ring_buffer__poll(self._rb, timeout_ms)
+        self.refresh()
+
     def _read_lost(self) -> None:
         if self._bpf is None or self._lost_fd < 0:
             return
