@@ -220,3 +220,34 @@ def test_shared_mask_context_gives_rfc_masks_in_any_order() -> None:
         with pytest.raises(ValueError, match="16 bytes"):
             client.mask(bad)
     assert client.mask(sample) == first  # a refused sample left nothing behind
+
+
+@pytest.mark.parametrize("v", [RFC9001, RFC9369])
+def test_lazy_initial_keys_equal_the_pair(v: dict[str, Any]) -> None:
+    from netwatch.dpi.quic.crypto import InitialKeys
+
+    version = VERSIONS[V1] if v is RFC9001 else lookup(0x6B3343CF)
+    assert version is not None
+    pair = PacketProtection.initial_pair(version, RFC_DCID)
+    keys = InitialKeys(version, RFC_DCID)
+    client = keys.side(0)
+    assert keys._sides[1] is None  # the server's side is not derived until asked for
+    assert keys.side(0) is client
+    for ours, theirs in zip((client, keys.side(1)), pair, strict=True):
+        assert (ours.key, ours.iv, ours.hp) == (theirs.key, theirs.iv, theirs.hp)
+    assert client.key == h(v["client_key"])
+    assert PacketProtection.initial(version, RFC_DCID, 1).hp == pair[1].hp
+
+
+def test_client_only_flow_derives_only_client_keys() -> None:
+    from netwatch.dpi.base import Dir
+    from netwatch.dpi.quic.analyzer import QUICAnalyzer
+
+    a = QUICAnalyzer()
+    a.feed(Dir.CLIENT, rfc_client_initial(), 0.0)
+    assert a.record()["sni"] == "example.com"
+    (keys,) = a._keys.values()
+    assert keys._sides[0] is not None and keys._sides[1] is None
+    a.feed(Dir.SERVER, rfc_server_initial(), 0.1)
+    assert keys._sides[1] is not None
+    assert a.record()["tls_cipher"] == "0x1301"

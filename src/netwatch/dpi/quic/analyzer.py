@@ -34,7 +34,7 @@ from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
 from netwatch.dpi.quic import gquic, handshake
-from netwatch.dpi.quic.crypto import PacketProtection, retry_integrity_ok
+from netwatch.dpi.quic.crypto import InitialKeys, retry_integrity_ok
 from netwatch.dpi.quic.frames import CloseFrame, CryptoFrame, error_name, parse_initial_frames
 from netwatch.dpi.quic.packet import Packet, looks_like_long_header, split_datagram
 from netwatch.dpi.quic.record import blank_record
@@ -131,7 +131,7 @@ class QUICAnalyzer(AnalyzerBase):
         self._key_dcid: bytes | None = None
         self._client_scid: bytes | None = None
         self._server_scid: bytes | None = None
-        self._keys: dict[tuple[int, bytes], tuple[PacketProtection, PacketProtection]] = {}
+        self._keys: dict[tuple[int, bytes], InitialKeys] = {}
         self._ch: ClientHello | None = None
         self._sh: ServerHello | None = None
         self._ja4: str | None = None
@@ -278,14 +278,14 @@ class QUICAnalyzer(AnalyzerBase):
         if self._sides[Dir.CLIENT].short_seen and self._sides[Dir.SERVER].short_seen:
             self._advance("one_rtt")
 
-    def _protection(self, version: QuicVersion, dcid: bytes) -> tuple[PacketProtection, ...]:
+    def _protection(self, version: QuicVersion, dcid: bytes) -> InitialKeys:
         key = (version.number, dcid)
-        pair = self._keys.get(key)
-        if pair is None:
+        keys = self._keys.get(key)
+        if keys is None:
             if len(self._keys) >= 4:  # a version switch and a Retry at most; stay bounded
                 self._keys.clear()
-            pair = self._keys[key] = PacketProtection.initial_pair(version, dcid)
-        return pair
+            keys = self._keys[key] = InitialKeys(version, dcid)
+        return keys
 
     def _start_client(self, pkt: Packet) -> None:
         """A client's first Initial, or its first one after Version Negotiation."""
@@ -307,16 +307,20 @@ class QUICAnalyzer(AnalyzerBase):
         if key_dcid is None:
             raise MalformedError(PROTOCOL, "server Initial before any client Initial")
         try:
-            _, pn, payload = self._protection(version, key_dcid)[direction].unprotect(
-                pkt.data, pkt.pn_offset, side.largest_pn
+            _, pn, payload = (
+                self._protection(version, key_dcid)
+                .side(direction)
+                .unprotect(pkt.data, pkt.pn_offset, side.largest_pn)
             )
         except MalformedError:
             # A client Initial under keys from its own DCID: a Retry that the capture
             # lost (or that arrived damaged) moved them. Anything else is garbage.
             if direction != Dir.CLIENT or pkt.dcid == key_dcid:
                 raise
-            _, pn, payload = self._protection(version, pkt.dcid)[Dir.CLIENT].unprotect(
-                pkt.data, pkt.pn_offset, side.largest_pn
+            _, pn, payload = (
+                self._protection(version, pkt.dcid)
+                .side(Dir.CLIENT)
+                .unprotect(pkt.data, pkt.pn_offset, side.largest_pn)
             )
             self._key_dcid = pkt.dcid
             self._retry = True

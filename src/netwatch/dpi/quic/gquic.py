@@ -143,7 +143,7 @@ class GQuicInfo:
         self.cid = self.cid or pkt.dcid
         if pkt.packet_type != PacketType.INITIAL:
             return b""
-        client, _ = PacketProtection.initial_pair(info, pkt.dcid)
+        client = PacketProtection.initial(info, pkt.dcid, 0)  # the client's side only
         _, _, payload = client.unprotect(pkt.data, pkt.pn_offset, -1)
         return payload
 
