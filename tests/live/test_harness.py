@@ -98,6 +98,13 @@ def test_close_removes_everything_and_kills_stragglers() -> None:
         pytest.skip(str(exc))
     with netns.make_rootpair() as pair:
         sleeper = pair.server.popen(["sleep", "600"])
+        # Wait until the sleeper is inside the namespace: before that, close() could delete
+        # the namespace under a not-yet-entered `ip netns exec` (exit 255, not a kill).
+        deadline = time.monotonic() + 10
+        pids = ["ip", "netns", "pids", pair.server.ns or ""]
+        while str(sleeper.pid) not in netns.run(None, pids, text=True).stdout.split():
+            assert time.monotonic() < deadline, "sleeper never entered the namespace"
+            time.sleep(0.02)
         names = (*pair.namespaces, pair.client.ifname)
     # The sleeper was SIGKILLed by close(), the namespace and both veth ends are gone.
     assert sleeper.wait(timeout=5) == -signal.SIGKILL
