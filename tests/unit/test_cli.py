@@ -117,3 +117,19 @@ def test_missing_interface_lists_interfaces() -> None:
     r = nw("analyze", "-i", "nosuchif0", "--duration", "1")
     assert r.returncode == 2
     assert "no such interface 'nosuchif0'" in r.stderr and "lo" in r.stderr
+
+
+def test_no_capture_permission_names_sudo_and_setcap() -> None:
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("capsh") is None:
+        pytest.skip("needs root and capsh to drop the capture capabilities")
+    r = subprocess.run(
+        ["capsh", "--drop=cap_net_raw,cap_net_admin", "--", "-c",
+         f"{sys.executable} -m netwatch analyze -i lo --duration 1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "sudo" in r.stderr and "setcap cap_net_raw,cap_net_admin=eip" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
