@@ -86,13 +86,27 @@ static __always_inline void fill_current(struct nw_event *e)
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 }
 
-/* Tracing programs can reach the task: use the leader's comm and the parent's tgid. */
+/* Tracing programs can reach the task: use the leader's comm and the parent's tgid,
+ * and keep the executable's name and the start of argv in case the process is gone
+ * before user space can read /proc (a 10 ms curl). */
 static __always_inline void fill_task(struct nw_event *e)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	fill_current(e);
 	bpf_probe_read_kernel(&e->comm, sizeof(e->comm), &t->group_leader->comm);
 	e->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	if (!mm)
+		return;
+	const unsigned char *name = BPF_CORE_READ(mm, exe_file, f_path.dentry, d_name.name);
+	if (name)
+		bpf_probe_read_kernel_str(&e->exe, sizeof(e->exe), name);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u32 n = end > start ? end - start : 0;
+	if (n > NW_ARGS_LEN - 1)
+		n = NW_ARGS_LEN - 1; /* the last byte stays NUL */
+	bpf_probe_read_user(&e->args, n & (NW_ARGS_LEN - 1), (void *)start);
 }
 
 /* ---- cgroup sock_addr hooks ------------------------------------------------------ */

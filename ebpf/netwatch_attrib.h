@@ -10,6 +10,8 @@
 #define NETWATCH_ATTRIB_H
 
 #define NW_COMM_LEN 16
+#define NW_EXE_LEN 48   /* basename of the executable (not cut at 16 like comm) */
+#define NW_ARGS_LEN 128 /* the start of argv, NUL-separated, as in /proc/PID/cmdline */
 
 enum nw_kind {
 	NW_CONNECT = 1,  /* cgroup connect4/6: caller, cookie, remote address */
@@ -39,6 +41,10 @@ struct nw_event {
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[NW_COMM_LEN];
+	/* Filled by the tracing programs only (they run in the owning task), so a process
+	 * that exits before user space reads /proc is still named in full. */
+	char exe[NW_EXE_LEN];
+	char args[NW_ARGS_LEN];
 };
 
 #endif

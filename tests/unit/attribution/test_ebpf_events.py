@@ -27,7 +27,7 @@ def events(data_dir: Path) -> list[KernelEvent]:
 
 
 def test_layout_matches_the_c_header() -> None:
-    assert EVENT_SIZE == 88
+    assert EVENT_SIZE == 264
     header = (Path(__file__).resolve().parents[3] / "ebpf" / "netwatch_attrib.h").read_text()
     for kind in Kind:
         assert f"NW_{kind.name} = {kind.value}," in header
@@ -44,7 +44,10 @@ def test_recorded_events(data_dir: Path, recorded: dict[str, Any]) -> None:
     syn = next(e for e in evs if e.kind == Kind.SYN_SENT)
     est = next(e for e in evs if e.kind == Kind.ESTAB and e.cookie == syn.cookie)
     assert syn.local[1] == 0 and est.local[1] != 0  # the port is chosen after SYN_SENT
-    assert syn.ppid != 0  # tracing programs know the parent
+    assert syn.ppid != 0  # tracing programs know the parent, the executable and argv
+    assert syn.exe_name.startswith("python3") and syn.args[0].endswith("python3")
+    assert syn.args[1:3] == ("-m", "tests.data.attribution.record")
+    assert all(e.exe_name == "" and e.args == () for e in evs if e.kind == Kind.CONNECT)
 
 
 def test_state_attributes_every_recorded_socket(data_dir: Path, recorded: dict[str, Any]) -> None:
@@ -103,13 +106,13 @@ def test_udp_first_send_and_unconnected_sendto() -> None:
 
 def test_wrong_sizes_and_kinds_are_malformed() -> None:
     with pytest.raises(MalformedError):
-        decode_event(b"\0" * 87)
+        decode_event(b"\0" * 263)
     with pytest.raises(MalformedError):
         split_records(b"\0" * 100)
-    bad_kind = EVENT.pack(1, 2, 3, 3, 0, 1, 42, 6, 2, 1, 80, 80, b"", b"", b"x")
+    bad_kind = EVENT.pack(1, 2, 3, 3, 0, 1, 42, 6, 2, 1, 80, 80, b"", b"", b"x", b"", b"")
     with pytest.raises(MalformedError):
         decode_event(bad_kind)
-    bad_family = EVENT.pack(1, 2, 3, 3, 0, 1, 1, 6, 1, 1, 80, 80, b"", b"", b"x")
+    bad_family = EVENT.pack(1, 2, 3, 3, 0, 1, 1, 6, 1, 1, 80, 80, b"", b"", b"x", b"", b"")
     with pytest.raises(MalformedError):
         decode_event(bad_family)
 
@@ -136,6 +139,15 @@ def test_sockets_of_dead_processes_are_pruned_after_the_grace(fake_proc: Path) -
     assert r.prune_dead(now=100.0) == 0  # 31337 has no /proc entry: dead from now on
     hit = r.lookup("udp", ("10.0.0.1", 6000), ("10.0.0.2", 53))
     assert hit is not None and hit[0].name == "cli"  # named from the kernel's record
+    long = "a-client-with-a-long-name"
+    r.state.apply(
+        KernelEvent(Kind.UDP_SEND, 5, 0, 31338, 31338, 1000, 1, "udp", 2, 0,
+                    ("0.0.0.0", 7000), ("0.0.0.0", 0), long[:15], long, (f"/opt/{long}", "-v")),
+        0,
+    )  # fmt: skip
+    hit = r.lookup("udp", ("10.0.0.1", 7000), ("10.0.0.2", 53))
+    assert hit is not None
+    assert (hit[0].name, hit[0].cmdline, hit[0].uid) == (long, (f"/opt/{long}", "-v"), 1000)
     assert r.prune_dead(now=105.0) == 0
     assert r.prune_dead(now=110.0) == 1
     assert r.lookup("udp", ("10.0.0.1", 6000), ("10.0.0.2", 53)) is None

@@ -1,10 +1,13 @@
 """Decoding the records the attribution programs send (``ebpf/netwatch_attrib.h``).
 
-``struct nw_event`` is 88 bytes, host byte order except the addresses::
+``struct nw_event`` is 264 bytes, host byte order except the addresses::
 
     0  cookie u64     8  ts_ns u64     16 tgid u32   20 tid u32   24 uid u32   28 ppid u32
     32 kind u8  33 proto u8  34 family u8  35 state u8   36 lport u16   38 rport u16
     40 laddr[16] (IPv4 in the first 4 bytes)   56 raddr[16]   72 comm[16]
+    88 exe[48] (basename of the executable)   136 args[128] (argv start, NUL-separated)
+
+``exe`` and ``args`` are filled by the tracing programs only (empty otherwise).
 
 Pure: bytes in, :class:`KernelEvent` out; MalformedError for a record of the wrong size.
 """
@@ -18,8 +21,8 @@ from enum import IntEnum
 
 from netwatch.errors import MalformedError
 
-EVENT = struct.Struct("=QQIIIIBBBBHH16s16s16s")
-EVENT_SIZE = EVENT.size  # 88
+EVENT = struct.Struct("=QQIIIIBBBBHH16s16s16s48s128s")
+EVENT_SIZE = EVENT.size  # 264
 
 
 class Kind(IntEnum):
@@ -57,6 +60,8 @@ class KernelEvent:
     local: tuple[str, int]
     remote: tuple[str, int]
     comm: str
+    exe_name: str = ""
+    args: tuple[str, ...] = ()
 
 
 def _addr(family: int, raw: bytes) -> str:
@@ -70,7 +75,7 @@ def decode_event(data: bytes | memoryview) -> KernelEvent:
     if len(data) != EVENT_SIZE:
         raise MalformedError("ebpf", f"event of {len(data)} bytes, want {EVENT_SIZE}")
     (cookie, ts, tgid, tid, uid, ppid, kind, proto, family, state, lport, rport, laddr,
-     raddr, comm) = EVENT.unpack(data)  # fmt: skip
+     raddr, comm, exe, args) = EVENT.unpack(data)  # fmt: skip
     try:
         k = Kind(kind)
     except ValueError as exc:
@@ -90,8 +95,16 @@ def decode_event(data: bytes | memoryview) -> KernelEvent:
         state=state,
         local=(_addr(family, laddr), lport),
         remote=(_addr(family, raddr), rport),
-        comm=comm.split(b"\0", 1)[0].decode("utf-8", "replace"),
+        comm=_cstr(comm),
+        exe_name=_cstr(exe),
+        args=tuple(a.decode("utf-8", "replace") for a in args.rstrip(b"\0").split(b"\0"))
+        if args[0]
+        else (),
     )
+
+
+def _cstr(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
 def split_records(blob: bytes) -> list[bytes]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from netwatch.attribution.base import BackendUnavailable, Resolved
@@ -21,7 +23,7 @@ from netwatch.attribution.ebpf import prereq
 from netwatch.attribution.ebpf.events import decode_event, split_records
 from netwatch.attribution.ebpf.libbpf import SAMPLE_FN, LibBpf, check_int, check_ptr
 from netwatch.attribution.ebpf.state import KernelState
-from netwatch.attribution.procfs import ProcReader, user_name
+from netwatch.attribution.procfs import ProcReader, full_name, user_name
 from netwatch.attribution.table import Endpoint
 from netwatch.errors import MalformedError
 from netwatch.model.process import Attribution, ProcessInfo
@@ -50,6 +52,41 @@ def find_object() -> str | None:
         if c is not None and c.is_file():
             return str(c)
     return None
+
+
+#: What the backend cannot see without each optional program (for the diagnose note).
+LOST_WITHOUT = {
+    "nw_send_length": "UDP sockets are known by their first send only if connected",
+    "nw_iter": "sockets opened before start are not attributed",
+    "nw_sendmsg4": "unconnected UDP over IPv4 is seen only after its first send",
+    "nw_sendmsg6": "unconnected UDP over IPv6 is seen only after its first send",
+    "nw_post_bind4": "IPv4 servers are seen only once they listen or send",
+    "nw_post_bind6": "IPv6 servers are seen only once they listen or send",
+}
+_REFUSED = re.compile(r"prog '(\w+)': (?:BPF program load failed|failed to load)")
+
+
+class ProgramFailed(OSError):
+    """One program could not be attached; ``program`` names it."""
+
+    def __init__(self, err: int, program: str, what: str) -> None:
+        super().__init__(err, f"{what} {program}: {os.strerror(err)}")
+        self.program = program
+
+
+def check_program(ptr: int | None, program: str, what: str) -> int:
+    if not ptr:
+        raise ProgramFailed(ctypes.get_errno() or 1, program, what)
+    return ptr
+
+
+def failed_programs(log: Iterable[str]) -> set[str]:
+    """Programs libbpf's log says the verifier or the kernel refused."""
+    return {m.group(1) for line in log for m in _REFUSED.finditer(line)}
+
+
+def _program_of(exc: OSError) -> set[str]:
+    return {exc.program} if isinstance(exc, ProgramFailed) else set()
 
 
 class EbpfResolver:
@@ -96,8 +133,10 @@ class EbpfResolver:
         return obj
 
     def start(self) -> None:
-        for problem in prereq.problems():
-            raise BackendUnavailable(self.name, problem.removeprefix("ebpf: "))
+        problems = prereq.problems()
+        if problems:
+            reasons = "; ".join(p.removeprefix("ebpf: ") for p in problems)
+            raise BackendUnavailable(self.name, reasons)
         path = self.obj_path or find_object()
         if path is None:
             raise BackendUnavailable(
@@ -113,21 +152,32 @@ class EbpfResolver:
             ) from exc
         skipped: set[str] = set()
         try:
-            try:
-                self._obj = self._open(bpf, path, skipped)
-            except OSError:
-                skipped = set(OPTIONAL)
-                self._obj = self._open(bpf, path, skipped)
+            while True:
+                bpf.log.clear()
+                try:
+                    self._obj = self._open(bpf, path, skipped)
+                    self._attach(bpf, skipped)
+                    break
+                except OSError as exc:
+                    refused = (failed_programs(bpf.log) | _program_of(exc)) - skipped
+                    self._unload()
+                    if not refused or not refused <= OPTIONAL:
+                        raise
+                    skipped |= refused
+            if skipped:
                 self.notes.append(
-                    "ebpf: optional programs refused by this kernel, running "
-                    "without " + ", ".join(sorted(skipped))
+                    "ebpf: this kernel refused " + ", ".join(sorted(skipped)) + "; running "
+                    "without them (" + ", ".join(LOST_WITHOUT[n] for n in sorted(skipped)) + ")"
                 )
-            self._attach(bpf, skipped)
         except OSError as exc:
             self.close()
             raise BackendUnavailable(self.name, f"{exc.strerror or exc}") from exc
         if ITER_PROGRAM not in skipped:
-            self._walk_existing(bpf)
+            try:
+                self._walk_existing(bpf)
+            except OSError as exc:
+                self.notes.append(f"ebpf: start-up socket walk failed ({exc}): "
+                                  "sockets opened before start are not attributed")  # fmt: skip
         self.refresh()
 
     def _prog(self, bpf: LibBpf, name: str) -> int:
@@ -141,13 +191,13 @@ class EbpfResolver:
             for name in CGROUP_PROGRAMS:
                 if name not in skipped:
                     link = bpf.bpf_program__attach_cgroup(self._prog(bpf, name), cg)
-                    self._links.append(check_ptr(link, f"attach {name} to {root}"))
+                    self._links.append(check_program(link, name, f"attach to {root}"))
         finally:
             os.close(cg)
         for name in TRACE_PROGRAMS:
             if name not in skipped:
                 link = bpf.bpf_program__attach(self._prog(bpf, name))
-                self._links.append(check_ptr(link, f"attach {name}"))
+                self._links.append(check_program(link, name, "attach"))
         events = check_ptr(bpf.bpf_object__find_map_by_name(self._obj, b"events"), "events")
         self._rb = check_ptr(
             bpf.ring_buffer__new(bpf.bpf_map__fd(events), self._cb, None, None), "ring buffer"
@@ -256,8 +306,15 @@ class EbpfResolver:
         owner = self.state.by_pid.get(pid)
         if owner is None:
             return None
-        return ProcessInfo(pid=pid, name=owner.comm, user=user_name(owner.uid), uid=owner.uid,
-                           ppid=owner.ppid, ancestors=self.proc.ancestors(owner.ppid))  # fmt: skip
+        return ProcessInfo(
+            pid=pid,
+            name=full_name(owner.comm, owner.exe_name, owner.args),
+            cmdline=owner.args,
+            user=user_name(owner.uid),
+            uid=owner.uid,
+            ppid=owner.ppid,
+            ancestors=self.proc.ancestors(owner.ppid),
+        )
 
     def lookup(self, proto: str, local: Endpoint, remote: Endpoint) -> Resolved | None:
         hit = self.state.lookup(proto, local, remote)
@@ -276,7 +333,7 @@ class EbpfResolver:
             out.append(f"ebpf: {self.malformed} malformed kernel records")
         return out
 
-    def close(self) -> None:
+    def _unload(self) -> None:
         bpf = self._bpf
         if bpf is None:
             return
@@ -289,4 +346,7 @@ class EbpfResolver:
         if self._obj:
             bpf.bpf_object__close(self._obj)
             self._obj = None
+
+    def close(self) -> None:
+        self._unload()
         self._bpf = None

@@ -32,6 +32,8 @@ class Owner:
     uid: int
     ppid: int
     comm: str
+    exe_name: str = ""
+    args: tuple[str, ...] = ()
 
 
 class KernelState:
@@ -48,11 +50,12 @@ class KernelState:
     def apply(self, ev: KernelEvent, now: float) -> None:
         self.events += 1
         if ev.kind in OWNER_KINDS and ev.tgid:
-            owner = Owner(ev.tgid, ev.uid, ev.ppid, ev.comm)
+            owner = Owner(ev.tgid, ev.uid, ev.ppid, ev.comm, ev.exe_name, ev.args)
             if ev.cookie:
                 self.by_cookie[ev.cookie] = owner
             known = self.by_pid.get(ev.tgid)
-            # Keep the richest record: tracing events know the leader's comm and ppid.
+            # Keep the richest record: tracing events know the leader's comm, the parent,
+            # the executable and argv.
             if known is None or ev.ppid or not known.ppid:
                 self.by_pid[ev.tgid] = owner
         kind = ev.kind
