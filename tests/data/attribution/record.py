@@ -9,7 +9,8 @@ saves what each source reports about them, keeping only this process's sockets:
     sockdiag_replies.bin   the raw netlink datagrams (one per dump, DONE-terminated)
     proc_net_*.txt         /proc/net/{tcp,tcp6,udp,udp6}: the header and our sockets' lines
     lsof.txt               ``lsof -nP -a -p PID -iTCP -iUDP -F pcuftPnT``
-    ebpf_events.bin        88-byte kernel records from the ring buffer and the iterator
+    ebpf_events.bin        kernel records from the ring buffer and the iterator (argv
+                           paths cut to their basenames: no machine paths in fixtures)
     recorded.json          the truth, from the sockets themselves (getsockname, fstat)
 """
 
@@ -35,6 +36,7 @@ from netwatch.attribution.sockdiag import (
 )
 
 HERE = Path(__file__).parent
+ARGS_LEN = 128
 
 
 def open_sockets() -> dict[str, socket.socket]:
@@ -94,6 +96,15 @@ def record_sockdiag(inodes: set[int]) -> bytes:
     return bytes(out)
 
 
+def scrub(record: bytes) -> bytes:
+    """The record with each argv path reduced to its basename (args is the last field)."""
+    args = record[-ARGS_LEN:]
+    if not args[0]:
+        return record
+    parts = [os.path.basename(a) if a.startswith(b"/") else a for a in args.split(b"\0")]
+    return record[:-ARGS_LEN] + b"\0".join(parts).ljust(ARGS_LEN, b"\0")[:ARGS_LEN]
+
+
 def main() -> None:
     ebpf = EbpfResolver()
     socks0 = open_sockets()  # exist before start: seen by the iterator
@@ -103,7 +114,7 @@ def main() -> None:
     assert ebpf._bpf is not None and ebpf._rb is not None
     ebpf._bpf.ring_buffer__consume(ebpf._rb)
     pid = os.getpid()
-    raw = [r for r in ebpf._pending if decode_event(r).tgid == pid]
+    raw = [scrub(r) for r in ebpf._pending if decode_event(r).tgid == pid]
     ebpf.close()
     assert all(len(r) == EVENT_SIZE for r in raw)
     (HERE / "ebpf_events.bin").write_bytes(b"".join(raw))
