@@ -37,8 +37,20 @@ def open_live(interface: str | None, bpf: str | None = None, snaplen: int = 2621
     linux = sys.platform.startswith("linux")
     if linux:
         from netwatch.capture.afpacket import AfPacketSource
+        from netwatch.capture.permissions import check_capture_permission
 
-        return AfPacketSource(interface, bpf=bpf, snaplen=snaplen)
+        check_capture_permission()  # no rights: say so now, not after a fallback
+        try:
+            return AfPacketSource(interface, bpf=bpf, snaplen=snaplen)
+        except CaptureError as ring_error:
+            # A kernel without TPACKET_V3 (or mmap limits): fall back to libpcap, and if
+            # that fails too, report the ring's reason (the better backend's).
+            from netwatch.capture.libpcap import LibpcapSource
+
+            try:
+                return LibpcapSource(interface, bpf=bpf, snaplen=snaplen)
+            except CaptureError:
+                raise ring_error from None
     from netwatch.capture.libpcap import LibpcapSource
 
     return LibpcapSource(interface, bpf=bpf, snaplen=snaplen)

@@ -74,10 +74,16 @@ def ethernet_l3(d: bytes | memoryview, off: int = 0) -> tuple[int, int, Vlan]:
     return etype, off, vlan
 
 
-def sll_l3(d: bytes | memoryview) -> tuple[int, int, int | None]:
+def sll_l3(d: bytes | memoryview) -> tuple[int, int, Vlan]:
+    """SLL; a VLAN-tagged packet (protocol 0x8100/0x88a8, as libpcap and the AF_PACKET
+    source write them on ``any``) carries the tag, then the real protocol."""
     if len(d) < 16:
         raise DecodeError("sll-truncated")
-    return (d[14] << 8) | d[15], 16, None
+    etype = (d[14] << 8) | d[15]
+    if etype not in VLAN_TYPES:
+        return etype, 16, None
+    # Re-use the Ethernet tag walker: it reads the type at offset+12 and tags after it.
+    return ethernet_l3(d, 2)
 
 
 def sll2_l3(d: bytes | memoryview) -> tuple[int, int, int | None]:

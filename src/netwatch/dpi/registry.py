@@ -12,23 +12,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import Analyzer
-
-
-@dataclass(frozen=True, slots=True)
-class Detector:
-    protocol: str
-    transport: str  # "tcp" | "udp"
-    module: str
-    detect: str  # name of ``(data: bytes) -> bool`` in module
-    factory: str  # name of the analyzer class in module
-    ports: frozenset[int]
-    #: keyword arguments the factory takes: "server_port", "transport"
-    kwargs: tuple[str, ...] = ()
-
+from netwatch.dpi.registry_types import Detector
 
 # fmt: off
 TLS_PORTS = frozenset({443, 8443, 465, 993, 995, 636, 853, 5061, 8883, 4443})
@@ -53,6 +40,21 @@ DETECTORS: tuple[Detector, ...] = (
              "TLSAnalyzer", frozenset(), ("server_port",)),
 )
 # fmt: on
+
+
+def _extension_tables() -> tuple[Detector, ...]:
+    """Detector tables of the analyzer groups beyond the core five (one module per group,
+    each defining ``DETECTORS``), appended after the core rows: the core stays first."""
+    rows: list[Detector] = []
+    for name in EXTENSION_TABLES:
+        mod = importlib.import_module(name)
+        rows.extend(mod.DETECTORS)
+    return tuple(rows)
+
+
+#: Modules with more ``DETECTORS`` rows (issue 6's protocol groups).
+EXTENSION_TABLES = ("netwatch.dpi.table_mail", "netwatch.dpi.table_more")
+DETECTORS = DETECTORS + _extension_tables()
 
 #: How many payload-carrying packets a flow may show before detection gives up.
 MAX_DETECT_PACKETS = 6

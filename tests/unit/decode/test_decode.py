@@ -134,3 +134,11 @@ def test_mutated_real_packets_never_crash(data: st.DataObject) -> None:
         decode(lt, mutated)
     except DecodeError:
         pass
+
+
+def test_sll_with_vlan_tag() -> None:
+    """On ``any``, libpcap and the AF_PACKET source put the VLAN tag inside the SLL frame."""
+    ip = build.udp("198.18.0.1", 53, "198.18.0.2", 53, b"")[14:]
+    sll = struct.pack("!HHH8sH", 0, 1, 6, b"\x00" * 8, 0x8100) + struct.pack("!HH", 42, 0x0800)
+    p = decode(113, sll + ip)
+    assert (p.vlan, p.proto, p.sport) == (42, 17, 53)
