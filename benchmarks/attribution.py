@@ -23,7 +23,6 @@ import resource
 import signal
 import socket
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
