@@ -52,6 +52,26 @@ class NameResolved(AppEvent):
     ttl: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ExpectConnection(AppEvent):
+    """A connection this flow announced will follow (FTP PASV/EPSV/PORT/EPRT, SIP/SDP media).
+
+    The tracker labels the next ``transport`` connection whose *responder* is
+    ``address``:``port`` (``address`` "" = any) within ``timeout`` seconds: its
+    ``app.protocol`` becomes ``protocol`` and ``app[protocol.lower()]`` the ``info`` dict,
+    plus ``parent`` (the announcing row's id). ``info`` stays owned by the analyzer, which
+    may fill it in later (the file name of an FTP RETR sent after the data connection
+    opened); views copy it at snapshot time.
+    """
+
+    transport: str
+    address: str
+    port: int
+    protocol: str
+    info: dict[str, Any]
+    timeout: float = 60.0
+
+
 @runtime_checkable
 class Analyzer(Protocol):
     """One analyzer instance per flow."""

@@ -23,7 +23,7 @@ from netwatch.decode import packet as _pk
 from netwatch.decode.fragments import FragmentReassembler
 from netwatch.decode.packet import KIND_ARP, Packet, decode, decode_l4
 from netwatch.dpi import registry
-from netwatch.dpi.base import AppEvent, Dir, NameResolved
+from netwatch.dpi.base import AppEvent, Dir, ExpectConnection, NameResolved
 from netwatch.errors import DecodeError, MalformedError
 from netwatch.flows import tcpstate, timeouts
 from netwatch.flows.addr import pton
@@ -45,7 +45,7 @@ MOD, HALF = 1 << 32, 1 << 31
 OOO_DEFAULT = 0.003
 EXPIRE_EVERY = 1.0
 LATE_WINDOW = 120.0
-MAX_APP_ERRORS_KEPT = 1
+MAX_EXPECTED = 4096
 
 EventSink = Callable[[Conn, AppEvent], None]
 
@@ -76,6 +76,8 @@ class Tracker:
         self.names: OrderedDict[bytes, str] = OrderedDict()
         self.max_names = max_names
         self._recent_closed: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        # (transport, responder address or None, responder port) -> announced connection
+        self.expected: dict[tuple[str, bytes | None, int], tuple[ExpectConnection, int, float]] = {}
         self._next_id = 1
         self._next_expire = 0.0
         self.now = 0.0
@@ -292,6 +294,8 @@ class Tracker:
             c.dpi = DPI_DONE
         if self.names:
             c.name = self.names.get(s_addr if local_is_client else c_addr)
+        if self.expected:
+            self._claim_expected(c)
         self.table[key] = c
         return c
 
@@ -345,6 +349,9 @@ class Tracker:
         for c in dead:
             self._finish(c, "timeout")
         self.frags.expire(now)
+        if self.expected:
+            for k in [k for k, v in self.expected.items() if v[2] < now]:
+                del self.expected[k]
         cutoff = now - LATE_WINDOW
         rc = self._recent_closed
         while rc:
@@ -623,8 +630,31 @@ class Tracker:
         for ev in events:
             if isinstance(ev, NameResolved):
                 self._learn_names(ev)
+            elif isinstance(ev, ExpectConnection):
+                self._expect(c, ev)
             if self.on_event is not None:
                 self.on_event(c, ev)
+
+    def _expect(self, parent: Conn, ev: ExpectConnection) -> None:
+        addr = pton(ev.address) if ev.address else None
+        self.expected[(ev.transport, addr, ev.port)] = (ev, parent.id, ev.ts + ev.timeout)
+        while len(self.expected) > MAX_EXPECTED:
+            del self.expected[next(iter(self.expected))]
+
+    def _claim_expected(self, c: Conn) -> None:
+        """A new row that an analyzer announced: label it, link it, skip detection."""
+        hit = self.expected.pop((c.proto, c.s_addr, c.s_port), None) or self.expected.pop(
+            (c.proto, None, c.s_port), None
+        )
+        if hit is None:
+            return
+        ev, parent_id, expiry = hit
+        if c.first > expiry:
+            return
+        info = ev.info
+        info.setdefault("parent", parent_id)
+        c.app = {"protocol": ev.protocol, "summary": ev.protocol, ev.protocol.lower(): info}
+        c.dpi = DPI_DONE
 
     def _learn_names(self, ev: NameResolved) -> None:
         names = self.names

@@ -57,6 +57,9 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         app["protocol"] = an.protocol
     else:
         app = dict(c.app) if c.app else {}
+    for k, v in app.items():
+        if isinstance(v, dict):  # an announced row's info is shared with its analyzer
+            app[k] = dict(v)
     name = c.name or tr.names.get(raddr)
     extra: dict[str, Any] = {}
     if c.extra:

@@ -219,3 +219,26 @@ def test_tcp_row_memory_under_one_kib() -> None:
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert grown / len(tr.table) < 1024, f"{grown / len(tr.table):.0f} bytes per TCP row"
+
+
+def test_announced_connection_is_labelled_and_linked() -> None:
+    from netwatch.dpi.base import ExpectConnection
+
+    tr = Tracker()
+    ctl = build.tcp(C, 40000, S, 21, "S", seq=1)
+    tr.packet(1.0, 1, ctl, len(ctl))
+    parent = next(iter(tr.table.values()))
+    info: dict[str, object] = {"mode": "passive"}
+    tr._events(parent, [ExpectConnection(1.0, "tcp", S, 50001, "FTP-DATA", info, 30.0)])
+    data = build.tcp(C, 40001, S, 50001, "S", seq=7)
+    tr.packet(2.0, 1, data, len(data))
+    info["file"] = "big.iso"  # the analyzer learns the file name after the connection opened
+    row = tr.table[(6, bytes([198, 18, 0, 1]), 40001, bytes([198, 18, 0, 2]), 50001, None)]
+    v = view(tr, row, 2.0)
+    assert v.app["protocol"] == "FTP-DATA"
+    assert v.app["ftp-data"] == {"mode": "passive", "file": "big.iso", "parent": parent.id}
+    assert not tr.expected
+    # An expectation not claimed in time is dropped.
+    tr._events(parent, [ExpectConnection(2.0, "tcp", S, 50002, "FTP-DATA", {}, 5.0)])
+    tr.expire(10.0)
+    assert not tr.expected
