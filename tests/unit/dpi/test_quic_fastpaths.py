@@ -251,3 +251,28 @@ def test_client_only_flow_derives_only_client_keys() -> None:
     a.feed(Dir.SERVER, rfc_server_initial(), 0.1)
     assert keys._sides[1] is not None
     assert a.record()["tls_cipher"] == "0x1301"
+
+
+@FUZZ
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=1, max_size=20), st.integers(1, 32))
+def test_expand_labels_is_hkdf_expand_label(secret: bytes, label: bytes, length: int) -> None:
+    from netwatch.dpi.quic.crypto import expand_labels, hkdf_expand_label
+
+    want = [hkdf_expand_label(secret, label, b"", length), hkdf_expand_label(secret, b"x", b"", 7)]
+    assert expand_labels(secret, ((label, length), (b"x", 7))) == want
+
+
+def test_expand_labels_refuses_more_than_one_hash_output() -> None:
+    from netwatch.dpi.quic.crypto import expand_labels
+
+    with pytest.raises(ValueError, match="one hash output"):
+        expand_labels(bytes(32), ((b"key", 33),))
+
+
+def test_zero_padding_after_a_packet_is_the_rest() -> None:
+    from netwatch.dpi.quic.packet import split_datagram
+
+    initial = rfc_client_initial()
+    for padding in (b"\x00", b"\x00" * 300, b"\x00\x01\x02"):
+        packets, rest = split_datagram(initial + padding)
+        assert [p.data for p in packets] == [initial] and rest == padding

@@ -62,6 +62,24 @@ def hkdf_expand_label(secret: bytes, label: bytes, context: bytes, length: int) 
     return HKDFExpand(_SHA256, length, _hkdf_label(label, context, length)).derive(secret)
 
 
+def expand_labels(secret: bytes, labels: tuple[tuple[bytes, int], ...]) -> list[bytes]:
+    """HKDF-Expand-Label(secret, label, "", length) for each (label, length), length <= 32.
+
+    With at most one hash output, HKDF-Expand is T(1) = HMAC(secret, info | 0x01)
+    (RFC 5869 §2.3). The HMAC is keyed once and copied per label: keying costs more
+    than hashing these few bytes.
+    """
+    keyed = hmac.HMAC(secret, _SHA256)
+    out = []
+    for label, length in labels:
+        if length > _SHA256.digest_size:
+            raise ValueError("expand_labels derives at most one hash output")
+        h = keyed.copy()
+        h.update(_hkdf_label(label, b"", length) + b"\x01")
+        out.append(h.finalize()[:length])
+    return out
+
+
 def initial_secrets(version: QuicVersion, dcid: bytes) -> tuple[bytes, bytes]:
     """(client_initial_secret, server_initial_secret) for a client's first DCID."""
     if version.salt is None:
@@ -119,9 +137,10 @@ class PacketProtection:
     __slots__ = ("_aead", "_hp", "hp", "iv", "key")
 
     def __init__(self, secret: bytes, version: QuicVersion) -> None:
-        self.key = hkdf_expand_label(secret, version.label("key"), b"", 16)
-        self.iv = hkdf_expand_label(secret, version.label("iv"), b"", 12)
-        self.hp = hkdf_expand_label(secret, version.label("hp"), b"", 16)
+        self.key, self.iv, self.hp = expand_labels(
+            secret,
+            ((version.label("key"), 16), (version.label("iv"), 12), (version.label("hp"), 16)),
+        )
         self._aead = AESGCM(self.key)
         # One ECB encryptor for every mask: ECB enciphers each 16-byte block on its own,
         # so the context carries nothing from one sample to the next, and is never

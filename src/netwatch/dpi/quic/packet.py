@@ -229,6 +229,10 @@ def split_datagram(datagram: bytes, grease_ok: bool = False) -> tuple[list[Packe
     packets = [first]
     while not buf.eof():
         mark = buf.pos
+        if not datagram[mark]:
+            # A zero byte cannot start a packet here (fixed bit clear, no long header):
+            # padding after the last packet, the usual case. Said without raising.
+            return packets, datagram[mark:]
         try:
             # A greased (RFC 9287) fixed bit is taken on a later packet only for a long
             # header (its version and DCID vouch for it): a "short header" with the bit
