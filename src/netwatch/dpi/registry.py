@@ -53,7 +53,7 @@ def _extension_tables() -> tuple[Detector, ...]:
 
 
 #: Modules with more ``DETECTORS`` rows (issue 6's protocol groups).
-EXTENSION_TABLES = ("netwatch.dpi.table_mail", "netwatch.dpi.table_more")
+EXTENSION_TABLES = ("netwatch.dpi.table_mail", "netwatch.dpi.table_more", "netwatch.dpi.table_apps")
 DETECTORS = DETECTORS + _extension_tables()
 
 #: How many payload-carrying packets a flow may show before detection gives up.

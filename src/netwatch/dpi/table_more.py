@@ -1,4 +1,4 @@
-"""Detector rows: the other protocol groups of issue 6 (VoIP, network services, P2P, IoT, VPN, DBs).
+"""Detector rows: VoIP and network services (SIP, DHCP, NTP, SNMP, STUN, NetBIOS, SSDP).
 
 Appended to the core table by ``netwatch.dpi.registry``; same columns (see ``Detector``).
 """

@@ -13,12 +13,13 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from netwatch.attribution.base import ProcessResolver
 from netwatch.capture.base import PacketSource
+from netwatch.dpi.base import AppEvent
 from netwatch.engine.resources import load_services
 from netwatch.errors import TruncatedCaptureError
 from netwatch.flows.addr import ntop
@@ -54,6 +55,8 @@ class Engine:
         on_finish: Callable[[ConnectionView], None] | None = None,
         local_addresses: Callable[[], set[bytes]] | None = None,
         resolver: ProcessResolver | None = None,
+        on_event: Callable[[ConnectionView | None, AppEvent], None] | None = None,
+        enrich: Callable[[str], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.source = source
         self.resolver = resolver
@@ -68,7 +71,10 @@ class Engine:
             history=self.config.history,
             dpi=self.config.dpi,
             on_finish=self._finished if on_finish else None,
+            on_event=self._event if on_event else None,
+            enrich=enrich,
         )
+        self._on_event = on_event
         self.error: str | None = None
         self._stop = threading.Event()
         self._paused = threading.Event()
@@ -88,6 +94,11 @@ class Engine:
         if self.resolver is not None and c.proc is None:
             self._lookup(self.resolver, c)  # short-lived: ask once more before it is written
         self._on_finish_view(view(self.tracker, c, self.tracker.now))
+
+    def _event(self, c: Conn, ev: AppEvent) -> None:
+        """An analyzer event, with the row it belongs to as it stands now (recorder)."""
+        assert self._on_event is not None
+        self._on_event(view(self.tracker, c, self.tracker.now), ev)
 
     # -------------------------------------------------------------- attribution
     def attribute(self) -> None:

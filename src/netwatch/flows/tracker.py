@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import struct
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from netwatch.decode import packet as _pk
@@ -62,6 +62,7 @@ class Tracker:
         on_finish: Callable[[Conn], None] | None = None,
         on_event: EventSink | None = None,
         max_names: int = 65536,
+        enrich: Callable[[str], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self.live = live
         self.services = services or ServiceTable()
@@ -69,6 +70,8 @@ class Tracker:
         self.dpi_enabled = dpi
         self.on_finish = on_finish
         self.on_event = on_event
+        #: remote address -> ``geo`` object (GeoIP, scope...), injected; called at view time
+        self.enrich = enrich
         self.table: dict[tuple[Any, ...], Conn] = {}
         self.closed: deque[Conn] = deque(maxlen=history)
         self.local_addrs: frozenset[bytes] = frozenset()

@@ -101,5 +101,6 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         attribution=c.proc[1] if c.proc else None,
         remote_name=name,
         remote_name_source="dns" if name else None,
+        geo=tr.enrich(ntop(raddr)) if tr.enrich is not None else None,
         extra=extra,
     )
