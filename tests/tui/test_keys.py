@@ -214,6 +214,8 @@ async def test_s_cycles_columns_and_S_reverses_with_indicator() -> None:
         assert "Up ▼" in labels() and "Down" in labels()
         await pilot.press("s")
         assert main.state.sort == "rtt"
+        await pilot.press("s")
+        assert main.state.sort == "geo" and not main.state.descending  # Location: text
         await pilot.press("s")  # wraps to the first column: Process, text ascending
         assert main.state.sort == "process" and not main.state.descending
         assert any(lbl.startswith("Process ▲") for lbl in labels())

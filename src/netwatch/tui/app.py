@@ -120,7 +120,8 @@ class NetwatchApp(App[int]):
         return self.screen is self.main
 
     def action_ask_quit(self) -> None:
-        if self._quitting:
+        if self._quitting:  # q again before the dialog took the keyboard: that is a yes
+            self.exit(0)
             return
         self._quitting = True
 

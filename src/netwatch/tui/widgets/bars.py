@@ -94,7 +94,10 @@ class SummaryBar(Bar):
 
     def show(self, snap: Snapshot | None, tot: Totals | None) -> None:
         a, b = summary_lines(snap, tot)
-        self.set_content(Text("\n").join([a, b]))
+        both = Text("\n").join([a, b])
+        both.no_wrap = True  # each line keeps its own ellipsis instead of wrapping
+        both.overflow = "ellipsis"
+        self.set_content(both)
 
 
 class StatusBar(Bar):
