@@ -142,7 +142,10 @@ def describe_certificate(der: bytes) -> CertInfo:
     if info is None:
         info = _describe(der, digest)
         if len(_SUMMARIES) >= MAX_CACHED_SUMMARIES:
-            del _SUMMARIES[next(iter(_SUMMARIES))]  # the oldest entry
+            try:
+                del _SUMMARIES[next(iter(_SUMMARIES))]  # the oldest entry
+            except (KeyError, RuntimeError, StopIteration):
+                pass  # another thread's engine evicted at the same moment: fine either way
         _SUMMARIES[digest] = info
     return info
 
