@@ -1,20 +1,21 @@
 """CPU time per flow of the TLS and QUIC analyzers, apart from capture and flow tracking.
 
-    python3 benchmarks/bench_dpi.py [CAPTURE ...] [--generate N] [--corpus DIR] [--runs 7]
+    python3 benchmarks/bench_dpi.py [CAPTURE ...] [--generate N] [--corpus [DIR]] [--runs 7]
 
-The flows of each capture are cut into per-direction application bytes once (TCP in
-order, UDP one datagram per chunk) by the test helper ``tests/util/streams.py``; then,
-per run, every flow whose first client bytes the analyzer's own detector accepts gets a
-fresh analyzer, is fed chunk by chunk until ``finished`` (as the engine does), and ends
-with ``record()`` and ``summary()`` (what the engine keeps). A ``MalformedError`` ends a
-flow as in the engine. Printed: the median over the runs of CPU microseconds per flow.
-Cross-flow caches are emptied before each run, so a run costs what one pass over the
-capture costs.
+With no argument: ``--generate 200000 --corpus``. The flows of each capture are cut into
+per-direction application bytes once (TCP in order, UDP one datagram per chunk) by the
+test helper ``tests/util/streams.py``; then, per run, every flow whose first client bytes
+the analyzer's own detector accepts gets a fresh analyzer, is fed chunk by chunk until
+``finished`` (as the engine does), and ends with ``record()`` and ``summary()`` (what the
+engine keeps). A ``MalformedError`` ends a flow as in the engine. Printed: the median
+over the runs of CPU microseconds per flow. Cross-flow caches are emptied before each
+run, so a run costs what one pass over the capture costs.
 
-``--generate N`` adds a capture of N packets made by ``gen_mixed.py``; ``--corpus DIR``
-adds every capture in DIR (the shared corpus). ``--dump FILE`` writes each flow's
+``--generate N`` adds a capture of N packets made by ``gen_mixed.py``; ``--corpus`` adds
+every capture of the shared corpus (or of DIR). ``--dump FILE`` writes each flow's
 record, summary and events (reprs) as JSON lines, to check that an optimisation leaves
-the output unchanged (``diff`` two dumps).
+the output unchanged (``cmp`` two dumps). To compare with another checkout, run this
+file with ``PYTHONPATH=<that checkout>/src``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.util.corpus import CORPUS  # noqa: E402
 from tests.util.streams import flows_of  # noqa: E402
 
 from netwatch.dpi.base import Dir  # noqa: E402
@@ -103,11 +105,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("captures", nargs="*", type=Path)
     ap.add_argument("--generate", type=int, default=0, metavar="N")
-    ap.add_argument("--corpus", type=Path)
+    ap.add_argument("--corpus", type=Path, nargs="?", const=CORPUS, metavar="DIR")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--dump", type=Path)
     args = ap.parse_args()
 
+    if not (args.captures or args.generate or args.corpus):
+        args.generate, args.corpus = 200_000, CORPUS
     groups: dict[str, list[Path]] = {}
     tmp = tempfile.TemporaryDirectory()
     if args.generate:
@@ -121,8 +125,6 @@ def main() -> None:
         groups["corpus"] = sorted(
             p for p in args.corpus.iterdir() if p.suffix in (".pcap", ".pcapng")
         )
-    if not groups:
-        ap.error("give captures, --generate N or --corpus DIR")
 
     dump = args.dump.open("w") if args.dump else None
     for label, paths in groups.items():
