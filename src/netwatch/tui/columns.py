@@ -41,7 +41,7 @@ def _proc_sort(v: ConnectionView, _t: DisplayToggles) -> tuple[str, int]:
 
 
 COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("process", "Process", 12, 2, False, 2,
+    ColumnSpec("process", "Process", 14, 2, False, 2,
                lambda v, t: fmt.process_text(v), _proc_sort),
     ColumnSpec("proto", "Proto", 6, 1, False, 0,
                lambda v, t: v.proto.upper(), lambda v, t: v.proto),
