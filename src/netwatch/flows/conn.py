@@ -17,30 +17,49 @@ from netwatch.reassembly.stream import StreamReassembler
 
 DPI_UNDECIDED, DPI_ACTIVE, DPI_DONE = 0, 1, 2
 
+#: History letters (Zeek's conn.log ``history``): s SYN, h SYN+ACK, a pure ACK, d data,
+#: f FIN, r RST, t retransmitted data. One int per row holds it all (memory: a row must stay
+#: under 1 KiB): bits 0-13 say which (letter, direction) pairs were seen, and from bit 14 on
+#: 4-bit codes (index*2 + direction + 1) record them in the order they were first seen.
+HIST_LETTERS = "shadfrt"
+HIST_BIT = {ch: 1 << (2 * i) for i, ch in enumerate(HIST_LETTERS)}
+_HIST_SEQ = 14
+
+
+def add_history(c: Conn, letter: str, d: int) -> None:
+    """Record ``letter`` for direction ``d`` (0 = originator) the first time it is seen."""
+    i = HIST_LETTERS.index(letter)
+    bit = 1 << (2 * i + d)
+    h = c.hist
+    if not h & bit:
+        count = (h & ((1 << _HIST_SEQ) - 1)).bit_count()
+        c.hist = h | bit | ((2 * i + d + 1) << (_HIST_SEQ + 4 * count))
+
+
+def history(c: Conn) -> str:
+    """The Zeek history string: upper case for the originator, lower for the responder."""
+    out = []
+    seq = c.hist >> _HIST_SEQ
+    while seq:
+        code = (seq & 0xF) - 1
+        ch = HIST_LETTERS[code >> 1]
+        out.append(ch.upper() if not code & 1 else ch)
+        seq >>= 4
+    return "".join(out)
+
 
 class TcpHalf:
     """Sequence tracking for one direction of a TCP connection."""
 
-    __slots__ = (
-        "fin_ack",
-        "hi",
-        "hi_ts",
-        "isn",
-        "last_ack",
-        "last_seq",
-        "last_win",
-        "reasm",
-        "syn_ts",
-    )
+    __slots__ = ("fin_ack", "hi", "hi_ts", "isn", "last_aw", "reasm")
 
     def __init__(self) -> None:
         self.hi: int | None = None  # highest sequence end seen
         self.hi_ts = 0.0
         self.fin_ack: int | None = None  # the ack value that acknowledges this side's FIN
-        self.last_ack = -1
-        self.last_win = -1
-        self.last_seq = -1
-        self.syn_ts = 0.0
+        # The last ack number and window, packed as ``ack << 16 | window`` (one int, not
+        # two: memory per row), for duplicate-ACK detection.
+        self.last_aw = -1
         self.isn: int | None = None  # the SYN's sequence number, when seen
         self.reasm: StreamReassembler | None = None
 
@@ -61,6 +80,7 @@ class Conn:
         "extra",
         "first",
         "halves",
+        "hist",
         "id",
         "ipver",
         "key",
@@ -82,6 +102,7 @@ class Conn:
         "s_addr",
         "s_port",
         "state",
+        "syn_ts",
         "tick_by0",
         "tick_by1",
         "timeout",
@@ -133,3 +154,7 @@ class Conn:
         # The owning process, set by the engine's attribution step (live capture only).
         self.proc: tuple[ProcessInfo, Attribution] | None = None
         self.proc_tries = 0
+        # Zeek-style history: each letter once per direction, in order of first sight;
+        # upper case from the originator. ``hmask`` has one bit per (letter, direction).
+        self.hist = 0  # see add_history
+        self.syn_ts = 0.0  # TCP: when the originator's SYN was seen (0: never, picked up)

@@ -27,7 +27,7 @@ from netwatch.dpi.base import AppEvent, Dir, ExpectConnection, NameResolved
 from netwatch.errors import DecodeError, MalformedError
 from netwatch.flows import tcpstate, timeouts
 from netwatch.flows.addr import pton
-from netwatch.flows.conn import DPI_ACTIVE, DPI_DONE, Conn, TcpHalf
+from netwatch.flows.conn import DPI_ACTIVE, DPI_DONE, HIST_BIT, Conn, TcpHalf, add_history
 from netwatch.flows.icmp import arp_packet, icmp_packet
 from netwatch.flows.services import ServiceTable
 from netwatch.reassembly.stream import StreamReassembler
@@ -46,6 +46,8 @@ OOO_DEFAULT = 0.003
 EXPIRE_EVERY = 1.0
 LATE_WINDOW = 120.0
 MAX_EXPECTED = 4096
+_BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
+_BIT_D1 = _BIT_D << 1
 
 EventSink = Callable[[Conn, AppEvent], None]
 
@@ -169,27 +171,33 @@ class Tracker:
                 assert halves is not None
                 if src == c.c_addr and sport == c.c_port:
                     h, o = halves
+                    di = 0
                     c.pk0 += 1
                     c.by0 += wirelen
                 else:
                     o, h = halves
+                    di = 1
                     c.pk1 += 1
                     c.by1 += wirelen
                 c.last = ts
                 if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
                     self._tcp_state_only(c, o, src, sport, ack, flags)
                 plen = end - l4 - (doff >> 4) * 4
+                bit = (_BIT_D if plen > 0 else _BIT_A) << di
+                if not c.hist & bit:
+                    add_history(c, "d" if plen > 0 else "a", di)
                 hi = h.hi
+                aw = (ack << 16) | win
                 if plen > 0 and hi is not None and 0 < (seq + plen - hi) % MOD < HALF:
                     h.hi = (seq + plen) % MOD  # in order: advances the highest byte seen
                     h.hi_ts = ts
-                    h.last_ack, h.last_win, h.last_seq = ack, win, seq
+                    h.last_aw = aw
                 elif plen <= 0 and flags & ACK:
-                    if ack == h.last_ack and win == h.last_win and seq == h.last_seq:
+                    if aw == h.last_aw and seq == hi:
                         c.dup_acks += 1
-                    h.last_ack, h.last_win, h.last_seq = ack, win, seq
+                    h.last_aw = aw
                 else:
-                    health(c, h, seq, ack, win, flags, max(plen, 0), ts)
+                    health(c, h, di, seq, aw, flags, max(plen, 0), ts)
             elif proto == 17:
                 if src < dst or (src == dst and sport <= dport):
                     c = table.get((17, src, sport, dst, dport, None))
@@ -202,9 +210,13 @@ class Tracker:
                 if src == c.c_addr and sport == c.c_port:
                     c.pk0 += 1
                     c.by0 += wirelen
+                    if not c.hist & _BIT_D:
+                        add_history(c, "d", 0)
                 else:
                     c.pk1 += 1
                     c.by1 += wirelen
+                    if not c.hist & _BIT_D1:
+                        add_history(c, "d", 1)
                 c.last = ts
             else:
                 slow(ts, lt, d, wirelen)
@@ -416,6 +428,17 @@ class Tracker:
         h = halves[d]
         other = halves[1 - d]
         seq = p.seq
+        # --- history letters (conn.log)
+        if flags & SYN:
+            add_history(c, "h" if flags & ACK else "s", d)
+        elif plen:
+            add_history(c, "d", d)
+        elif flags & ACK and not flags & (FIN | RST):
+            add_history(c, "a", d)
+        if flags & FIN:
+            add_history(c, "f", d)
+        if flags & RST:
+            add_history(c, "r", d)
         # --- state machine (local endpoint's view)
         if flags & RST:
             ev = "R"
@@ -440,22 +463,26 @@ class Tracker:
             c.state = new_state
         # --- handshake RTT (SYN → first ACK of the handshake, iRTT)
         if flags & SYN:
-            h.syn_ts = ts
+            if d == 0:
+                c.syn_ts = ts
             h.isn = seq  # the reassembler starts at isn+1, created with the first payload
-        elif c.rtt is None and d == 0 and halves[0].syn_ts and halves[1].syn_ts and flags & ACK:
-            c.rtt = ts - halves[0].syn_ts
+        elif c.rtt is None and d == 0 and c.syn_ts and halves[1].isn is not None and flags & ACK:
+            c.rtt = ts - c.syn_ts  # the handshake's round trip (SYN → its ACK, iRTT)
         if flags & FIN:
             h.fin_ack = (seq + plen + 1) % MOD
-        self._health(c, h, seq, p.ack, p.win, flags, plen, ts)
+        self._health(c, h, d, seq, (p.ack << 16) | p.win, flags, plen, ts)
         # --- application data
         if plen and c.dpi != DPI_DONE:
             self._tcp_dpi(c, d, h, seq, p.payload, ts)
 
     @staticmethod
     def _health(
-        c: Conn, h: TcpHalf, seq: int, ack: int, win: int, flags: int, plen: int, ts: float
+        c: Conn, h: TcpHalf, d: int, seq: int, aw: int, flags: int, plen: int, ts: float
     ) -> None:
-        """Retransmission / out-of-order / duplicate-ACK counters (Wireshark's rules)."""
+        """Retransmission / out-of-order / duplicate-ACK counters (Wireshark's rules).
+
+        ``aw`` is the segment's ack number and window in one int (``ack << 16 | window``).
+        """
         seglen = plen + (1 if flags & (SYN | FIN) else 0)
         if seglen:
             end = (seq + seglen) % MOD
@@ -477,12 +504,13 @@ class Tracker:
                         c.ooo += 1
                     else:
                         c.retrans += 1
+                        if plen:
+                            add_history(c, "t", d)
         elif flags & ACK and not flags & (SYN | FIN | RST):
-            if ack == h.last_ack and win == h.last_win and seq == h.last_seq:
+            # Same ack and window, and no data sent since (seq still at the highest byte).
+            if aw == h.last_aw and seq == h.hi:
                 c.dup_acks += 1
-        h.last_ack = ack
-        h.last_win = win
-        h.last_seq = seq
+        h.last_aw = aw
 
     def _tcp_state_only(
         self, c: Conn, o: TcpHalf, src: bytes, sport: int, ack: int, flags: int
@@ -689,6 +717,8 @@ class Tracker:
             c.pk1 += 1
             c.by1 += wirelen
         c.last = ts
+        if p.payload:
+            add_history(c, "d", d)
         if c.dpi != DPI_DONE and p.payload:
             if not self.dpi_enabled:
                 c.dpi = DPI_DONE

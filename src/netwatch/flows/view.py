@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from netwatch.flows import timeouts
 from netwatch.flows.addr import ntop
-from netwatch.flows.conn import Conn
+from netwatch.flows.conn import Conn, history
 from netwatch.model.snapshot import ConnectionView
 
 if TYPE_CHECKING:
@@ -68,8 +68,10 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
     if isinstance(vlan, tuple):
         extra["vlan_stack"] = list(vlan)
         vlan = vlan[0]
+    if c.hist:
+        extra["history"] = history(c)
     if c.proto == "tcp":
-        extra["picked_up"] = c.halves is not None and not c.halves[0].syn_ts
+        extra["picked_up"] = not c.syn_ts
     return ConnectionView(
         id=c.id,
         proto=c.proto,
