@@ -280,3 +280,21 @@ def test_certificate_summary_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError):
         certs.describe_certificate(b"\x30\x03\x02\x01\x00")  # not cached, still an error
     assert not certs._SUMMARIES
+
+
+@FUZZ
+@given(st.lists(st.integers(0, 0xFFFF), max_size=40))
+def test_spelled_code_points(values: list[int]) -> None:
+    from netwatch.dpi.tls.fingerprints import _dash, _hex4
+
+    assert _dash(values) == "-".join(str(v) for v in values)
+    assert _hex4(values) == ",".join(f"{v:04x}" for v in values)
+
+
+def test_spelling_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netwatch.dpi.tls.fingerprints import _Spelled
+
+    monkeypatch.setattr(_Spelled, "MAX", 3)
+    memo = _Spelled(str)
+    assert [memo[v] for v in range(10)] == [str(v) for v in range(10)]
+    assert len(memo) == 3
