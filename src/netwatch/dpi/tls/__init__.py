@@ -1,6 +1,7 @@
 """TLS: ClientHello/ServerHello parsing, certificates, JA3/JA4 fingerprints, the analyzer.
 
-Modules: ``reader`` (bounded vectors), ``hello`` (the two hellos), ``record`` (record and
+Modules: ``reader`` (bounded vectors), ``hello`` (the two hellos: a one-pass scanner,
+with ``hello_checked``'s reader-based parsers for anything irregular), ``record`` (record and
 handshake framing, reusable on QUIC CRYPTO data), ``certs`` (X.509 summaries),
 ``fingerprints`` (JA3, JA3S, JA4), ``ciphers`` (IANA names), ``sslv2`` (the SSL 2.0-format
 ClientHello) and ``analyzer`` (the per-connection state machine).

@@ -19,7 +19,9 @@ A HelloRetryRequest is a ServerHello whose random is the fixed value of RFC 8446
 
 Everything is kept in wire order, GREASE values (RFC 8701) included: fingerprints decide
 themselves what to drop. Every length is bounds-checked; a violation raises
-:class:`netwatch.errors.MalformedError` (``"TLS"``).
+:class:`netwatch.errors.MalformedError` (``"TLS"``). Well-formed hellos are read by a
+one-pass scanner; anything irregular is re-read by the checked parsers of
+:mod:`netwatch.dpi.tls.hello_checked`, which name the fault (see "the parsers" below).
 """
 
 from __future__ import annotations
