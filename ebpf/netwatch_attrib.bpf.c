@@ -6,7 +6,8 @@
  * only *reports*: the cgroup programs always return 1 (allow), nothing is filtered.
  *
  *   cgroup/connect4|6, sendmsg4|6, post_bind4|6  (attached to the root cgroup v2)
- *       run in the calling task: tgid, uid, comm, socket cookie, the address asked for.
+ *       run in the calling task: tgid, uid, comm, socket cookie, the address asked for
+ *       (connect and sendmsg: UDP only; TCP owners come from SYN_SENT).
  *   tp_btf/inet_sock_set_state
  *       TCP lifecycle. SYN_SENT and LISTEN happen inside connect()/listen(), so the
  *       current task is the owner; ESTABLISHED brings the final 4-tuple (often from
@@ -44,14 +45,16 @@ struct {
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
-/* Sockets already reported: cookie (sendmsg) and cookie ^ 1<<62 -> local port (first UDP
- * send), so a busy UDP socket yields an event or two, not one per datagram. */
+/* Per-socket "already reported" bits, kept in the socket itself (socket-local storage:
+ * no hash lookup, freed with the socket): bit 0 = the first unconnected send was
+ * reported; bits 16..31 = the local port the first UDP send reported. A busy UDP
+ * socket thus yields an event or two, not one per datagram. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
-} seen SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} reported SEC(".maps");
 
 /* Events dropped because the ring buffer was full (read by user space, shown). */
 struct {
@@ -116,18 +119,22 @@ static __always_inline int on_addr(struct bpf_sock_addr *ctx, __u8 kind, int v6)
 	struct nw_event *e;
 	__u32 proto = ctx->protocol;
 
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+	/* TCP owners come from SYN_SENT (richer: the leader's comm, argv): only UDP here. */
+	if (proto != IPPROTO_UDP)
 		return 1;
-	__u64 cookie = bpf_get_socket_cookie(ctx);
 	if (kind == NW_SENDMSG) {
 		/* Once per socket: the owner is all user space needs (it files an unconnected
 		 * socket by its local port), and a server answering many peers through one
 		 * socket (a DNS server) must not cost an event per datagram. */
-		__u64 one = 1;
-		if (bpf_map_lookup_elem(&seen, &cookie))
+		struct bpf_sock *sk = ctx->sk;
+		if (!sk)
 			return 1;
-		bpf_map_update_elem(&seen, &cookie, &one, BPF_ANY);
+		__u32 *bits = bpf_sk_storage_get(&reported, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!bits || (*bits & 1))
+			return 1;
+		*bits |= 1;
 	}
+	__u64 cookie = bpf_get_socket_cookie(ctx);
 	e = reserve(kind);
 	if (!e)
 		return 1;
@@ -221,8 +228,8 @@ int BPF_PROG(nw_set_state, const struct sock *sk, int oldstate, int newstate)
 
 	if (newstate == TCP_SYN_SENT)
 		kind = NW_SYN_SENT;
-	else if (newstate == TCP_ESTABLISHED)
-		kind = NW_ESTAB;
+	else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_SENT)
+		kind = NW_ESTAB; /* active opens only: an accepted socket is the listener's */
 	else if (newstate == TCP_LISTEN)
 		kind = NW_LISTEN;
 	else if (newstate == TCP_CLOSE)
@@ -232,9 +239,11 @@ int BPF_PROG(nw_set_state, const struct sock *sk, int oldstate, int newstate)
 	struct nw_event *e = reserve(kind);
 	if (!e)
 		return 0;
-	/* Only SYN_SENT and LISTEN are certain to run in the owning task; user space
-	 * reads the task fields of the others only as a hint. */
-	fill_task(e);
+	/* Only SYN_SENT and LISTEN are certain to run in the owning task (inside connect()
+	 * and listen()); ESTABLISHED often runs in softirq, where "current" is whichever
+	 * task was interrupted, and CLOSE needs no owner: their task fields stay zero. */
+	if (kind == NW_SYN_SENT || kind == NW_LISTEN)
+		fill_task(e);
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->state = newstate;
 	fill_tuple(e, sk);
@@ -245,21 +254,18 @@ int BPF_PROG(nw_set_state, const struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(nw_send_length, struct sock *sk, int ret, int flags)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP || ret < 0)
+	if (sk->sk_protocol != IPPROTO_UDP || ret < 0)
 		return 0;
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	/* The high bit keeps this tag apart from the sendmsg tags in the same map. */
-	__u64 tag = (1ULL << 63) | BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u64 key = cookie ^ (1ULL << 62);
-	__u64 *old = bpf_map_lookup_elem(&seen, &key);
-	if (old && *old == tag)
+	__u32 port = sk->__sk_common.skc_num;
+	__u32 *bits = bpf_sk_storage_get(&reported, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!bits || (*bits >> 16) == port)
 		return 0;
-	bpf_map_update_elem(&seen, &key, &tag, BPF_ANY);
+	*bits = (*bits & 0xffff) | (port << 16);
 	struct nw_event *e = reserve(NW_UDP_SEND);
 	if (!e)
 		return 0;
 	fill_task(e);
-	e->cookie = cookie;
+	e->cookie = bpf_get_socket_cookie(sk);
 	fill_tuple(e, sk);
 	bpf_ringbuf_submit(e, 0);
 	return 0;

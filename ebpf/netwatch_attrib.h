@@ -14,11 +14,11 @@
 #define NW_ARGS_LEN 128 /* the start of argv, NUL-separated, as in /proc/PID/cmdline */
 
 enum nw_kind {
-	NW_CONNECT = 1,  /* cgroup connect4/6: caller, cookie, remote address */
+	NW_CONNECT = 1,  /* cgroup connect4/6 (UDP): caller, cookie, remote address */
 	NW_SENDMSG = 2,  /* cgroup sendmsg4/6: first unconnected UDP send of a socket */
 	NW_BIND = 3,     /* cgroup post_bind4/6: caller, local address and port */
 	NW_SYN_SENT = 4, /* TCP CLOSE -> SYN_SENT, in the connecting task */
-	NW_ESTAB = 5,    /* TCP -> ESTABLISHED, full tuple, any context */
+	NW_ESTAB = 5,    /* TCP SYN_SENT -> ESTABLISHED: the full tuple, any context */
 	NW_LISTEN = 6,   /* TCP -> LISTEN, in the listening task */
 	NW_CLOSE = 7,    /* TCP -> CLOSE */
 	NW_UDP_SEND = 8, /* first send on a UDP socket: local port after autobind */

@@ -114,12 +114,19 @@ def main() -> None:
     assert ebpf._bpf is not None and ebpf._rb is not None
     ebpf._bpf.ring_buffer__consume(ebpf._rb)
     pid = os.getpid()
-    raw = [scrub(r) for r in ebpf._pending if decode_event(r).tgid == pid]
+    pending = list(ebpf._pending)
     ebpf.close()
-    assert all(len(r) == EVENT_SIZE for r in raw)
-    (HERE / "ebpf_events.bin").write_bytes(b"".join(raw))
     socks = {**{k + "_before": v for k, v in socks0.items()}, **socks1}
     facts = truth(socks)
+    # Ours: events of this process, and task-less ones (ESTABLISHED, CLOSE) on our ports.
+    ports = {f["local"][1] for f in facts.values()}  # type: ignore[index]
+    raw = []
+    for r in pending:
+        ev = decode_event(r)
+        if ev.tgid == pid or (ev.tgid == 0 and ev.local[1] in ports):
+            raw.append(scrub(r))
+    assert all(len(r) == EVENT_SIZE for r in raw)
+    (HERE / "ebpf_events.bin").write_bytes(b"".join(raw))
     inodes = {int(f["inode"]) for f in facts.values()}  # type: ignore[call-overload]
     (HERE / "sockdiag_replies.bin").write_bytes(record_sockdiag(inodes))
     for table in ("tcp", "tcp6", "udp", "udp6"):

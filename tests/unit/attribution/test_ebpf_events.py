@@ -36,7 +36,11 @@ def test_layout_matches_the_c_header() -> None:
 def test_recorded_events(data_dir: Path, recorded: dict[str, Any]) -> None:
     evs = events(data_dir)
     pid, comm = recorded["pid"], recorded["comm"]
-    assert all(e.tgid == pid and e.comm == comm and e.uid == recorded["uid"] for e in evs)
+    for e in evs:
+        if e.kind in (Kind.ESTAB, Kind.CLOSE):  # may run in softirq: no task recorded
+            assert (e.tgid, e.comm, e.exe_name, e.args) == (0, "", "", ())
+        else:
+            assert (e.tgid, e.comm, e.uid) == (pid, comm, recorded["uid"])
     kinds = [e.kind for e in evs]
     # the start-up walk saw the 7 sockets opened before start, then the live sequence:
     assert kinds[:7] == [Kind.ITER] * 7
@@ -47,7 +51,9 @@ def test_recorded_events(data_dir: Path, recorded: dict[str, Any]) -> None:
     assert syn.ppid != 0  # tracing programs know the parent, the executable and argv
     assert syn.exe_name.startswith("python3") and syn.args[0] == "python3"
     assert syn.args[1:3] == ("-m", "tests.data.attribution.record")
-    assert all(e.exe_name == "" and e.args == () for e in evs if e.kind == Kind.CONNECT)
+    # the cgroup hooks cannot reach the task: no executable or argv from them
+    assert all(e.exe_name == "" and e.args == () for e in evs if e.kind == Kind.BIND)
+    assert Kind.CONNECT not in kinds  # TCP owners come from SYN_SENT, not connect()
 
 
 def test_state_attributes_every_recorded_socket(data_dir: Path, recorded: dict[str, Any]) -> None:
