@@ -122,7 +122,7 @@ def test_a_refused_optional_program_is_dropped_with_a_note() -> None:
         assert r.attempts == 2
         (note,) = r.diagnose()
         assert note.startswith("ebpf: this kernel refused nw_send_length; running without")
-        assert "first send only if connected" in note
+        assert "bound implicitly by their first send" in note
         # the rest still works: a TCP connection made now is attributed
         import os
         import socket

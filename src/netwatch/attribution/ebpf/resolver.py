@@ -56,7 +56,7 @@ def find_object() -> str | None:
 
 #: What the backend cannot see without each optional program (for the diagnose note).
 LOST_WITHOUT = {
-    "nw_send_length": "UDP sockets are known by their first send only if connected",
+    "nw_send_length": "UDP sockets bound implicitly by their first send are not attributed",
     "nw_iter": "sockets opened before start are not attributed",
     "nw_sendmsg4": "unconnected UDP over IPv4 is seen only after its first send",
     "nw_sendmsg6": "unconnected UDP over IPv6 is seen only after its first send",
