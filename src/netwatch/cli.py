@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    from netwatch.commands import query, record, stats, top
+
+    for command in (record, query, top, stats):
+        command.add_parser(sub, _common_capture)
     return parser
 
 
@@ -116,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from netwatch.commands.analyze import run_analyze
 
             return run_analyze(args)
+        if args.command in ("record", "query", "top", "stats"):
+            return int(args.run(args))
         return _monitor(args)
     except UsageError as exc:
         print(f"netwatch: error: {exc}", file=sys.stderr)

@@ -1,0 +1,216 @@
+"""The recorder's single writer: a bounded queue in, batched SQLite transactions out.
+
+The capture thread only enqueues (``put_connection``, ``put_event``: a ``put_nowait`` on a
+bounded queue); when the queue is full the item is dropped and counted in ``dropped``,
+never blocking the capture. One thread owns the database connection: it takes what is
+queued, writes it in one transaction at most every :data:`COMMIT_INTERVAL` seconds or
+:data:`BATCH_ROWS` items, and runs retention every ``retention_interval`` seconds.
+
+A full disk (``SQLITE_FULL``) or any other write error rolls the transaction back (SQLite
+keeps what was committed intact), records a one-line ``error``, and calls ``on_error``
+(the recorder closes the capture source and exits non-zero).
+"""
+
+# ruff: noqa: S608 - SQL text is built only from this package's constant fragments;
+# every value from the user or the capture is a bound parameter.
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netwatch import __version__
+from netwatch.dpi.base import AppEvent
+from netwatch.model.snapshot import ConnectionView
+from netwatch.store.db import connect
+from netwatch.store.retention import Retention, apply_retention
+from netwatch.store.rows import CONNECTION_COLUMNS, connection_row, event_row
+
+log = logging.getLogger("netwatch.record")
+
+#: Longest time a finished connection waits in memory before it is committed: what a
+#: ``kill -9`` can lose.
+COMMIT_INTERVAL = 0.5
+#: Items per transaction at most (a burst is written in several).
+BATCH_ROWS = 5000
+#: Items waiting at most; beyond this the capture thread drops and counts.
+QUEUE_SIZE = 100_000
+
+_SQLITE_FULL = 13
+_INSERT_CONN = f"INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+_INSERT_DPI = "INSERT INTO dpi_index (connection, key, value, num) VALUES (?, ?, ?, ?)"
+_INSERT_EVENT = "INSERT INTO events (run, conn, ts, type, data) VALUES (?, ?, ?, ?, ?)"
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    connections: int
+    events: int
+    dropped: int
+    transactions: int
+    queued: int
+
+
+class StoreWriter:
+    """``StoreWriter(dir, source=...)``; ``start()``; engine callbacks; ``close()``."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        source: str,
+        retention: Retention | None = None,
+        on_error: Callable[[str], None] | None = None,
+        queue_size: int = QUEUE_SIZE,
+        commit_interval: float = COMMIT_INTERVAL,
+        retention_interval: float = 60.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.retention = retention or Retention()
+        self.retention_interval = retention_interval
+        self.commit_interval = commit_interval
+        self._on_error = on_error
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self.error: str | None = None
+        self.dropped = 0
+        self.connections = 0
+        self.events = 0
+        self.transactions = 0
+        self._db = connect(self.directory, create=True)
+        cur = self._db.execute(
+            "INSERT INTO runs (started, source, netwatch_version) VALUES (?, ?, ?)",
+            (time.time(), source, __version__),
+        )
+        self.run = int(cur.lastrowid or 0)
+        self._thread = threading.Thread(target=self._main, name="netwatch-store", daemon=True)
+
+    # ------------------------------------------------------------ capture thread side
+    def start(self) -> None:
+        self._thread.start()
+
+    def put_connection(self, v: ConnectionView) -> None:
+        self._put(v)
+
+    def put_event(self, v: ConnectionView | None, ev: AppEvent) -> None:
+        # Serialised here: an event may hold analyzer-owned dicts that change later.
+        self._put(event_row(self.run, v, ev))
+
+    def _put(self, item: Any) -> None:
+        if self.error is not None:
+            self.dropped += 1
+            return
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1  # only this thread writes it: no lock needed
+
+    def stats(self) -> WriterStats:
+        return WriterStats(
+            self.connections, self.events, self.dropped, self.transactions, self._q.qsize()
+        )
+
+    def close(self) -> None:
+        """Write what is queued, record the run's end, close the database."""
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join()
+        if self.error is None:
+            try:
+                self._db.execute(
+                    "UPDATE runs SET stopped = ?, dropped = ? WHERE id = ?",
+                    (time.time(), self.dropped, self.run),
+                )
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                self._fail(exc)
+        self._db.close()
+
+    # ------------------------------------------------------------ writer thread
+    def _main(self) -> None:
+        next_retention = time.monotonic()
+        done = False
+        while not done:
+            batch: list[Any] = []
+            deadline = time.monotonic() + self.commit_interval
+            while len(batch) < BATCH_ROWS:
+                timeout = deadline - time.monotonic()
+                try:
+                    item = (
+                        self._q.get(timeout=max(timeout, 0.0))
+                        if timeout > 0
+                        else (self._q.get_nowait())
+                    )
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    done = True
+                    break
+                batch.append(item)
+            if self.error is not None:
+                continue  # drain and drop: the store is read-only from now on
+            if batch:
+                self._write(batch)
+            if self.error is None and time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + self.retention_interval
+                self._retain()
+
+    def _write(self, batch: list[Any]) -> None:
+        db = self._db
+        conns = events = 0
+        try:
+            db.execute("BEGIN")
+            for item in batch:
+                if isinstance(item, tuple):
+                    db.execute(_INSERT_EVENT, item)
+                    events += 1
+                    continue
+                row, dpi = connection_row(self.run, item)
+                rowid = db.execute(_INSERT_CONN, row).lastrowid
+                if dpi:
+                    db.executemany(_INSERT_DPI, [(rowid, k, t, n) for k, t, n in dpi])
+                conns += 1
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            self._fail(exc)
+            return
+        self.connections += conns
+        self.events += events
+        self.transactions += 1
+
+    def _retain(self) -> None:
+        try:
+            removed = apply_retention(self._db, self.retention, time.time())
+        except sqlite3.Error as exc:
+            self._rollback()
+            if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+                self._fail(exc)
+            else:
+                log.warning("retention failed: %s", exc)
+            return
+        if removed:
+            log.info("retention removed %d connections", removed)
+
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite may have rolled back already (SQLITE_FULL does)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+            msg = f"{self.directory}: disk full, recording stopped (the store is intact)"
+        else:
+            msg = f"{self.directory}: cannot write the store ({exc}), recording stopped"
+        self.error = msg
+        log.error("%s", msg)
+        if self._on_error is not None:
+            self._on_error(msg)
