@@ -64,6 +64,10 @@ class TcpHalf:
         self.reasm: StreamReassembler | None = None
 
 
+_PROTO_STR: dict[object, str] = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", "arp": "arp"}
+_PROTO_NAMES = {2: "igmp", 132: "sctp", 47: "gre", 50: "esp", 51: "ah"}
+
+
 class Conn:
     __slots__ = (
         "analyzer",
@@ -71,18 +75,17 @@ class Conn:
         "app_state",
         "by0",
         "by1",
-        "c_addr",
-        "c_port",
         "closed",
+        "clow",
         "detect_tries",
         "dpi",
         "dup_acks",
         "extra",
         "first",
-        "halves",
+        "h0",
+        "h1",
         "hist",
         "id",
-        "ipver",
         "key",
         "last",
         "local_is_client",
@@ -94,19 +97,15 @@ class Conn:
         "prev_d1",
         "proc",
         "proc_tries",
-        "proto",
         "rate0",
         "rate1",
         "retrans",
         "rtt",
-        "s_addr",
-        "s_port",
         "state",
         "syn_ts",
         "tick_by0",
         "tick_by1",
         "timeout",
-        "vlan",
     )
 
     def __init__(
@@ -125,13 +124,20 @@ class Conn:
     ) -> None:
         self.id = cid
         self.key = key
-        self.proto = proto
-        self.ipver = ipver
-        self.c_addr = c_addr
-        self.c_port = c_port
-        self.s_addr = s_addr
-        self.s_port = s_port
-        self.vlan = vlan
+        # The endpoints, protocol and VLAN live in ``key`` only (memory: a row must stay
+        # under 1 KiB); ``clow`` says whether the originator is the key's lower side.
+        self.clow = c_addr == key[1] and c_port == key[2]
+        if (
+            proto != self.proto
+            or ipver != self.ipver
+            or (s_addr, s_port)
+            != (
+                self.s_addr,
+                self.s_port,
+            )
+        ):
+            raise ValueError(f"row key {key!r} does not match {proto} {c_addr!r}:{c_port}")
+        del vlan  # key[5]
         self.first = ts
         self.last = ts
         self.pk0 = self.pk1 = self.by0 = self.by1 = 0
@@ -141,7 +147,9 @@ class Conn:
         self.closed = False
         self.timeout = 0.0  # 0: use the table's value for proto/state
         self.local_is_client = local_is_client
-        self.halves: tuple[TcpHalf, TcpHalf] | None = None
+        # TCP only: the two directions' sequence state (two slots, not a tuple: memory).
+        self.h0: TcpHalf | None = None
+        self.h1: TcpHalf | None = None
         self.rtt: float | None = None
         self.retrans = self.ooo = self.dup_acks = 0
         self.dpi = DPI_UNDECIDED
@@ -158,3 +166,41 @@ class Conn:
         # upper case from the originator. ``hmask`` has one bit per (letter, direction).
         self.hist = 0  # see add_history
         self.syn_ts = 0.0  # TCP: when the originator's SYN was seen (0: never, picked up)
+
+    # -- derived from the key (see __init__) ---------------------------------------------
+    @property
+    def proto(self) -> str:
+        k0 = self.key[0]
+        name = _PROTO_STR.get(k0)
+        if name is None:
+            name = _PROTO_NAMES.get(k0) or f"ip-{k0}"  # type: ignore[call-overload,unused-ignore]
+        return name
+
+    @property
+    def ipver(self) -> int:
+        return 4 if len(self.key[1]) == 4 else 6
+
+    @property
+    def vlan(self) -> int | tuple[int, ...] | None:
+        v: int | tuple[int, ...] | None = self.key[5]
+        return v
+
+    @property
+    def c_addr(self) -> bytes:
+        a: bytes = self.key[1] if self.clow else self.key[3]
+        return a
+
+    @property
+    def s_addr(self) -> bytes:
+        a: bytes = self.key[3] if self.clow else self.key[1]
+        return a
+
+    @property
+    def c_port(self) -> int:
+        v = self.key[2] if self.clow else self.key[4]
+        return v if type(v) is int else 0
+
+    @property
+    def s_port(self) -> int:
+        v = self.key[4] if self.clow else self.key[2]
+        return v if type(v) is int else 0

@@ -159,7 +159,8 @@ class Tracker:
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
-                if src < dst or (src == dst and sport <= dport):
+                low = src < dst or (src == dst and sport <= dport)
+                if low:
                     c = table.get((6, src, sport, dst, dport, None))
                 else:
                     c = table.get((6, dst, dport, src, sport, None))
@@ -167,19 +168,18 @@ class Tracker:
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
-                halves = c.halves
-                assert halves is not None
-                if src == c.c_addr and sport == c.c_port:
-                    h, o = halves
+                if low == c.clow:  # sent by the originator
+                    h, o = c.h0, c.h1
                     di = 0
                     c.pk0 += 1
                     c.by0 += wirelen
                 else:
-                    o, h = halves
+                    h, o = c.h1, c.h0
                     di = 1
                     c.pk1 += 1
                     c.by1 += wirelen
                 c.last = ts
+                assert h is not None and o is not None  # TCP rows always have both halves
                 if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
                     self._tcp_state_only(c, o, src, sport, ack, flags)
                 plen = end - l4 - (doff >> 4) * 4
@@ -199,7 +199,8 @@ class Tracker:
                 else:
                     health(c, h, di, seq, aw, flags, max(plen, 0), ts)
             elif proto == 17:
-                if src < dst or (src == dst and sport <= dport):
+                low = src < dst or (src == dst and sport <= dport)
+                if low:
                     c = table.get((17, src, sport, dst, dport, None))
                 else:
                     c = table.get((17, dst, dport, src, sport, None))
@@ -207,7 +208,7 @@ class Tracker:
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
-                if src == c.c_addr and sport == c.c_port:
+                if low == c.clow:
                     c.pk0 += 1
                     c.by0 += wirelen
                     if not c.hist & _BIT_D:
@@ -397,8 +398,8 @@ class Tracker:
             and flags & SYN
             and not flags & ACK
             and c.state in tcpstate.CLOSED_STATES
-            and c.halves is not None
-            and c.halves[0].isn != p.seq
+            and c.h0 is not None
+            and c.h0.isn != p.seq
         ):
             # A new SYN on a closed tuple is a new connection; the same ISN again is the
             # old SYN retransmitted (e.g. after a RST) and stays in its row.
@@ -413,7 +414,7 @@ class Tracker:
             else:
                 client_is_src = self._client_is_src("tcp", sport, dport)
             c = self._new(key, "tcp", p, client_is_src, ts)
-            c.halves = (TcpHalf(), TcpHalf())
+            c.h0, c.h1 = TcpHalf(), TcpHalf()
         d = 0 if (src == c.c_addr and sport == c.c_port) else 1
         plen = len(p.payload)
         c.last = ts
@@ -423,10 +424,8 @@ class Tracker:
         else:
             c.pk1 += 1
             c.by1 += wirelen
-        halves = c.halves
-        assert halves is not None
-        h = halves[d]
-        other = halves[1 - d]
+        h, other = (c.h0, c.h1) if d == 0 else (c.h1, c.h0)
+        assert h is not None and other is not None
         seq = p.seq
         # --- history letters (conn.log)
         if flags & SYN:
@@ -466,7 +465,7 @@ class Tracker:
             if d == 0:
                 c.syn_ts = ts
             h.isn = seq  # the reassembler starts at isn+1, created with the first payload
-        elif c.rtt is None and d == 0 and c.syn_ts and halves[1].isn is not None and flags & ACK:
+        elif c.rtt is None and d == 0 and c.syn_ts and other.isn is not None and flags & ACK:
             c.rtt = ts - c.syn_ts  # the handshake's round trip (SYN → its ACK, iRTT)
         if flags & FIN:
             h.fin_ack = (seq + plen + 1) % MOD
@@ -565,9 +564,9 @@ class Tracker:
             self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
 
     def _flush_streams(self, c: Conn) -> None:
-        if c.halves is None or c.dpi == DPI_DONE:
+        if c.h0 is None or c.h1 is None or c.dpi == DPI_DONE:
             return
-        for d, h in enumerate(c.halves):
+        for d, h in enumerate((c.h0, c.h1)):
             if h.reasm is not None and h.reasm.pending:
                 for item in h.reasm.flush():
                     if c.dpi == DPI_DONE:
@@ -578,9 +577,9 @@ class Tracker:
                         self._feed(c, d, item, c.last, "tcp")
 
     def _drop_streams(self, c: Conn) -> None:
-        if c.halves is not None:
-            c.halves[0].reasm = None
-            c.halves[1].reasm = None
+        if c.h0 is not None and c.h1 is not None:
+            c.h0.reasm = None
+            c.h1.reasm = None
 
     # ------------------------------------------------------------------ DPI glue
     def _feed(self, c: Conn, d: int, data: bytes, ts: float, transport: str) -> None:
