@@ -46,7 +46,7 @@ def _common_capture(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-dpi", action="store_true", help="count flows only, no protocol analysis")
     p.add_argument(
         "--attribution",
-        choices=("auto", "ebpf", "sockdiag", "psutil", "lsof", "none"),
+        choices=("auto", "ebpf", "sockdiag", "procfs", "psutil", "lsof", "none"),
         default="auto",
         help="live: how connections are tied to processes (default: the best that works here)",
     )

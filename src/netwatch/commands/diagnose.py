@@ -37,12 +37,13 @@ def _capture_lines() -> list[str]:
 
 
 def _attribution_lines() -> list[str]:
-    from netwatch.attribution import choose_resolver
+    from netwatch.attribution import choose_resolver, diagnose_host
 
     resolver = choose_resolver()
     try:
         lines = [f"active backend: {resolver.name}"]
-        lines += [f"- {d}" for d in resolver.diagnose()]
+        notes = [*diagnose_host(), *resolver.diagnose()]
+        lines += [f"- {d}" for d in dict.fromkeys(notes)]
     finally:
         resolver.close()
     return lines

@@ -48,3 +48,15 @@ def _sections(path: Path) -> dict[str, bytes]:
     out = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", str(path)],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     return {"text": "\n".join(out.splitlines()[2:]).encode()}
+
+
+def test_packaged_object_copies_are_current() -> None:
+    """The package ships a copy of each CO-RE object (src/netwatch/data); it must be the same."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    objects = sorted((repo / "ebpf").glob("*.bpf.o"))
+    assert objects
+    for obj in objects:
+        copy = repo / "src" / "netwatch" / "data" / obj.name
+        assert copy.read_bytes() == obj.read_bytes(), f"{copy} differs: run make -C ebpf"
