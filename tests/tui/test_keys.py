@@ -425,3 +425,14 @@ async def test_end_of_capture_is_announced() -> None:
         mon.publish(replace(snapshot(seq=2), finished=True))
         await until(pilot, lambda: app.main.snapshot is not None and app.main.snapshot.seq == 2)
         assert "end of capture" in status_text(app)
+
+
+@run
+async def test_details_keep_the_last_known_state_of_a_connection_that_left() -> None:
+    async with running() as (app, pilot, mon):
+        await pilot.press("enter")  # details of id 7
+        rows = [c for c in snapshot().connections if c.id != 7]
+        mon.publish(snapshot(seq=2, conns=rows))
+        await until(pilot, lambda: app.main.snapshot is not None and app.main.snapshot.seq == 2)
+        title = str(app.main.query_one("#details #details-title").render())
+        assert "198.18.0.7" in title and "no longer tracked" in title

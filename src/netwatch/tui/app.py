@@ -223,7 +223,9 @@ class NetwatchApp(App[int]):
             "osc52": "via the terminal (OSC 52)",
             "none": "nowhere: no clipboard and no terminal",
         }[how]
-        self.main.notify_status(f"copied {text} {where}", "green" if how != "none" else "red")
+        message = f"copied {text} {where}"
+        self.main.notify_status(message, "green" if how != "none" else "red")
+        self.notify(message, severity="information" if how != "none" else "error", timeout=3)
 
     def action_cursor_down(self) -> None:
         self.main.move_cursor("cursor_down")

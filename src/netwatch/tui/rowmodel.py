@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from netwatch.model.snapshot import ConnectionView, Snapshot
-from netwatch.tui.columns import BY_KEY, DEFAULT_SORT, ColumnSpec, DisplayToggles, _proc_sort
+from netwatch.tui.columns import BY_KEY, DEFAULT_SORT, DisplayToggles, _proc_sort
 from netwatch.tui.filtering import Predicate, safe_apply
 
 STALE_WARN = 0.75
@@ -75,12 +75,6 @@ def filter_rows(rows: Sequence[ConnectionView], pred: Predicate | None) -> list[
         return [v for v in rows if pred(v)]
     except (TypeError, ValueError, AttributeError, KeyError):
         return [v for v in rows if safe_apply(pred, v)]
-
-
-def cells(
-    view: ConnectionView, columns: Sequence[ColumnSpec], toggles: DisplayToggles
-) -> tuple[str, ...]:
-    return tuple(c.cell(view, toggles) for c in columns)
 
 
 def default_direction(column: str) -> bool:

@@ -76,6 +76,9 @@ class MainScreen(Screen[None]):
         self.details_key: str | None = None
         self.columns: list[tuple[cols.ColumnSpec, int]] = []
         self.specs: list[cols.ColumnSpec] = []
+        self.last_seen_views: dict[str, ConnectionView] = {}
+        self._index: dict[str, ConnectionView] = {}
+        self._index_seq = -1
         self.message: Text | None = None
         self.message_until = 0.0
         self.error: str | None = None
@@ -198,18 +201,29 @@ class MainScreen(Screen[None]):
 
     def show_details(self, pane: DetailsView, key: str | None) -> None:
         view = self.lookup(key)
+        gone = False
+        if view is not None:
+            self.last_seen_views[key or ""] = view
+        elif key is not None and key in self.last_seen_views:
+            view, gone = self.last_seen_views[key], True  # expired or cleared: last known
+        if len(self.last_seen_views) > 4:
+            self.last_seen_views = {k: v for k, v in self.last_seen_views.items() if k == key}
         series = self.history.per_conn.get(view.id, ()) if view else ()
-        pane.show(view, list(series))
+        pane.show(view, list(series), gone=gone)
 
     def lookup(self, key: str | None) -> ConnectionView | None:
-        if key is None:
+        """The current view of a row key in the applied snapshot (live rows first)."""
+        if key is None or self.snapshot is None:
             return None
         view: ConnectionView | None = self.table.item(key)
-        if view is None and self.snapshot is not None:
-            for v in (*self.snapshot.connections, *self.snapshot.closed):
-                if rm.row_key(v) == key:
-                    return v
-        return view
+        if self.active == "overview" and view is not None:
+            return view  # the table was just synced from this snapshot
+        snap = self.snapshot
+        if self._index_seq != snap.seq:
+            self._index = {rm.row_key(v): v for v in snap.closed}
+            self._index.update((rm.row_key(v), v) for v in snap.connections)
+            self._index_seq = snap.seq
+        return self._index.get(key)
 
     def notify_status(self, text: str, style: str = "") -> None:
         self.message = Text(text, style=style)

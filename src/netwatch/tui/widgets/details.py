@@ -47,7 +47,10 @@ class DetailsView(Vertical):
         tree.show_root = False
         yield tree
 
-    def show(self, view: ConnectionView | None, history: Sequence[float]) -> None:
+    def show(
+        self, view: ConnectionView | None, history: Sequence[float], gone: bool = False
+    ) -> None:
+        """``gone``: the connection left the table; its last known state is shown."""
         title = self.query_one("#details-title", Static)
         spark = self.query_one("#details-spark", Sparkline)
         tree = self.query_one(DetailsTree)
@@ -61,7 +64,9 @@ class DetailsView(Vertical):
             return
         local = fmt.endpoint(view.local_addr, view.local_port, view.proto, False)
         remote = fmt.remote_text(view, True, False)
-        rate = fmt.human_rate(view.rate_in + view.rate_out) or "idle"
+        rate = (
+            "no longer tracked" if gone else fmt.human_rate(view.rate_in + view.rate_out) or "idle"
+        )
         title.update(Text(f"{view.proto.upper()} {local} -> {remote}  {view.state}  {rate}"))
         spark.data = list(history) or [0.0]
         nodes = connection_tree(view)
