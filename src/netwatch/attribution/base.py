@@ -15,6 +15,7 @@ backend allows. Backends (see ``choose.py`` for the order they are tried in):
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from netwatch.attribution.procfs import ProcReader
@@ -42,6 +43,13 @@ class ProcessResolver(Protocol):
 
     def refresh(self) -> None:
         """Catch up with the system (periodic; incremental where possible)."""
+
+    def poll(self, timeout_ms: int) -> None:
+        """Wait for news (kernel events) up to ``timeout_ms``, then refresh if due.
+
+        The engine's attribution thread calls only this, in a loop; ``poll`` and
+        ``refresh`` run on that one thread, while ``lookup`` may run on another.
+        """
 
     def diagnose(self) -> list[str]:
         """Why better backends are not active, each with the exact fix."""
@@ -72,6 +80,24 @@ class TableResolver:
         self.table = SocketTable()
         self.proc = proc if proc is not None else ProcReader()
         self.notes: list[str] = []
+
+    #: Seconds between refreshes when polled (polling backends have no events to wait for).
+    poll_interval = 1.0
+    _last_poll = 0.0
+
+    def poll(self, timeout_ms: int) -> None:
+        """Sleep up to ``timeout_ms``; refresh once per ``poll_interval``."""
+        now = time.monotonic()
+        due = self._last_poll + self.poll_interval
+        if now < due:
+            time.sleep(min(due - now, timeout_ms / 1000.0))
+            if time.monotonic() < due:
+                return
+        self._last_poll = time.monotonic()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Subclasses fill ``self.table`` here."""
 
     def procinfo(self, pid: int) -> ProcessInfo | None:
         return self.proc.info(pid)

@@ -87,6 +87,9 @@ class ChosenResolver:
     def refresh(self) -> None:
         self.inner.refresh()
 
+    def poll(self, timeout_ms: int) -> None:
+        self.inner.poll(timeout_ms)
+
     def diagnose(self) -> list[str]:
         return [*self.passed_over, *self.inner.diagnose()]
 

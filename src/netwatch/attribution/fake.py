@@ -6,6 +6,8 @@ other backend, because it stores its answers in the same :class:`SocketTable`.
 
 from __future__ import annotations
 
+import time
+
 from netwatch.attribution.base import Resolved
 from netwatch.attribution.table import Endpoint, SocketTable
 from netwatch.model.process import Attribution, ProcessInfo
@@ -50,6 +52,10 @@ class FakeResolver:
 
     def refresh(self) -> None:
         self.refreshes += 1
+
+    def poll(self, timeout_ms: int) -> None:
+        time.sleep(timeout_ms / 1000.0)
+        self.refresh()
 
     def diagnose(self) -> list[str]:
         return list(self._notes)

@@ -33,6 +33,8 @@ ATTRIBUTION_BUDGET = 5000
 ATTRIBUTION_TRIES = 5
 #: Seconds between attribution passes (new rows wait at most this long for a process).
 ATTRIBUTION_INTERVAL = 0.5
+#: How long one poll of the resolver may block (bounds the attribution thread's stop time).
+ATTRIBUTION_POLL_MS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,8 @@ class Engine:
         self.source = source
         self.resolver = resolver
         self.attribution_error: str | None = None
+        self._attr_thread: threading.Thread | None = None
+        self._attr_stop = threading.Event()
         self.config = config or EngineConfig()
         self._on_finish_view = on_finish
         self._local_addresses = local_addresses
@@ -101,15 +105,45 @@ class Engine:
         self._on_event(view(self.tracker, c, self.tracker.now), ev)
 
     # -------------------------------------------------------------- attribution
-    def attribute(self) -> None:
-        """Refresh the resolver and attribute rows that have no process yet (bounded)."""
+    def _attribution_loop(self, r: ProcessResolver) -> None:
+        """The attribution thread: the resolver's I/O (eBPF events, /proc, netlink) runs
+        here, off the capture path; the capture thread only does cache lookups."""
+        while not self._attr_stop.is_set():
+            try:
+                r.poll(ATTRIBUTION_POLL_MS)
+            except OSError as exc:  # the backend lost access: keep running, say so
+                self.attribution_error = str(exc)
+                self._attr_stop.wait(1.0)
+
+    def _start_attribution(self) -> None:
+        r = self.resolver
+        if r is None or self._attr_thread is not None:
+            return
+        self._attr_stop.clear()
+        self._attr_thread = threading.Thread(
+            target=self._attribution_loop, args=(r,), name="netwatch-attribution", daemon=True
+        )
+        self._attr_thread.start()
+
+    def _stop_attribution(self) -> None:
+        """Stop the thread, then catch up once here (refresh is single-threaded)."""
         r = self.resolver
         if r is None:
             return
+        if self._attr_thread is not None:
+            self._attr_stop.set()
+            self._attr_thread.join(timeout=2 + ATTRIBUTION_POLL_MS / 1000)
+            self._attr_thread = None
         try:
             r.refresh()
-        except OSError as exc:  # the backend lost access: keep running, say so
+        except OSError as exc:
             self.attribution_error = str(exc)
+
+    def attribute(self) -> None:
+        """Attribute rows that have no process yet (bounded; lookups in caches only)."""
+        r = self.resolver
+        if r is None:
+            return
         budget = ATTRIBUTION_BUDGET
         for c in self.tracker.table.values():
             if c.proc is not None or c.proc_tries >= ATTRIBUTION_TRIES:
@@ -148,6 +182,7 @@ class Engine:
         next_local = 0.0
         next_attr = 0.0
         replay_anchor: tuple[float, float] | None = None  # (wall, capture) at last sync
+        self._start_attribution()
         try:
             for batch in source.batches():
                 self._run_commands()
@@ -181,6 +216,7 @@ class Engine:
     def _end(self) -> None:
         tr = self.tracker
         self.source.close()
+        self._stop_attribution()
         self.attribute()  # a last pass, so rows written now have their process
         if self._on_finish_view is not None:
             tr.finish_all()
