@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from netwatch.errors import UsageError
-from netwatch.store.schema import migrate
+from netwatch.store.schema import current_version, migrate
 
 STORE_FILENAME = "netwatch.sqlite"
 
@@ -22,8 +22,8 @@ def store_path(directory: str | Path) -> Path:
     return Path(directory) / STORE_FILENAME
 
 
-def connect(directory: str | Path, *, create: bool, readonly: bool = False) -> sqlite3.Connection:
-    """Open (and with ``create``, make and migrate) the store in ``directory``."""
+def connect(directory: str | Path, *, create: bool) -> sqlite3.Connection:
+    """Open the store in ``directory``, upgrading its schema (``create``: make it first)."""
     path = store_path(directory)
     if not create and not path.exists():
         raise UsageError(f"{directory}: no netwatch store here (record one with 'netwatch record')")
@@ -33,29 +33,15 @@ def connect(directory: str | Path, *, create: bool, readonly: bool = False) -> s
         except OSError as exc:
             raise UsageError(f"{directory}: cannot create the store ({exc.strerror})") from None
     try:
-        if readonly:
-            db = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        else:
-            db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 5000")
-        if not readonly:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            migrate(db, str(path))
-        else:
-            from netwatch.store.schema import SCHEMA_VERSION, current_version
-
-            version = current_version(db)
-            if version != SCHEMA_VERSION:
-                raise UsageError(
-                    f"{path}: store schema version {version}, this netwatch reads "
-                    f"{SCHEMA_VERSION} (open it once with 'netwatch record' to upgrade)"
-                )
+        if current_version(db) == 0:
+            # Before anything writes page 1 (WAL mode does): retention can then give
+            # freed pages back to the file system.
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        migrate(db, str(path))
     except sqlite3.DatabaseError as exc:
         raise UsageError(f"{path}: cannot open the store ({exc})") from None
     return db

@@ -114,9 +114,6 @@ def migrate(db: sqlite3.Connection, path: str) -> int:
             f"{path}: store schema version {version} is newer than this netwatch "
             f"understands ({SCHEMA_VERSION}); upgrade netwatch"
         )
-    if version == 0:
-        # Must precede the first table: lets retention give freed pages back to the disk.
-        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
     while version < SCHEMA_VERSION:
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -129,11 +129,23 @@ def _values(recorded: Recorded) -> dict[str, list[str]]:
     return {k: sorted(v)[:40] for k, v in out.items()}
 
 
-_VALUES: dict[str, list[str]] = {}
+_CACHE: dict[str, tuple[dict[str, list[str]], list[tuple[int, dict[str, Any]]]]] = {}
+
+
+def _cached(recorded: Recorded) -> tuple[dict[str, list[str]], list[tuple[int, dict[str, Any]]]]:
+    key = str(recorded.store)
+    if key not in _CACHE:
+        with Store(recorded.store) as store:
+            _CACHE[key] = (_values(recorded), _all(store))
+    return _CACHE[key]
+
+
+def q(s: str) -> str:
+    """A quoted filter value."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _terms(vals: dict[str, list[str]]) -> st.SearchStrategy[str]:
-    q = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'  # noqa: E731
     return st.one_of(
         st.sampled_from(vals["sni"]).map(lambda v: f"tls.sni = {q(v)}"),
         st.sampled_from(vals["sni"]).map(lambda v: f"sni:{q(v[:5])}"),
@@ -164,25 +176,16 @@ def _exprs(vals: dict[str, list[str]]) -> st.SearchStrategy[str]:
     )
 
 
-@st.composite
-def _expression(draw: st.DrawFn) -> str:
-    return draw(_exprs(_VALUES))
-
-
-def test_random_expressions_equal_filter(recorded: Recorded) -> None:
-    _VALUES.update(_values(recorded))
-    assert all(_VALUES.values())
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_random_expressions_equal_filter(recorded: Recorded, data: st.DataObject) -> None:
+    vals, rows = _cached(recorded)
+    assert all(vals.values())
+    expr = data.draw(_exprs(vals), label="expr")
+    f = compile_record(expr)
+    want = [i for i, r in rows if f(r)]
     with Store(recorded.store) as store:
-        rows = _all(store)
-
-        @settings(max_examples=200, deadline=None)
-        @given(_expression())
-        def check(expr: str) -> None:
-            f = compile_record(expr)
-            want = [i for i, r in rows if f(r)]
-            assert [c.id for c in store.connections(expr)] == want, expr
-
-        check()
+        assert [c.id for c in store.connections(expr)] == want, expr
 
 
 def _plan(st: Store, expr: str) -> str:

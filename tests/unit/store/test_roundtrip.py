@@ -68,7 +68,12 @@ def test_events_equal_the_analyzers(recorded: Recorded) -> None:
         ]
         assert sorted(map(repr, got)) == sorted(map(repr, want)), name
     types = {e.type for e in stored}
-    assert {"ClientHelloSeen", "ServerHelloSeen", "CertificatesSeen", "QUICClientHelloSeen"} <= types
+    assert {
+        "ClientHelloSeen",
+        "ServerHelloSeen",
+        "CertificatesSeen",
+        "QUICClientHelloSeen",
+    } <= types
 
 
 def test_events_of_a_connection(recorded: Recorded) -> None:
