@@ -41,8 +41,17 @@ MODE_NAMES = {
 
 
 def ntp_time(raw: int) -> float:
-    """A 64-bit NTP timestamp as seconds (era 0, 1900-based)."""
+    """A 64-bit NTP timestamp as seconds since 1900 (within its era)."""
     return raw / 4294967296.0
+
+
+def unix_time(raw: int) -> float:
+    """A transmit timestamp as Unix seconds. RFC 4330 §3: seconds with the top bit clear
+    are in era 1 (from 2036-02-07), so 1968-2104 is covered without knowing the era."""
+    seconds = ntp_time(raw)
+    if raw >> 63 == 0:
+        seconds += 2**32
+    return seconds - NTP_EPOCH_OFFSET
 
 
 def refid_text(stratum: int, refid: bytes, version: int) -> str:
@@ -122,10 +131,10 @@ class NTPAnalyzer(AnalyzerBase):
             self._root_delay = rdelay / 65536.0
             self._root_dispersion = rdisp / 65536.0
             if xmt:
-                self._server_time = ntp_time(xmt) - NTP_EPOCH_OFFSET
+                self._server_time = unix_time(xmt)
             sent = self._pending.pop(org, None) if org else None
             if sent is not None and rec and xmt >= rec:
-                hold = ntp_time(xmt) - ntp_time(rec)
+                hold = ntp_time(xmt - rec)  # integer difference: no float rounding
                 self._round_trip = max(0.0, (ts - sent) - hold)
         elif self._stratum is None:
             self._stratum = stratum
