@@ -59,9 +59,9 @@ def test_city_and_asn_values_from_the_source_json() -> None:
     for addr, truth in CITY_TRUTH.items():
         got = g.lookup(addr)
         assert {k: got[k] for k in truth} == truth, addr
-    for addr, truth in ASN_TRUTH.items():
+    for addr, asn_truth in ASN_TRUTH.items():
         got = g.lookup(addr)
-        assert {k: got.get(k) for k in ("asn", "as_org") if k in got} == truth, addr
+        assert {k: got.get(k) for k in ("asn", "as_org") if k in got} == asn_truth, addr
     both = g.lookup("89.160.20.112")
     assert both == {
         "country": "SE",

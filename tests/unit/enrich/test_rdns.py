@@ -3,6 +3,7 @@ for what dnsmasq will not do (silence, forged replies, recording our source port
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -19,9 +20,7 @@ from netwatch.enrich.rdns import ReverseResolver, parse_resolv_conf
 from netwatch.enrich.setup import EnrichOptions, build_enricher, parse_server
 from netwatch.model.snapshot import ConnectionView
 
-DNSMASQ = shutil.which("dnsmasq") or (
-    "/usr/sbin/dnsmasq" if shutil.os.path.exists("/usr/sbin/dnsmasq") else None  # type: ignore[attr-defined]
-)
+DNSMASQ = shutil.which("dnsmasq", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
 
 
 def _free_port() -> int:
@@ -139,8 +138,13 @@ def test_skipped_scopes_and_non_addresses(dnsmasq: int) -> None:
 
 def test_enricher_puts_the_name_in_geo(dnsmasq: int) -> None:
     handle = build_enricher(
-        EnrichOptions(rdns=True, dns_servers=(f"127.0.0.1:{dnsmasq}",), use_geoip=False),
-        warn=lambda line: pytest.fail(line),
+        EnrichOptions(
+            rdns=True,
+            dns_servers=(f"127.0.0.1:{dnsmasq}",),
+            use_geoip=False,
+            host_tables=False,
+        ),
+        warn=pytest.fail,
     )
     try:
         enrich = handle.enricher

@@ -53,7 +53,9 @@ def test_ipv4_default_gateways() -> None:
 
 def test_ipv4_gateway_word_is_host_order() -> None:
     word = struct.unpack("=I", socket.inet_aton("198.18.0.1"))[0]
-    text = f"Iface\tDestination\tGateway\tFlags\tR\tU\tM\tMask\neth0\t0\t{word:08X}\t3\t0\t0\t0\t0\n"
+    text = (
+        f"Iface\tDestination\tGateway\tFlags\tR\tU\tM\tMask\neth0\t0\t{word:08X}\t3\t0\t0\t0\t0\n"
+    )
     assert parse_route4(text) == ["198.18.0.1"]
 
 

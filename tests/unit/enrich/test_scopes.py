@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netwatch.enrich.scopes import SCOPE_TABLE, SCOPES, scope_of
+from netwatch.enrich.scopes import SCOPE_TABLE, SCOPES, ScopeRule, scope_of
 
 CASES = [
     ("127.0.0.1", "loopback"),
@@ -84,10 +84,7 @@ def _most_specific_other(rule_net: ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @pytest.mark.parametrize("rule", SCOPE_TABLE, ids=lambda r: r.network)
-def test_each_rule_labels_its_own_network(rule: object) -> None:
-    from netwatch.enrich.scopes import ScopeRule
-
-    assert isinstance(rule, ScopeRule)
+def test_each_rule_labels_its_own_network(rule: ScopeRule) -> None:
     net = ipaddress.ip_network(rule.network)
     assert rule.reference  # every row names where it comes from
     last = net.broadcast_address
@@ -115,7 +112,7 @@ def test_agrees_with_the_standard_library_where_both_define_it() -> None:
         s = scope_of(a)
         if ip.is_loopback:
             assert s == "loopback"
-        if ip.is_multicast and not (ip.version == 6 and ip.ipv4_mapped):  # type: ignore[union-attr]
+        if ip.is_multicast:
             assert s == "multicast"
         if s == "global":
             assert not ip.is_private or ip in ipaddress.ip_network("2001::/32")
