@@ -79,7 +79,5 @@ def netbios_name(encoded: str) -> str | None:
     is not such a name."""
     if len(encoded) != 32 or any(not "A" <= c <= "P" for c in encoded):
         return None
-    raw = bytes(
-        ((ord(encoded[i]) - 65) << 4) | (ord(encoded[i + 1]) - 65) for i in range(0, 32, 2)
-    )
+    raw = bytes(((ord(encoded[i]) - 65) << 4) | (ord(encoded[i + 1]) - 65) for i in range(0, 32, 2))
     return raw[:15].rstrip(b" \x00").decode("latin-1")

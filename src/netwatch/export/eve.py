@@ -24,7 +24,14 @@ from netwatch.export.flow import Flow, flow_of
 
 EVE_PROTO = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "icmpv6": "IPv6-ICMP", "sctp": "SCTP"}
 #: netwatch ``app.protocol`` → Suricata ``app_proto``.
-APP_PROTO = {"HTTP": "http", "TLS": "tls", "QUIC": "quic", "DNS": "dns", "SSH": "ssh", "SMTP": "smtp"}
+APP_PROTO = {
+    "HTTP": "http",
+    "TLS": "tls",
+    "QUIC": "quic",
+    "DNS": "dns",
+    "SSH": "ssh",
+    "SMTP": "smtp",
+}
 #: Suricata's TLS version names.
 TLS_VERSION = {
     "SSLv2": "SSLv2",
@@ -110,13 +117,23 @@ def flow_event(f: Flow) -> dict[str, Any]:
     return ev
 
 
+#: History letters (either case) → the TCP flag they prove was seen, and its bit.
+_HISTORY_FLAGS = (
+    ("s", "syn", 0x02),
+    ("h", "syn", 0x02),
+    ("f", "fin", 0x01),
+    ("r", "rst", 0x04),
+    ("a", "ack", 0x10),
+    ("h", "ack", 0x10),
+)
+
+
 def _tcp(history: str | None, state: str) -> dict[str, Any]:
     """Suricata's ``tcp`` object from the flags the history letters prove were seen."""
     tcp: dict[str, Any] = {}
     h = (history or "").lower()
     bits = 0
-    for letter, name, bit in (("s", "syn", 0x02), ("h", "syn", 0x02), ("f", "fin", 0x01),
-                              ("r", "rst", 0x04), ("a", "ack", 0x10), ("h", "ack", 0x10)):  # fmt: skip
+    for letter, name, bit in _HISTORY_FLAGS:
         if letter in h:
             tcp[name] = True
             bits |= bit
@@ -177,15 +194,27 @@ def _dns_answers(
     grouped: dict[str, list[Any]] = {}
     for a in answers:
         rtype, data = str(a.get("type", "")), str(a.get("data", ""))
-        ans: dict[str, Any] = {"rrname": str(a.get("name", "")), "rrtype": rtype, "ttl": a.get("ttl", 0)}
+        ans: dict[str, Any] = {
+            "rrname": str(a.get("name", "")),
+            "rrtype": rtype,
+            "ttl": a.get("ttl", 0),
+        }
         parts = data.split()
         if rtype == "SRV" and len(parts) == 4 and all(p.isdigit() for p in parts[:3]):
-            srv = {"priority": int(parts[0]), "weight": int(parts[1]), "port": int(parts[2]), "name": parts[3]}
+            srv = {
+                "priority": int(parts[0]),
+                "weight": int(parts[1]),
+                "port": int(parts[2]),
+                "name": parts[3],
+            }
             ans["srv"] = srv
             grouped.setdefault("SRV", []).append(srv)
         elif rtype == "SOA" and len(parts) == 7 and all(p.isdigit() for p in parts[2:]):
             keys = ("mname", "rname", "serial", "refresh", "retry", "expire", "minimum")
-            soa = {k: (v if i < 2 else int(v)) for i, (k, v) in enumerate(zip(keys, parts, strict=True))}
+            soa = {
+                k: (v if i < 2 else int(v))
+                for i, (k, v) in enumerate(zip(keys, parts, strict=True))
+            }
             ans["soa"] = soa
             grouped.setdefault("SOA", []).append(soa)
         else:
@@ -289,20 +318,17 @@ def _ssh_body(ssh: Mapping[str, Any]) -> dict[str, Any]:
 
 def _smtp_body(smtp: Mapping[str, Any]) -> dict[str, Any]:
     """Suricata's ``smtp`` object (helo, mail_from, rcpt_to) from ``app.smtp``: the first
-    transaction when the analyzer keeps a list of them."""
-    tx: Mapping[str, Any] = smtp
-    txs = smtp.get("transactions")
-    if isinstance(txs, list) and txs and isinstance(txs[0], Mapping):
-        tx = txs[0]
+    message's envelope, else the session's first MAIL FROM."""
     body: dict[str, Any] = {}
-    helo = tx.get("helo", smtp.get("helo"))
-    if helo:
-        body["helo"] = str(helo)
-    mail_from = tx.get("mail_from", tx.get("mailfrom"))
+    if smtp.get("helo"):
+        body["helo"] = str(smtp["helo"])
+    messages = [m for m in smtp.get("messages") or [] if isinstance(m, Mapping)]
+    first = messages[0] if messages else {}
+    mail_from = first.get("mail_from") or next(iter(smtp.get("mail_from") or []), None)
     if mail_from:
         body["mail_from"] = str(mail_from)
-    rcpt = tx.get("rcpt_to", tx.get("rcptto"))
-    if isinstance(rcpt, list) and rcpt:
+    rcpt = first.get("rcpt_to") or smtp.get("rcpt_to") or []
+    if rcpt:
         body["rcpt_to"] = [str(r) for r in rcpt]
     return body
 
@@ -319,7 +345,12 @@ def events(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         out += _dns_events(f, app["dns"])
     if isinstance(app.get("http"), Mapping):
         out += _http_events(f, app["http"])
-    for key, build in (("tls", _tls_body), ("quic", _quic_body), ("ssh", _ssh_body), ("smtp", _smtp_body)):
+    for key, build in (
+        ("tls", _tls_body),
+        ("quic", _quic_body),
+        ("ssh", _ssh_body),
+        ("smtp", _smtp_body),
+    ):
         obj = app.get(key)
         if isinstance(obj, Mapping):
             body = build(obj)

@@ -82,11 +82,13 @@ def community_id(
     data = struct.pack("!H", seed & 0xFFFF) + a + b + struct.pack("!BB", proto, 0)
     if ported:
         data += struct.pack("!HH", sp, dp)
-    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+    # SHA-1 is what the spec prescribes; the ID is a join key, not a security property.
+    digest = hashlib.sha1(data).digest()  # noqa: S324
+    return "1:" + base64.b64encode(digest).decode("ascii")
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha1(key.encode("utf-8")).digest()
+    return hashlib.sha1(key.encode("utf-8")).digest()  # noqa: S324 - an id, not security
 
 
 def connection_key(record: dict[str, object]) -> str:
@@ -97,7 +99,9 @@ def connection_key(record: dict[str, object]) -> str:
             f"{record.get('remote_addr')}|{record.get('remote_port')}",
         ]
     )
-    return f"{record.get('proto')}|{ends[0]}|{ends[1]}|{record.get('vlan')}|{record.get('first_seen')}"
+    return (
+        f"{record.get('proto')}|{ends[0]}|{ends[1]}|{record.get('vlan')}|{record.get('first_seen')}"
+    )
 
 
 def flow_id(record: dict[str, object]) -> int:

@@ -77,7 +77,11 @@ def test_dns_request_and_response() -> None:
     assert resp["flags"] == "8180" and resp["rcode"] == "NOERROR"
     assert resp["grouped"] == {"CNAME": ["upload.pmtpa.wikimedia.org"], "A": ["208.80.152.3"]}
     # An mDNS query nobody answered is a request only.
-    lone = [e["dns"]["type"] for e in evs if e["event_type"] == "dns" and e["src_ip"] == "141.142.220.202"]
+    lone = [
+        e["dns"]["type"]
+        for e in evs
+        if e["event_type"] == "dns" and e["src_ip"] == "141.142.220.202"
+    ]
     assert lone == ["request"]
 
 
