@@ -19,7 +19,8 @@ PIPELINED = script(
     (S, b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
     (
         C,
-        b"mail from:<a@x.example> SIZE=99\r\nrcpt to:<b@y.example>\r\nRCPT TO:<c@y.example>\r\nDATA\r\n",
+        b"mail from:<a@x.example> SIZE=99\r\nrcpt to:<b@y.example>\r\n"
+        b"RCPT TO:<c@y.example>\r\nDATA\r\n",
     ),
     (S, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no such user\r\n354 go ahead\r\n"),
     (C, b"Subject: hi\r\n there\r\nFrom: A <a@x.example>\r\n\r\n..leading dot\r\nbody\r\n.\r\n"),
@@ -73,8 +74,18 @@ def test_trailing_partial_line_changes_nothing() -> None:
 )
 def test_auth_initial_response(auth: bytes, user: str) -> None:
     a = SMTPAnalyzer()
-    replay(a, script((S, b"220 x ESMTP\r\n"), (C, b"EHLO h\r\n"), (S, b"250 x\r\n"), (C, auth),
-                     (S, b"235 ok\r\n"), (C, b"NOOP\r\n"), (S, b"250 ok\r\n")))  # fmt: skip
+    replay(
+        a,
+        script(
+            (S, b"220 x ESMTP\r\n"),
+            (C, b"EHLO h\r\n"),
+            (S, b"250 x\r\n"),
+            (C, auth),
+            (S, b"235 ok\r\n"),
+            (C, b"NOOP\r\n"),
+            (S, b"250 ok\r\n"),
+        ),
+    )
     r = a.record()
     assert r["auth_user"] == user and r["auth_success"] is True
     assert r["commands"] == ["EHLO", "AUTH", "NOOP"]
@@ -84,8 +95,17 @@ def test_auth_initial_response(auth: bytes, user: str) -> None:
 def test_auth_plain_after_challenge_failed() -> None:
     a = SMTPAnalyzer()
     blob = base64.b64encode(b"authz\x00dave\x00pw")
-    replay(a, script((S, b"220 x SMTP\r\n"), (C, b"AUTH PLAIN\r\n"), (S, b"334 \r\n"),
-                     (C, blob + b"\r\n"), (S, b"535 5.7.8 bad\r\n"), (C, b"QUIT\r\n")))  # fmt: skip
+    replay(
+        a,
+        script(
+            (S, b"220 x SMTP\r\n"),
+            (C, b"AUTH PLAIN\r\n"),
+            (S, b"334 \r\n"),
+            (C, blob + b"\r\n"),
+            (S, b"535 5.7.8 bad\r\n"),
+            (C, b"QUIT\r\n"),
+        ),
+    )
     r = a.record()
     assert (r["auth_mechanism"], r["auth_user"], r["auth_success"]) == ("PLAIN", "dave", False)
     assert r["commands"] == ["AUTH", "QUIT"]  # the SASL line is not a command
@@ -93,8 +113,16 @@ def test_auth_plain_after_challenge_failed() -> None:
 
 def test_starttls_refused_keeps_reading() -> None:
     a = SMTPAnalyzer()
-    replay(a, script((S, b"220 x ESMTP\r\n"), (C, b"STARTTLS\r\n"), (S, b"454 4.7.0 TLS not available\r\n"),
-                     (C, b"MAIL FROM:<>\r\n"), (S, b"250 ok\r\n")))  # fmt: skip
+    replay(
+        a,
+        script(
+            (S, b"220 x ESMTP\r\n"),
+            (C, b"STARTTLS\r\n"),
+            (S, b"454 4.7.0 TLS not available\r\n"),
+            (C, b"MAIL FROM:<>\r\n"),
+            (S, b"250 ok\r\n"),
+        ),
+    )
     assert a.handoff is None and a.record()["starttls"] is False
     assert a.record()["mail_from"] == [""]
 
@@ -108,17 +136,35 @@ def test_starttls_accepted_hands_over() -> None:
 
 def test_data_refused_is_not_a_body() -> None:
     a = SMTPAnalyzer()
-    replay(a, script((S, b"220 x ESMTP\r\n"), (C, b"DATA\r\n"), (S, b"503 5.5.1 need RCPT\r\n"),
-                     (C, b"QUIT\r\n"), (S, b"221 bye\r\n")))  # fmt: skip
+    replay(
+        a,
+        script(
+            (S, b"220 x ESMTP\r\n"),
+            (C, b"DATA\r\n"),
+            (S, b"503 5.5.1 need RCPT\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"221 bye\r\n"),
+        ),
+    )
     assert a.finished and a.record()["commands"] == ["DATA", "QUIT"]
     assert a.record()["message_count"] == 0
 
 
 def test_bdat_chunks() -> None:
     a = SMTPAnalyzer()
-    replay(a, script((S, b"220 x ESMTP\r\n"), (C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"),
-                     (S, b"250 ok\r\n250 ok\r\n"), (C, b"BDAT 5\r\nab\r\nc"), (S, b"250 5 bytes\r\n"),
-                     (C, b"BDAT 3 LAST\r\n.\r\n"), (S, b"250 queued\r\n"), (C, b"QUIT\r\n")))  # fmt: skip
+    replay(
+        a,
+        script(
+            (S, b"220 x ESMTP\r\n"),
+            (C, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n"),
+            (C, b"BDAT 5\r\nab\r\nc"),
+            (S, b"250 5 bytes\r\n"),
+            (C, b"BDAT 3 LAST\r\n.\r\n"),
+            (S, b"250 queued\r\n"),
+            (C, b"QUIT\r\n"),
+        ),
+    )
     r = a.record()
     assert r["message_count"] == 1 and r["messages"][0]["size"] == 8
     assert r["commands"] == ["MAIL", "RCPT", "BDAT", "QUIT"]
