@@ -1,7 +1,8 @@
 """STUN/TURN analyzer: RFC 8489 §5 (message structure), §14 (attributes: XOR-MAPPED-
 ADDRESS §14.2, USERNAME §14.3, ERROR-CODE §14.8, REALM §14.9, SOFTWARE §14.14), RFC 8656
 §5 and §18 (TURN methods, XOR-RELAYED-ADDRESS, LIFETIME, ChannelData §12.4), RFC 6544
-§3.2 / RFC 4571 (ICE-TCP: a 2-byte length before each message).
+§3.2 / RFC 4571 (ICE-TCP: a 2-byte length before each message), RFC 5780 §7.3-7.4 (RESPONSE-
+ORIGIN, OTHER-ADDRESS).
 
 A 20-byte header, then type-length-value attributes padded to 4 bytes::
 
@@ -48,6 +49,7 @@ CLASSES = ("request", "indication", "success", "error")
 ATTR_MAPPED, ATTR_XOR_MAPPED, ATTR_XOR_RELAYED, ATTR_XOR_PEER = 0x0001, 0x0020, 0x0016, 0x0012
 ATTR_USERNAME, ATTR_REALM, ATTR_SOFTWARE, ATTR_ERROR = 0x0006, 0x0014, 0x8022, 0x0009
 ATTR_LIFETIME, ATTR_REQ_TRANSPORT = 0x000D, 0x0019
+ATTR_RESPONSE_ORIGIN, ATTR_OTHER_ADDRESS = 0x802B, 0x802C  # RFC 5780 §7.3, §7.4
 
 
 def split_type(msg_type: int) -> tuple[int, int]:
@@ -119,6 +121,8 @@ class STUNAnalyzer(AnalyzerBase):
         self._mapped: list[str] = []
         self._relayed: list[str] = []
         self._peers: list[str] = []
+        self._origins: list[str] = []
+        self._others: list[str] = []
         self._errors: list[int] = []
         self._lifetime: int | None = None
         self._allocated = False
@@ -213,6 +217,10 @@ class STUNAnalyzer(AnalyzerBase):
             self._allocated = self._allocated or (method == 0x003 and cls == 2)
         elif atype == ATTR_XOR_PEER:
             _add(self._peers, _address(body, key))
+        elif atype == ATTR_RESPONSE_ORIGIN:
+            _add(self._origins, _address(body, None))
+        elif atype == ATTR_OTHER_ADDRESS:
+            _add(self._others, _address(body, None))
         elif atype == ATTR_USERNAME:
             _add(self._usernames, body.decode("utf-8", "replace"))
         elif atype == ATTR_REALM:
@@ -252,6 +260,8 @@ class STUNAnalyzer(AnalyzerBase):
             "mapped_addresses": list(self._mapped),
             "relayed_addresses": list(self._relayed),
             "peer_addresses": list(self._peers),
+            "response_origins": list(self._origins),
+            "other_addresses": list(self._others),
             "lifetime": self._lifetime,
             "error_codes": list(self._errors),
             "turn_allocated": self._allocated,
