@@ -8,46 +8,15 @@ line and the monitor runs without that part. The caller owns the result and call
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netwatch.enrich.enricher import Enricher, HostTables
-from netwatch.enrich.geoip import GeoIP, GeoIPPaths, Warn, open_geoip
+from netwatch.enrich.geoip import GeoIP, Warn, open_geoip
+from netwatch.enrich.options import EnrichOptions, parse_server
 from netwatch.enrich.rdns import ReverseResolver, system_servers
 from netwatch.enrich.routes import read_gateways, read_neighbours
-
-
-@dataclass(frozen=True, slots=True)
-class EnrichOptions:
-    geoip: GeoIPPaths = field(default_factory=GeoIPPaths)
-    use_geoip: bool = True
-    #: reverse DNS (off by default: it sends every remote address to a DNS server)
-    rdns: bool = False
-    #: ``ADDR``, ``ADDR:PORT`` or ``[V6ADDR]:PORT``; empty = /etc/resolv.conf
-    dns_servers: tuple[str, ...] = ()
-    rdns_workers: int = 2
-    #: read the host's routes and neighbour tables (live capture only)
-    host_tables: bool = True
-
-
-def parse_server(text: str) -> tuple[str, int]:
-    """``127.0.0.1``, ``127.0.0.1:5353``, ``::1``, ``[::1]:5353`` → (address, port)."""
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"bad DNS server {text!r}")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, p = text.partition(":")
-        port = int(p)
-    ipaddress.ip_address(host)  # raises ValueError for a name: we resolve names, not use them
-    if not 0 < port < 65536:
-        raise ValueError(f"bad DNS server port in {text!r}")
-    return host, port
+from netwatch.model.snapshot import ConnectionView
 
 
 def read_host_tables() -> HostTables:
@@ -59,6 +28,11 @@ class EnrichHandle:
     enricher: Enricher
     geoip: GeoIP | None
     resolver: ReverseResolver | None
+    show_own_traffic: bool = False
+
+    def hidden(self, view: ConnectionView) -> bool:
+        """Should the engine leave ``view`` out of snapshots (netwatch's own rDNS queries)?"""
+        return not self.show_own_traffic and self.enricher.is_own(view)
 
     def close(self) -> None:
         if self.resolver is not None:
@@ -89,4 +63,4 @@ def build_enricher(options: EnrichOptions, warn: Warn) -> EnrichHandle:
     reader = read_host_tables if options.host_tables else None
     enricher = Enricher(geoip=geoip, names=resolver, host_reader=reader)
     enricher.refresh(force=True)
-    return EnrichHandle(enricher, geoip, resolver)
+    return EnrichHandle(enricher, geoip, resolver, options.show_own_traffic)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from netwatch.enrich import Enricher, HostTables
-from netwatch.enrich.setup import EnrichOptions, build_enricher
+from netwatch.enrich.options import EnrichOptions
+from netwatch.enrich.setup import build_enricher
 from netwatch.flows.tracker import Tracker
 from netwatch.flows.view import view
 from tests.util import build

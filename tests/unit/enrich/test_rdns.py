@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from netwatch.enrich.enricher import Enricher
+from netwatch.enrich.options import EnrichOptions, parse_server
 from netwatch.enrich.ptr import reverse_name
 from netwatch.enrich.rdns import ReverseResolver, parse_resolv_conf
-from netwatch.enrich.setup import EnrichOptions, build_enricher, parse_server
+from netwatch.enrich.setup import EnrichHandle, build_enricher
 from netwatch.model.snapshot import ConnectionView
 
 DNSMASQ = shutil.which("dnsmasq", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
@@ -219,6 +220,9 @@ def test_own_flows_are_the_ports_we_really_use() -> None:
             assert enrich.is_own(row)
             assert enrich.is_own(_udp_view(addr, port, "127.0.0.1", local_port))  # either side
             assert not enrich.is_own(_udp_view("127.0.0.1", local_port, addr, 53))
+            handle = EnrichHandle(enrich, None, None)
+            assert handle.hidden(row)
+            assert not EnrichHandle(enrich, None, None, show_own_traffic=True).hidden(row)
     finally:
         server.close()
 
