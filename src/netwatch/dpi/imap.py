@@ -268,8 +268,6 @@ class IMAPAnalyzer(AnalyzerBase):
                 )
             elif status == b"CAPABILITY":
                 self._caps(info)
-            elif status == b"BYE" and "LOGOUT" in self._tags.values():
-                self._logout = True
             return
         if not _TAG.fullmatch(tag) or status not in (b"OK", b"NO", b"BAD"):
             raise MalformedError(PROTO, "response without a tag and status")
