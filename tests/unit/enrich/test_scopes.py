@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -137,3 +138,15 @@ def test_fuzz_ipv6(n: int) -> None:
     assert s in SCOPES
     if s == "global":
         assert v6 in ipaddress.ip_network("2000::/3")
+
+
+def test_the_docs_show_the_table() -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "enrichment.md"
+    text = doc.read_text(encoding="utf-8")
+    section = text.split("| network | scope | reference |", 1)[1].split("\n\n", 1)[0]
+    rows = [
+        tuple(cell.strip().strip("`") for cell in line.strip("|").split("|"))
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
+    assert rows == [(r.network, r.scope, r.reference) for r in SCOPE_TABLE]
