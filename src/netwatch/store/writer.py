@@ -37,8 +37,9 @@ log = logging.getLogger("netwatch.record")
 #: Longest time a finished connection waits in memory before it is committed: what a
 #: ``kill -9`` can lose.
 COMMIT_INTERVAL = 0.5
-#: Items per transaction at most (a burst is written in several).
-BATCH_ROWS = 5000
+#: Items per transaction at most: a burst is written in several, so a commit never
+#: waits for more than about a tenth of a second of writing.
+BATCH_ROWS = 1000
 #: Items waiting at most; beyond this the capture thread drops and counts.
 QUEUE_SIZE = 100_000
 
