@@ -71,9 +71,11 @@ class TelnetAnalyzer(AnalyzerBase):
         self._sides = (_Side(), _Side())
         self._lost = [False, False]
         self._tail = bytearray()  # server text since its last line end (prompt search)
-        self._awaiting: str | None = None  # "user" | "password"
-        self._input = bytearray()
-        self._line_sample = bytearray()  # the client line being typed, for the sample
+        self._input = bytearray()  # the client line being typed, as edited
+        self._line_sample = bytearray()  # the same as sent, for the sample
+        self._answering: str | None = None  # the prompt the line answers ("" = none)
+        self._prompt_text: str | None = None
+        self._prev_cr = False
         self._after_secret = False
         self.login_prompt: str | None = None
         self.user: str | None = None
@@ -107,12 +109,12 @@ class TelnetAnalyzer(AnalyzerBase):
         if all(self._lost):
             return True
         full = len(client.sample) >= SAMPLE and len(server.sample) >= SAMPLE
-        settled = self.user is not None and self._awaiting is None
+        settled = self.user is not None and self._answering is None
         return full and (settled or server.data > GIVE_UP_BYTES)
 
     def record(self) -> dict[str, Any]:
         client, server = self._sides
-        typing = b"" if self._awaiting == "password" else bytes(self._line_sample)
+        typing = b"" if self._answering == "password" else bytes(self._line_sample)
         return {
             "client_negotiation": client.negotiations,
             "server_negotiation": server.negotiations,
@@ -207,36 +209,36 @@ class TelnetAnalyzer(AnalyzerBase):
             plain = plain[nl + 1 :]
         self._tail += plain
         del self._tail[:-64]
+
+    def _prompt(self) -> str | None:
+        """What the server's unfinished line asks for: "user", "password" or None."""
         prompt = text(bytes(self._tail)).strip().lower()
         if prompt.endswith(USER_PROMPTS):
-            self._awaiting = "user"
-            self.login_prompt = text(bytes(self._tail)).strip()
-            self._input.clear()
-        elif prompt.endswith(PASSWORD_PROMPTS):
-            self._awaiting = "password"
-            self._input.clear()
+            return "user"
+        if prompt.endswith(PASSWORD_PROMPTS):
+            return "password"
+        return None
 
     def _client_text(self, side: _Side, plain: bytes) -> None:
-        """Line editing as a terminal would; a line typed at a password prompt is dropped
-        from the sample together with its line end."""
+        """Line editing as a terminal would. A line answers the prompt that stood on the
+        server's last line when its first key was typed; a line typed at a password
+        prompt is dropped from the sample together with its line end."""
         for byte in plain:
-            if byte in (0x0A, 0x00) and self._after_secret:
-                self._after_secret = False  # the LF or NUL after a secret line's CR
+            if byte in (0x0A, 0x00) and self._prev_cr:  # CR LF / CR NUL end one line
+                self._prev_cr = False
+                if not self._after_secret:
+                    self._line_sample.append(byte)
+                    self._commit_sample(side)
                 continue
+            self._prev_cr = byte == 0x0D
             self._after_secret = False
             if byte in (0x0D, 0x0A):
-                secret = self._awaiting == "password"
-                if self._input or self._awaiting is not None:
-                    self._line_typed(bytes(self._input))
-                if secret:
-                    self._line_sample.clear()
-                    self._after_secret = byte == 0x0D
-                    self._input.clear()
-                    continue
-                self._input.clear()
-                self._line_sample.append(byte)
-                self._commit_sample(side)
+                self._line_end(side, byte)
                 continue
+            if self._answering is None:
+                self._answering = self._prompt() or ""
+                if self._answering:
+                    self._prompt_text = text(bytes(self._tail)).strip()
             if byte in (0x08, 0x7F):
                 if self._input:
                     self._input.pop()
@@ -245,20 +247,26 @@ class TelnetAnalyzer(AnalyzerBase):
             if len(self._line_sample) < SAMPLE:
                 self._line_sample.append(byte)
 
+    def _line_end(self, side: _Side, byte: int) -> None:
+        answering, self._answering = self._answering, None
+        line = bytes(self._input)
+        self._input.clear()
+        if answering == "password":
+            self.password_sent = self.password_sent or bool(line)
+            self._line_sample.clear()
+            self._after_secret = True
+            return
+        if answering == "user" and line and self.user is None:
+            self.user = text(line)
+            self.login_prompt = self._prompt_text
+        self._line_sample.append(byte)
+        self._commit_sample(side)
+
     def _commit_sample(self, side: _Side) -> None:
         room = SAMPLE - len(side.sample)
         if room > 0:
             side.sample += self._line_sample[:room]
         self._line_sample.clear()
-
-    def _line_typed(self, line: bytes) -> None:
-        if self._awaiting == "user" and line:
-            if self.user is None:
-                self.user = text(line)
-            self._awaiting = None
-        elif self._awaiting == "password" and line:
-            self.password_sent = True
-            self._awaiting = None
 
 
 def detect_tcp(data: bytes) -> bool:
