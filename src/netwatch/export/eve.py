@@ -15,12 +15,14 @@ time); the ``flow`` event is stamped with the flow's start too, as Suricata does
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from netwatch.errors import MalformedError
 from netwatch.export.dnsinfo import header_flags, rcode_number
-from netwatch.export.flow import Flow, flow_of
+from netwatch.export.flow import ExportResult, Flow, checked, flow_of
 
 EVE_PROTO = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "icmpv6": "IPv6-ICMP", "sctp": "SCTP"}
 #: netwatch ``app.protocol`` → Suricata ``app_proto``.
@@ -31,6 +33,16 @@ APP_PROTO = {
     "DNS": "dns",
     "SSH": "ssh",
     "SMTP": "smtp",
+    "FTP": "ftp",
+    "FTP-DATA": "ftp-data",
+    "IMAP": "imap",
+    "POP3": "pop3",
+    "DHCP": "dhcp",
+    "SNMP": "snmp",
+    "SIP": "sip",
+    "RDP": "rdp",
+    "NTP": "ntp",
+    "Telnet": "telnet",
 }
 #: Suricata's TLS version names.
 TLS_VERSION = {
@@ -335,7 +347,12 @@ def _smtp_body(smtp: Mapping[str, Any]) -> dict[str, Any]:
 
 def events(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """All EVE events of one connection record: protocol events first, then ``flow``
-    (Suricata writes a flow event when the flow ends, after its transactions)."""
+    (Suricata writes a flow event when the flow ends, after its transactions). A record of
+    the wrong shape raises :class:`~netwatch.errors.MalformedError`."""
+    return checked(_events, record)
+
+
+def _events(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     f = flow_of(record)
     if f is None:
         return []
@@ -362,13 +379,19 @@ def events(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def write_eve(records: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+def write_eve(records: Iterable[Mapping[str, Any]], out: TextIO) -> ExportResult:
     """Write the EVE events of every record to ``out``, one JSON object per line.
-    Returns the number of events written."""
-    n = 0
+    Malformed records are skipped and counted."""
+    written: Counter[str] = Counter()
+    malformed = 0
     for record in records:
-        for ev in events(record):
+        try:
+            evs = events(record)
+        except MalformedError:
+            malformed += 1
+            continue
+        for ev in evs:
             out.write(json.dumps(ev, separators=(",", ":"), ensure_ascii=False) + "\n")
-            n += 1
+            written[ev["event_type"]] += 1
     out.flush()
-    return n
+    return ExportResult(dict(written), malformed)

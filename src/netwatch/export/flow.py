@@ -10,16 +10,53 @@ as Zeek's conn.log does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from netwatch.errors import MalformedError
 from netwatch.export.ids import community_id, flow_id, icmp_ports, proto_number, zeek_uid
 
 #: The record ``proto`` values that are IP flows (ARP rows and the like are not exported).
 IP_PROTOS = frozenset({"tcp", "udp", "icmp", "icmpv6", "sctp", "igmp"})
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What a writer wrote: events (EVE, by ``event_type``) or rows (Zeek, by log path),
+    and how many records it skipped as malformed."""
+
+    written: Mapping[str, int] = field(default_factory=dict)
+    malformed: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.written.values())
+
+
+@contextmanager
+def record_boundary() -> Iterator[None]:
+    """Turn a record whose shape is wrong (a stored record damaged on disk, a field of the
+    wrong type) into :class:`MalformedError`, so a writer can skip and count it."""
+    try:
+        yield
+    except MalformedError:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise MalformedError("export", f"bad record: {type(exc).__name__}: {exc}") from None
+
+
+def checked(build: Callable[[Mapping[str, Any]], T], record: Mapping[str, Any]) -> T:
+    """``build(record)`` inside :func:`record_boundary`."""
+    with record_boundary():
+        if not isinstance(record, Mapping):
+            raise MalformedError("export", "a record is not an object")
+        return build(record)
 
 
 def epoch(ts: str) -> float:
@@ -100,7 +137,7 @@ def flow_of(record: Mapping[str, Any]) -> Flow | None:
     try:
         cid = community_id(la, ra, number, lp, rp, one_way=one_way)
     except ValueError as exc:
-        raise MalformedError("export", f"bad address: {exc}") from None
+        raise MalformedError("export", f"bad endpoint: {exc}") from None
     vlan = record.get("vlan")
     stack = record.get("vlan_stack")
     vlans = tuple(stack) if isinstance(stack, list) else ((vlan,) if isinstance(vlan, int) else ())

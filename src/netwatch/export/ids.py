@@ -77,6 +77,8 @@ def community_id(
     ported = proto in _PORTED or proto in (1, 58)
     sp = sport or 0
     dp = dport or 0
+    if not (0 <= sp <= 0xFFFF and 0 <= dp <= 0xFFFF and 0 <= proto <= 0xFF):
+        raise ValueError("port or protocol out of range")
     if not one_way and (b, dp) < (a, sp):
         a, b, sp, dp = b, a, dp, sp
     data = struct.pack("!H", seed & 0xFFFF) + a + b + struct.pack("!BB", proto, 0)

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from netwatch.errors import MalformedError
 from netwatch.export.dnsinfo import netbios_name, qtype_number, rcode_number, zeek_qtype_name
-from netwatch.export.flow import Flow, epoch, flow_of
+from netwatch.export.flow import ExportResult, Flow, checked, epoch, flow_of
 from netwatch.export.zeek_conn import conn_state, is_local
 from netwatch.export.zeek_format import ZeekLog
 from netwatch.export.zeek_schema import LOGS
@@ -24,7 +25,8 @@ Row = dict[str, Any]
 
 #: Record ``app`` keys → Zeek service (analyzer) names.
 SERVICE = {"http": "http", "tls": "ssl", "dns": "dns", "ssh": "ssh", "quic": "quic",
-           "smtp": "smtp", "ftp": "ftp", "imap": "imap", "pop3": "pop3"}  # fmt: skip
+           "smtp": "smtp", "ftp": "ftp", "ftp-data": "ftp-data", "imap": "imap", "pop3": "pop3",
+           "dhcp": "dhcp", "snmp": "snmp", "sip": "sip", "rdp": "rdp", "ntp": "ntp"}  # fmt: skip
 ZEEK_TRANSPORT = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmp"}
 TLS_VERSION = {"SSLv2": "SSLv2", "SSLv3": "SSLv3", "TLSv1.0": "TLSv10", "TLSv1.1": "TLSv11",
                "TLSv1.2": "TLSv12", "TLSv1.3": "TLSv13"}  # fmt: skip
@@ -303,15 +305,21 @@ def smtp_rows(f: Flow, smtp: Mapping[str, Any]) -> Iterator[Row]:
         }
 
 
-def rows(
-    record: Mapping[str, Any], seen_certs: set[str] | None = None
-) -> Iterator[tuple[str, Row]]:
+def rows(record: Mapping[str, Any], seen_certs: set[str] | None = None) -> list[tuple[str, Row]]:
     """Every (log path, row) of one record; ``seen_certs`` de-duplicates x509 rows across
-    records (Zeek logs a certificate once)."""
+    records (Zeek logs a certificate once). A record of the wrong shape raises
+    :class:`~netwatch.errors.MalformedError` (and adds no certificate to ``seen_certs``)."""
+    seen = set() if seen_certs is None else seen_certs
+    trial = set(seen)
+    out = checked(lambda r: list(_rows(r, trial)), record)
+    seen |= trial
+    return out
+
+
+def _rows(record: Mapping[str, Any], seen: set[str]) -> Iterator[tuple[str, Row]]:
     f = flow_of(record)
     if f is None:
         return
-    seen = set() if seen_certs is None else seen_certs
     yield "conn", conn_row(f)
     app = f.app
     if isinstance(app.get("dns"), Mapping):
@@ -332,18 +340,24 @@ def rows(
 
 
 def write_zeek(records: Iterable[Mapping[str, Any]], out_dir: str | Path, json: bool = False,
-               opened: float | None = None) -> dict[str, int]:  # fmt: skip
+               opened: float | None = None) -> ExportResult:  # fmt: skip
     """Write Zeek logs for ``records`` into ``out_dir`` (created if missing): one file per
-    log that has rows. Returns the number of rows per log path. ``opened`` fixes the
-    ``#open``/``#close`` stamps (default: the wall clock)."""
+    log that has rows. Returns the rows per log path and the malformed records skipped.
+    ``opened`` fixes the ``#open``/``#close`` stamps (default: the wall clock)."""
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     logs: dict[str, ZeekLog] = {}
     files = []
     seen: set[str] = set()
+    malformed = 0
     try:
         for record in records:
-            for path, row in rows(record, seen):
+            try:
+                record_rows = rows(record, seen)
+            except MalformedError:
+                malformed += 1
+                continue
+            for path, row in record_rows:
                 log = logs.get(path)
                 if log is None:
                     fh = open(directory / f"{path}.log", "w", encoding="utf-8", newline="\n")  # noqa: SIM115
@@ -355,4 +369,4 @@ def write_zeek(records: Iterable[Mapping[str, Any]], out_dir: str | Path, json: 
     finally:
         for fh in files:
             fh.close()
-    return {path: log.rows for path, log in logs.items()}
+    return ExportResult({path: log.rows for path, log in logs.items()}, malformed)

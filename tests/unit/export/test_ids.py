@@ -93,9 +93,13 @@ def test_icmp_mapping_makes_request_and_reply_one_flow() -> None:
     assert icmp_ports(3, 3, v6=False) == (3, 3, True)
 
 
-def test_mixed_versions_rejected() -> None:
+def test_bad_input_rejected() -> None:
     with pytest.raises(ValueError):
         community_id("1.2.3.4", "::1", 6, 1, 2)
+    with pytest.raises(ValueError):
+        community_id("1.2.3.4", "5.6.7.8", 6, 70000, 2)
+    with pytest.raises(ValueError):
+        community_id("1.2.3.4", "5.6.7.8", 6, -1, 2)
 
 
 def _rec(**kw: object) -> dict[str, object]:
