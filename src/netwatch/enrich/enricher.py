@@ -166,6 +166,16 @@ class Enricher:
         for address, mac in macs:
             self.learn_mac(address, mac)
 
+    def observe(self, view: ConnectionView) -> None:
+        """Learn the MACs an ARP row saw (``extra["arp"]["macs"]``: address → MAC), so
+        later views of those addresses carry ``mac`` and ``vendor`` (offline files)."""
+        if view.proto != "arp":
+            return
+        arp = view.extra.get("arp")
+        macs = arp.get("macs") if isinstance(arp, Mapping) else None
+        if isinstance(macs, Mapping):
+            self.learn_macs((str(a), str(m)) for a, m in macs.items())
+
     # ------------------------------------------------------------------ own traffic
     def own_flows(self) -> frozenset[tuple[int, str, int]]:
         """(our UDP port, DNS server, server port) of netwatch's own rDNS queries."""
