@@ -436,3 +436,20 @@ async def test_details_keep_the_last_known_state_of_a_connection_that_left() -> 
         await until(pilot, lambda: app.main.snapshot is not None and app.main.snapshot.seq == 2)
         title = str(app.main.query_one("#details #details-title").render())
         assert "198.18.0.7" in title and "no longer tracked" in title
+
+
+@run
+async def test_details_update_in_place_keeping_the_tree_cursor() -> None:
+    async with running() as (app, pilot, mon):
+        await pilot.press("enter")  # id 7: rate in 7000 B/s
+        tree = app.main.query_one("#details DetailsTree", DetailsTree)
+        tree.focus()
+        await pilot.press("down", "down", "down")
+        line = tree.cursor_line
+        first_leaf = tree.root.children[0].children[0]
+        mon.publish(scaled(snapshot(), 2, 3.0))
+        await until(pilot, lambda: app.main.snapshot is not None and app.main.snapshot.seq == 2)
+        labels = [str(n.label) for n in tree.root.children[-1].children]  # Counters
+        assert "rate in: 21K/s" in labels
+        assert tree.cursor_line == line
+        assert tree.root.children[0].children[0] is first_leaf  # relabelled, not rebuilt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -72,6 +72,17 @@ class DetailsView(Vertical):
         nodes = connection_tree(view)
         if nodes == self._tree_nodes:
             return
+        if (
+            self._conn_id == view.id
+            and self._tree_nodes is not None
+            and _shape(nodes) == _shape(self._tree_nodes)
+        ):
+            # Same fields, new values (counters, rates): relabel the changed leaves in
+            # place. Rebuilding the tree every frame would reset its scroll and cost a
+            # full relayout of the pane.
+            _relabel(tree.root.children, nodes, self._tree_nodes)
+            self._tree_nodes = nodes
+            return
         line = tree.cursor_line if self._conn_id == view.id else 0
         tree.clear()
         for node in nodes:
@@ -87,4 +98,22 @@ class DetailsView(Vertical):
                 self._add(branch, child)
         else:
             value = node.value or ""
-            parent.add_leaf(Text.assemble((f"{node.label}: ", "dim"), value), data=value)
+            parent.add_leaf(_leaf_label(node), data=value)
+
+
+def _leaf_label(node: Node) -> Text:
+    return Text.assemble((f"{node.label}: ", "dim"), node.value or "")
+
+
+def _shape(nodes: Sequence[Node]) -> tuple[object, ...]:
+    """The tree's structure without its values."""
+    return tuple((n.label, n.value is None, _shape(n.children)) for n in nodes)
+
+
+def _relabel(widgets: Iterable[TreeNode[str]], new: Sequence[Node], old: Sequence[Node]) -> None:
+    for widget, n, o in zip(widgets, new, old, strict=True):
+        if n.children:
+            _relabel(widget.children, n.children, o.children)
+        elif n.value != o.value:
+            widget.set_label(_leaf_label(n))
+            widget.data = n.value or ""
