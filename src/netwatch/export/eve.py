@@ -14,15 +14,12 @@ time); the ``flow`` event is stamped with the flow's start too, as Suricata does
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
-from netwatch.errors import MalformedError
 from netwatch.export.dnsinfo import header_flags, rcode_number
-from netwatch.export.flow import ExportResult, Flow, checked, flow_of
+from netwatch.export.flow import Flow, checked, flow_of
 
 EVE_PROTO = {"tcp": "TCP", "udp": "UDP", "icmp": "ICMP", "icmpv6": "IPv6-ICMP", "sctp": "SCTP"}
 #: netwatch ``app.protocol`` → Suricata ``app_proto``.
@@ -377,21 +374,3 @@ def _events(record: Mapping[str, Any]) -> list[dict[str, Any]]:
                 out.append(ev)
     out.append(flow_event(f))
     return out
-
-
-def write_eve(records: Iterable[Mapping[str, Any]], out: TextIO) -> ExportResult:
-    """Write the EVE events of every record to ``out``, one JSON object per line.
-    Malformed records are skipped and counted."""
-    written: Counter[str] = Counter()
-    malformed = 0
-    for record in records:
-        try:
-            evs = events(record)
-        except MalformedError:
-            malformed += 1
-            continue
-        for ev in evs:
-            out.write(json.dumps(ev, separators=(",", ":"), ensure_ascii=False) + "\n")
-            written[ev["event_type"]] += 1
-    out.flush()
-    return ExportResult(dict(written), malformed)

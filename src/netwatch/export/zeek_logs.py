@@ -2,24 +2,20 @@
 
 One record gives one conn.log row and the rows its ``app`` object supports; every row of
 one connection carries the same ``uid``. Times the record does not keep per transaction
-(a DNS query's, an HTTP request's) are the connection's start. ``write_zeek`` writes the
-logs that have rows into a directory, as Zeek does (``conn.log``, ``dns.log``, ...).
+(a DNS query's, an HTTP request's) are the connection's start. The files are written by
+``netwatch.export.writers.ZeekWriter``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from netwatch.errors import MalformedError
 from netwatch.export.dnsinfo import netbios_name, qtype_number, rcode_number, zeek_qtype_name
-from netwatch.export.flow import ExportResult, Flow, checked, epoch, flow_of
+from netwatch.export.flow import Flow, checked, epoch, flow_of
 from netwatch.export.zeek_conn import conn_state, is_local
-from netwatch.export.zeek_format import ZeekLog
-from netwatch.export.zeek_schema import LOGS
 
 Row = dict[str, Any]
 
@@ -337,36 +333,3 @@ def _rows(record: Mapping[str, Any], seen: set[str]) -> Iterator[tuple[str, Row]
             yield "x509", row
     if isinstance(app.get("ssh"), Mapping):
         yield "ssh", ssh_row(f, app["ssh"])
-
-
-def write_zeek(records: Iterable[Mapping[str, Any]], out_dir: str | Path, json: bool = False,
-               opened: float | None = None) -> ExportResult:  # fmt: skip
-    """Write Zeek logs for ``records`` into ``out_dir`` (created if missing): one file per
-    log that has rows. Returns the rows per log path and the malformed records skipped.
-    ``opened`` fixes the ``#open``/``#close`` stamps (default: the wall clock)."""
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    logs: dict[str, ZeekLog] = {}
-    files = []
-    seen: set[str] = set()
-    malformed = 0
-    try:
-        for record in records:
-            try:
-                record_rows = rows(record, seen)
-            except MalformedError:
-                malformed += 1
-                continue
-            for path, row in record_rows:
-                log = logs.get(path)
-                if log is None:
-                    fh = open(directory / f"{path}.log", "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-                    files.append(fh)
-                    log = logs[path] = ZeekLog(fh, path, LOGS[path], json=json, opened=opened)
-                log.write(row)
-        for log in logs.values():
-            log.close(opened)
-    finally:
-        for fh in files:
-            fh.close()
-    return ExportResult({path: log.rows for path, log in logs.items()}, malformed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from netwatch.export.zeek_logs import write_zeek
+from netwatch.export import write_zeek
 from netwatch.export.zeek_schema import LOGS
 from tests.unit.export.records import records_of
 from tests.unit.export.zeekread import ZeekFile, read
