@@ -298,3 +298,39 @@ def test_spelling_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     memo = _Spelled(str)
     assert [memo[v] for v in range(10)] == [str(v) for v in range(10)]
     assert len(memo) == 3
+
+
+def test_framer_keeps_no_reference_to_a_mutable_chunk() -> None:
+    from netwatch.dpi.tls.record import RecordSplitter
+
+    record = bytes([22, 3, 3, 0, 4]) + b"\x01\x00\x00\x00"
+    whole = RecordSplitter()
+    whole.push(record + record[:3])  # bytes kept as is; a partial record stays behind
+    assert whole.pull() == (22, record[5:])
+    assert whole.pull() is None and whole.buffered == 3
+    whole.push(record[3:])
+    assert whole.pull() == (22, record[5:])
+
+    chunk = bytearray(record)
+    split = RecordSplitter()
+    split.push(chunk)
+    chunk[5:] = b"\xff" * 4  # the caller reuses its buffer
+    assert split.pull() == (22, record[5:])
+
+
+@FUZZ
+@given(st.lists(st.integers(0, 40), max_size=8), st.booleans())
+def test_framer_any_split_gives_the_same_records(cuts: list[int], mutable: bool) -> None:
+    from netwatch.dpi.tls.record import RecordSplitter
+
+    stream = b"".join(bytes([22, 3, 3, 0, n]) + bytes(range(n)) for n in (4, 0, 9, 1))
+    points = sorted({min(c, len(stream)) for c in cuts})
+    pieces = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
+    splitter = RecordSplitter()
+    got = []
+    for piece in pieces:
+        splitter.push(bytearray(piece) if mutable else piece)
+        while (rec := splitter.pull()) is not None:
+            got.append(rec)
+    assert got == [(22, bytes(range(n))) for n in (4, 0, 9, 1)]
+    assert splitter.buffered == 0

@@ -150,7 +150,9 @@ class _Framer:
     __slots__ = ("_buf", "_pos")
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        # ``bytes`` while it holds one pushed chunk as is, ``bytearray`` once chunks are
+        # joined: a chunk of whole frames (the usual case) is cut without being copied.
+        self._buf: bytes | bytearray = b""
         self._pos = 0
 
     @property
@@ -158,16 +160,23 @@ class _Framer:
         return len(self._buf) - self._pos
 
     def push(self, data: bytes) -> None:
-        if self._pos:
-            del self._buf[: self._pos]
+        buf = self._buf
+        if self._pos >= len(buf) and isinstance(data, bytes):
+            self._buf = data  # nothing left over: keep the caller's (immutable) bytes
             self._pos = 0
-        self._buf += data
+            return
+        if isinstance(buf, bytes):
+            buf = self._buf = bytearray(buf[self._pos :])
+        elif self._pos:
+            del buf[: self._pos]
+        self._pos = 0
+        buf += data
 
     def _frame(self, header: int, length: int) -> bytes:
         start = self._pos + header
         end = start + length
         self._pos = end
-        return bytes(self._buf[start:end])
+        return bytes(self._buf[start:end])  # a slice of bytes is bytes: bytes() copies nothing
 
 
 class RecordSplitter(_Framer):
