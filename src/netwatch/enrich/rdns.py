@@ -102,7 +102,16 @@ class ReverseResolver:
         self._pending: set[str] = set()
         self._queue: queue.Queue[str] = queue.Queue(maxsize=queue_size)
         self._queries = self._answers = self._negative = self._failures = self._dropped = 0
-        self._sockets = [self._socket() for _ in range(max(1, workers))]
+        self._sockets: list[socket.socket] = []
+        try:
+            for _ in range(max(1, workers)):
+                self._sockets.append(self._socket())
+        except OSError:
+            for s in self._sockets:
+                s.close()
+            raise
+        ports = [int(s.getsockname()[1]) for s in self._sockets]
+        self._own = frozenset((p, a, sp) for p in ports for a, sp in self.servers)
         self._threads = [
             threading.Thread(target=self._work, args=(s,), name=f"netwatch-rdns-{i}", daemon=True)
             for i, s in enumerate(self._sockets)
@@ -131,8 +140,7 @@ class ReverseResolver:
 
     def own_flows(self) -> frozenset[tuple[int, str, int]]:
         """(our UDP source port, server address, server port) of every query we send."""
-        ports = [s.getsockname()[1] for s in self._sockets if s.fileno() >= 0]
-        return frozenset((p, a, sp) for p in ports for a, sp in self.servers)
+        return self._own
 
     # ------------------------------------------------------------------ front
     def lookup(self, address: str) -> str | None:

@@ -83,3 +83,30 @@ def test_bad_config_is_a_usage_error(table: dict[str, object]) -> None:
 def test_bad_dns_server_flag() -> None:
     with pytest.raises(UsageError, match="--dns-server"):
         options_from(_args("--dns-server", "resolver.example"))
+
+
+def test_exported_members() -> None:
+    import netwatch.enrich as pkg
+
+    assert sorted(pkg.__all__) == sorted(
+        [
+            "SCOPES",
+            "SCOPE_TABLE",
+            "EnrichHandle",
+            "EnrichOptions",
+            "Enricher",
+            "GeoIP",
+            "GeoIPPaths",
+            "HostTables",
+            "ReverseResolver",
+            "add_arguments",
+            "build_enricher",
+            "open_geoip",
+            "options_from",
+            "parse_server",
+            "scope_of",
+            "vendor",
+        ]
+    )
+    for name in pkg.__all__:
+        assert hasattr(pkg, name)
