@@ -6,6 +6,11 @@ Offline the local side is the one that opened the connection, so the two agree; 
 record whose remote side opened the connection carries ``"initiator": "remote"`` and is
 turned around here. ICMP rows take their "ports" from the first message's type and code,
 as Zeek's conn.log does.
+
+Optional record fields the exports use when present (the engine is to add them; see
+docs/exports.md): ``ip_bytes_out``/``_in`` (sum of IP total lengths),
+``payload_bytes_out``/``_in`` (TCP: new sequence space; UDP: payload), ``missed_bytes``,
+``closed_at`` (RFC 3339 time of the packet that completed the close).
 """
 
 from __future__ import annotations
@@ -95,6 +100,15 @@ class Flow:
     @property
     def duration(self) -> float:
         return max(0.0, self.end - self.start)
+
+    @property
+    def zeek_duration(self) -> float:
+        """Zeek's duration: up to the packet that completed the close (the second FIN),
+        when the record has ``closed_at``; trailing ACKs after it do not count."""
+        closed = self.record.get("closed_at")
+        if isinstance(closed, str):
+            return max(0.0, min(self.end, epoch(closed)) - self.start)
+        return self.duration
 
     def extra(self, key: str) -> Any:
         """An optional record field (``payload_bytes_out``...) in originator terms."""

@@ -68,7 +68,7 @@ def zeek_history(hist: str | None) -> str | None:
 def conn_row(f: Flow) -> Row:
     orig_size, resp_size = f.directional("payload_bytes")
     orig_ip, resp_ip = f.directional("ip_bytes")
-    dur = f.duration
+    dur = f.zeek_duration
     svc = services(f.app)
     return {
         **_id(f),

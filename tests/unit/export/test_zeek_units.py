@@ -258,3 +258,49 @@ def test_writers_skip_and_count_malformed(tmp_path: Path) -> None:
     assert res.malformed == 2 and res.written == {"tls": 1, "flow": 1}
     zres = write_zeek([bad, good], tmp_path, opened=0.0)
     assert zres.malformed == 1 and zres.written == {"conn": 1, "ssl": 1, "x509": 2}
+
+
+def _conn_cells(rec: dict[str, Any]) -> dict[str, str]:
+    buf = io.StringIO()
+    log = ZeekLog(buf, "conn", LOGS["conn"], opened=0.0)
+    for path, row in rows(rec):
+        if path == "conn":
+            log.write(row)
+    log.close(0.0)
+    return parse(buf.getvalue()).rows[0]
+
+
+def test_optional_engine_fields_give_zeeks_row() -> None:
+    """With the byte counters the engine is to add, a row equals Zeek's byte for byte
+    (wikipedia, 141.142.220.118:43927 → 141.142.2.2:53, Zeek's baseline row)."""
+    recs = records_of(corpus_file("zeek/wikipedia/trace.pcap"))
+    rec = next(r for r in recs if r["local_port"] == 43927)
+    rec.update(payload_bytes_out=38, payload_bytes_in=89, ip_bytes_out=66, ip_bytes_in=117)
+    cells = _conn_cells(rec)
+    zeek = "141.142.220.118 43927 141.142.2.2 53 udp dns 0.000435 38 89 SF F F 0 Dd 1 66 1 117 - 17"
+    assert [cells[n] for n, _ in LOGS["conn"][2:]] == zeek.split()
+
+
+def test_initiator_remote_turns_the_row_around() -> None:
+    recs = records_of(corpus_file("zeek/modbus-port502/trace.pcap"))
+    rec = next(r for r in recs if r["local_port"] == 3082)
+    swapped = dict(
+        rec,
+        local_addr=rec["remote_addr"], local_port=rec["remote_port"],
+        remote_addr=rec["local_addr"], remote_port=rec["local_port"],
+        packets_out=rec["packets_in"], packets_in=rec["packets_out"],
+        bytes_out=rec["bytes_in"], bytes_in=rec["bytes_out"],
+        ip_bytes_out=437, ip_bytes_in=720, initiator="remote",
+    )  # fmt: skip
+    a, b = _conn_cells(rec), _conn_cells(swapped)
+    assert (b["id.orig_h"], b["id.orig_p"], b["orig_pkts"], b["resp_pkts"]) == (
+        "10.0.0.9", "3082", "16", "9",
+    )  # fmt: skip
+    assert (b["orig_ip_bytes"], b["resp_ip_bytes"]) == ("720", "437")
+    assert a["uid"] == b["uid"] and a["conn_state"] == b["conn_state"] == "SF"
+    # closed_at shortens Zeek's duration, never lengthens it.
+    first = rec["first_seen"]
+    assert _conn_cells(dict(rec, closed_at=first))["duration"] == "-"
+    assert _conn_cells(dict(rec, closed_at=rec["last_seen"]))["duration"] == a["duration"]
+    later = "2100-01-01T00:00:00Z"
+    assert _conn_cells(dict(rec, closed_at=later))["duration"] == a["duration"]
