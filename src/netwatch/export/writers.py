@@ -3,7 +3,8 @@
 Both writers follow ``netwatch.output.records.RecordWriter`` (``write(record)`` as each
 connection ends, ``close()`` at the end, then ``result`` for the counts), so
 ``netwatch analyze`` can hand them its records as it does to the jsonl writer, and the
-recorder can feed them records read back from its store. A record of the wrong shape is skipped and counted, never fatal.
+recorder can feed them records read back from its store. A record of the wrong shape is
+skipped and counted, never fatal.
 """
 
 from __future__ import annotations
