@@ -8,8 +8,8 @@ The data connections are announced, not guessed::
     S: 227 Entering Passive Mode (172,23,0,2,82,16).   -> 172.23.0.2 port 82*256+16 = 21008
     C: RETR index.html                                  -> that connection carries index.html
     C: EPSV            S: 229 Entering Extended Passive Mode (|||6446|)   (any address)
-    C: PORT 192,168,1,2,7,138   S: 200   -> the server connects to 192.168.1.2:1930 (active)
-    C: EPRT |2|fd00::1|5282|    S: 200
+    C: PORT 192,168,1,2,7,138   -> the server connects to 192.168.1.2:1930 (active), often
+    C: EPRT |2|fd00::1|5282|       before its 200 reply: announced with the command
 
 Each announcement returns an :class:`ExpectConnection` (protocol ``FTP-DATA``) whose
 ``info`` dict the tracker puts on the data row; the next transfer command fills in its
@@ -110,7 +110,7 @@ class FTPAnalyzer(AnalyzerBase):
         if direction is Dir.CLIENT:
             self._client.push(data)
             while (line := self._client.next_line()) is not None:
-                self._command(line)
+                self._command(line, ts)
         else:
             self._server.push(data)
             while not self._handoff and (line := self._server.next_line()) is not None:
@@ -156,7 +156,7 @@ class FTPAnalyzer(AnalyzerBase):
 
     # -- client --------------------------------------------------------------------------
 
-    def _command(self, line: bytes) -> None:
+    def _command(self, line: bytes, ts: float) -> None:
         if not line.strip():
             return
         raw_verb, _, raw_arg = line.partition(b" ")
@@ -172,6 +172,12 @@ class FTPAnalyzer(AnalyzerBase):
             self.user = arg
         elif verb in TRANSFER_COMMANDS:
             self._transfer(verb, arg)
+        elif verb == "PORT":
+            # Announced with the command: servers may connect before they answer 200
+            # (pyftpdlib does). A refused PORT leaves an expectation that times out.
+            self._announce(host_port(raw_arg), "active", ts)
+        elif verb == "EPRT":
+            self._announce(eprt(raw_arg.strip()), "active", ts)
         request = {"command": verb, "arg": None if verb in SECRET_COMMANDS else arg}
         if len(self.requests) < MAX_REQUESTS:
             self.requests.append({**request, "reply_code": None, "reply": None})
@@ -248,10 +254,6 @@ class FTPAnalyzer(AnalyzerBase):
             m = _EPSV.search(first)
             if m:
                 self._announce(("", int(m[2])), "passive", ts)
-        elif verb == "PORT" and code == 200:
-            self._announce(host_port(arg.encode() if arg else b""), "active", ts)
-        elif verb == "EPRT" and code == 200:
-            self._announce(eprt(arg.encode() if arg else b""), "active", ts)
         elif verb in TRANSFER_COMMANDS:
             self._transfer_reply(code, first)
         elif verb == "AUTH" and code == 234 and (arg or "").upper() in ("TLS", "SSL", "TLS-C"):

@@ -135,9 +135,17 @@ def test_active_and_extended_modes() -> None:
     assert [t["reply_code"] for t in r["transfers"]] == [226, 226, None]
 
 
-def test_refused_port_announces_nothing() -> None:
-    _, events = session((C, b"PORT 10,0,0,1,4,1\r\n"), (S, b"500 Illegal PORT command\r\n"))
-    assert events == []
+def test_port_is_announced_before_the_reply() -> None:
+    """Servers connect to the client before answering 200 (pyftpdlib does)."""
+    a, _ = session()
+    (event,) = a.feed(Dir.CLIENT, b"PORT 10,0,0,1,4,1\r\n", 5.0)
+    assert isinstance(event, ExpectConnection)
+    assert (event.address, event.port, event.info["mode"], event.ts) == (
+        "10.0.0.1",
+        1025,
+        "active",
+        5.0,
+    )
 
 
 def test_auth_tls_hands_over_and_refusal_does_not() -> None:
