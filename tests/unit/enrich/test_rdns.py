@@ -16,7 +16,7 @@ import pytest
 
 from netwatch.enrich.enricher import Enricher
 from netwatch.enrich.options import EnrichOptions, parse_server
-from netwatch.enrich.ptr import reverse_name
+from netwatch.enrich.ptr import build_query, reverse_name
 from netwatch.enrich.rdns import ReverseResolver, parse_resolv_conf
 from netwatch.enrich.setup import EnrichHandle, build_enricher
 from netwatch.model.snapshot import ConnectionView
@@ -327,3 +327,57 @@ def test_ipv6_server_socket(dnsmasq: int) -> None:
         _settle(r)
         assert r.lookup("2001:db8::10") == "web.example.test"
         assert reverse_name("2001:db8::10").endswith("ip6.arpa")
+
+
+@pytest.mark.live
+def test_own_queries_are_hidden_in_a_live_capture(dnsmasq: int) -> None:
+    """Capture lo (only dnsmasq's port): the resolver's rows are hidden, a dig's is not."""
+    from netwatch.capture.open import open_live
+    from netwatch.engine.engine import Engine, EngineConfig
+    from netwatch.errors import CaptureError
+
+    try:
+        source = open_live("lo", f"udp port {dnsmasq}")
+    except CaptureError as exc:
+        pytest.skip(f"cannot capture on lo: {exc}")
+    handle = build_enricher(
+        EnrichOptions(
+            rdns=True,
+            dns_servers=(f"127.0.0.1:{dnsmasq}",),
+            use_geoip=False,
+            host_tables=False,
+        ),
+        warn=pytest.fail,
+    )
+    engine = Engine(source, EngineConfig(snapshot_interval=0.2), enrich=handle.enricher)
+    engine.start()
+    try:
+        time.sleep(0.5)  # the capture socket is armed
+        assert handle.resolver is not None
+        for a in ("192.0.2.10", "198.51.100.20", "192.0.2.77"):
+            handle.resolver.lookup(a)
+        _settle(handle.resolver)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:  # not ours
+            other.bind(("127.0.0.1", 0))
+            other.settimeout(2)
+            other.sendto(build_query(4242, reverse_name("192.0.2.10")), ("127.0.0.1", dnsmasq))
+            other.recvfrom(2048)
+            other_port = other.getsockname()[1]
+        deadline = time.monotonic() + 10
+        rows: list[ConnectionView] = []
+        while time.monotonic() < deadline:
+            last = engine.latest()
+            snap = engine.wait_next(last.seq if last else 0, 1.0)
+            rows = list(snap.connections) if snap else rows
+            if len(rows) >= 2 and any(other_port in (v.local_port, v.remote_port) for v in rows):
+                break
+        own_ports = {p for p, _, _ in handle.enricher.own_flows()}
+        mine = [v for v in rows if own_ports & {v.local_port, v.remote_port}]
+        theirs = [v for v in rows if other_port in (v.local_port, v.remote_port)]
+        assert mine and theirs
+        assert all(handle.hidden(v) for v in mine)
+        assert not any(handle.hidden(v) for v in theirs)
+        assert [v for v in rows if not handle.hidden(v)] == theirs
+    finally:
+        engine.stop()
+        handle.close()
