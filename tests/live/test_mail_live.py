@@ -13,6 +13,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,10 +246,8 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid=root gid=root home={root}/mail/%u
+  args = uid=nobody gid=nogroup home={root}/mail/%u
 }}
-default_login_user = root
-default_internal_user = root
 service imap-login {{
   inet_listener imap {{
     port = 143
@@ -290,9 +289,13 @@ def test_dovecot_imap_and_pop3(netpair: Pair, tmp_path: Path) -> None:
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not Path(binary).exists():
         pytest.skip("dovecot not installed (apt install dovecot-imapd dovecot-pop3d)")
-    root = tmp_path / "dovecot"
+    # Dovecot's login processes (dovenull) and mail processes (nobody) must reach these
+    # directories, so not under pytest's root-only tmp_path; removed at the end.
+    root = Path(tempfile.mkdtemp(prefix="nwt-dovecot-"))
+    root.chmod(0o755)
     for sub in ("run", "state", "mail"):
-        (root / sub).mkdir(parents=True)
+        (root / sub).mkdir()
+    (root / "mail").chmod(0o777)
     conf = root / "dovecot.conf"
     server = netpair.server
     conf.write_text(DOVECOT_CONF.format(root=root, address=server.ip4))
@@ -315,6 +318,9 @@ def test_dovecot_imap_and_pop3(netpair: Pair, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
+        shutil.rmtree(root, ignore_errors=True)
+    assert "Fatal" not in log, log[-2000:]
     records = analyze(path)
     (imap_row,) = app_rows(records, "IMAP")
     imap = imap_row["app"]["imap"]
