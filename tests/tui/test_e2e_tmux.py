@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,29 @@ def test_copy_reaches_the_terminal_through_osc52(tmux: Tmux) -> None:
     assert buffer.startswith("198.18.")
     assert f"copied {buffer}" in screen
     assert first  # the table was there when we copied
+
+
+DEMO_PCAP = Path(__file__).resolve().parents[2] / "src" / "netwatch" / "data" / "demo.pcap"
+
+
+@pytest.mark.skipif(not DEMO_PCAP.is_file(), reason="the bundled demo capture is not there")
+def test_the_real_engine_replaying_the_bundled_capture() -> None:
+    """``netwatch --demo``: the engine's snapshots through the same UI."""
+    t = Tmux(width=140, height=36)
+    try:
+        t.start([sys.executable, "-m", "netwatch", "--demo"])
+        screen = t.wait_for(lambda s: " conns " in s and "rows ·" in s, timeout=30)
+        assert "attribution" in screen and "kernel drops" in screen
+        t.keys("/")
+        t.type("proto:udp")
+        screen = t.wait_for(lambda s: "filter: proto:udp" in s and table_lines(s), timeout=30)
+        rows = table_lines(screen)
+        assert all(" UDP " in row for row in rows), rows
+        t.keys("Enter", "Enter")
+        t.wait_for("▼ Connection")
+        t.keys("3")
+        t.wait_for("Conns")
+        t.keys("q", "y")
+        t.wait_for("EXITED 0")
+    finally:
+        t.kill()
