@@ -1,8 +1,8 @@
-"""End to end in a real terminal: the demo app inside tmux, driven with send-keys.
+"""End to end in a real terminal: the app inside tmux, driven with send-keys.
 
-The command is ``python -m netwatch.tui.demo`` (canned connections); once ``netwatch -r``
-is wired, point ``COMMAND`` at it with a corpus capture. Each test runs its own tmux
-server (``-L``) and always kills it.
+Most tests run ``python -m netwatch.tui.demo`` (canned connections, deterministic); one
+runs ``netwatch --demo``, the real engine replaying the bundled capture. Each test runs
+its own tmux server (``-L``) and always kills it.
 """
 
 from __future__ import annotations
