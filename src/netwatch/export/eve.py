@@ -94,10 +94,8 @@ def _header(f: Flow, event_type: str) -> dict[str, Any]:
 
 
 def _flow_state(f: Flow, state: str) -> str:
-    if f.proto == "tcp":
-        if state in _CLOSED:
-            return "closed"
-        return "established" if f.resp_pkts and f.orig_pkts else "new"
+    if f.proto == "tcp" and state in _CLOSED:
+        return "closed"
     return "established" if f.resp_pkts and f.orig_pkts else "new"
 
 

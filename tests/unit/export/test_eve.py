@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from netwatch.export import write_eve
 from netwatch.export.eve import eve_time, events
+from netwatch.export.flow import flow_of
 from tests.unit.export.records import records_of
 from tests.util.corpus import SHARED, captures, corpus_file
 
@@ -38,7 +39,7 @@ def test_corpus_events_valid(path: Path, validator: Draft202012Validator) -> Non
     for ev in evs:
         errors = sorted(validator.iter_errors(ev), key=str)
         assert not errors, f"{ev['event_type']}: {errors[0].message} in {json.dumps(ev)[:300]}"
-    ip_records = [r for r in records_of(path) if r["proto"] not in ("arp",)]
+    ip_records = [r for r in records_of(path) if flow_of(r) is not None]
     flows = [e for e in evs if e["event_type"] == "flow"]
     assert len(flows) == len(ip_records)
     # Every event of a connection shares its flow's flow_id and community_id.
