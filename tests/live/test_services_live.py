@@ -179,3 +179,136 @@ def test_ntp_chrony_client_and_server(netpair: Pair, tmp_path: Path) -> None:
         assert rec["reference_id"] == "127.127.1.1"  # chrony's refid for its local clock
         assert rec["requests"] == rec["responses"]
         assert rec["round_trip"] is not None and 0 <= rec["round_trip"] < 0.5, rec
+
+
+# ------------------------------------------------------------------------------ DHCP
+
+
+def dnsmasq_dhcp(side: Side, wd: Path, pair: Pair) -> list[str]:
+    base4 = side.ip4.rsplit(".", 1)[0]
+    base6 = side.ip6.rsplit("::", 1)[0]
+    return [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
+        "--bind-interfaces", f"--interface={side.ifname}", "--user=root", "--group=root",
+        "--pid-file", "--log-dhcp", "--log-facility=-", f"--dhcp-leasefile={wd}/leases",
+        f"--dhcp-range={base4}.100,{base4}.150,255.255.255.0,1h",
+        f"--dhcp-range={base6}::100,{base6}::1ff,64,2h",
+        f"--dhcp-option=option:router,{side.ip4}", "--dhcp-authoritative",
+    ]  # fmt: skip
+
+
+def link_local_ready(side: Side) -> bool:
+    """DHCPv6 runs between link-local addresses: wait until DAD has finished."""
+    out = run_ok(side, ["ip", "-6", "addr", "show", "dev", side.ifname, "scope", "link"])
+    return "fe80::" in out and "tentative" not in out
+
+
+def mac_of(side: Side) -> str:
+    out = run_ok(side, ["cat", f"/sys/class/net/{side.ifname}/address"])
+    return out.strip()
+
+
+def test_dhcpv4_udhcpc_against_dnsmasq(netpair: Pair, tmp_path: Path) -> None:
+    need("dnsmasq", "udhcpc")
+    srv, cli = netpair.server, netpair.client
+    log = tmp_path / "dnsmasq.log"
+    with daemon(srv, dnsmasq_dhcp(srv, tmp_path, netpair), log, log_says(log, "DHCP")):
+
+        def action() -> None:
+            argv = ["udhcpc", "-i", cli.ifname, "-n", "-q", "-f", "-s", "/bin/true"]
+            argv += ["-t", "5", "-T", "1", "-x", "hostname:nwclient", "-V", "nwvendor/1.0"]
+            run_ok(cli, argv)
+
+        recs = apps(recorded(netpair, tmp_path, action), "DHCP")
+    client = next(r for r in recs if "DISCOVER" in r["message_types"])
+    server = next(r for r in recs if "OFFER" in r["message_types"])
+    # udhcpc resends DISCOVER every second (-T 1) while dnsmasq pings the address first
+    assert list(dict.fromkeys(client["message_types"])) == ["DISCOVER", "REQUEST"]
+    assert client["hostname"] == "nwclient" and client["vendor_class"] == "nwvendor/1.0"
+    assert client["client_mac"] == server["client_mac"] == mac_of(cli)
+    assert server["message_types"] == ["OFFER", "ACK"] or set(server["message_types"]) >= {"OFFER"}
+    leased = [r["assigned_ip"] for r in recs if r["assigned_ip"]]
+    assert leased and all(ip.startswith(srv.ip4.rsplit(".", 1)[0] + ".1") for ip in leased)
+    assert client["requested_ip"] == leased[-1]
+    assert server["server_id"] == srv.ip4 and server["lease_time"] == 3600
+    assert server["routers"] == [srv.ip4]
+    assert client["transaction_ids"][-1] in server["transaction_ids"]
+
+
+def _v6_exchange(iface: str, src: str) -> list[tuple[int, bytes]]:
+    """SOLICIT -> ADVERTISE -> REQUEST -> REPLY (RFC 8415 §18.2.1, §18.2.2) from ``src``."""
+    import os
+    import socket
+    import struct
+
+    duid = b"\x00\x03\x00\x01" + bytes.fromhex("02006e770001")  # DUID-LL
+    iaid = b"\x00\x00\x00\x07"
+
+    def opt(code: int, body: bytes) -> bytes:
+        return struct.pack("!HH", code, len(body)) + body
+
+    ia = opt(3, iaid + b"\x00" * 8)
+    fqdn = opt(39, b"\x01\x08nwclient\x06nwtest\x07example\x00")
+    vendor = opt(16, b"\x00\x00\x7f\xff" + struct.pack("!H", 8) + b"nwvendor")
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    sock.bind((src, 546))
+    sock.settimeout(5)
+    dest = ("ff02::1:2", 547, 0, socket.if_nametoindex(iface))
+    seen: list[tuple[int, bytes]] = []
+    tid = os.urandom(3)
+    solicit = b"\x01" + tid + opt(1, duid) + opt(8, b"\x00\x00") + ia + fqdn + vendor
+    sock.sendto(solicit, dest)
+    seen.append((0, solicit))
+    adv, _ = sock.recvfrom(2048)
+    seen.append((1, adv))
+    pos, options = 4, {}
+    while pos + 4 <= len(adv):
+        code, length = struct.unpack_from("!HH", adv, pos)
+        options[code] = adv[pos + 4 : pos + 4 + length]
+        pos += 4 + length
+    tid = os.urandom(3)
+    request = b"\x03" + tid + opt(1, duid) + opt(2, options[2]) + opt(8, b"\x00\x00")
+    request += opt(3, options[3]) + fqdn + vendor
+    sock.sendto(request, dest)
+    seen.append((0, request))
+    reply, _ = sock.recvfrom(2048)
+    seen.append((1, reply))
+    sock.close()
+    return seen
+
+
+def test_dhcpv6_against_dnsmasq(netpair: Pair, tmp_path: Path) -> None:
+    import json
+
+    from tests.live.harness.proc import in_netns
+
+    need("dnsmasq")
+    srv, cli = netpair.server, netpair.client
+    log = tmp_path / "dnsmasq.log"
+    wait_until(lambda: link_local_ready(srv) and link_local_ready(cli), "DAD", 10.0, None)
+    with daemon(srv, dnsmasq_dhcp(srv, tmp_path, netpair), log, log_says(log, "DHCPv6")):
+        box: list[list[tuple[int, bytes]]] = []
+
+        def action() -> None:
+            box.append(in_netns(cli.ns, lambda: _v6_exchange(cli.ifname, cli.ip6)))
+
+        recs = apps(recorded(netpair, tmp_path, action), "DHCP")
+    fixture = Path(__file__).resolve().parents[1] / "data" / "dhcp" / "dnsmasq-v6.json"
+    if not fixture.exists():  # keep one real exchange for the unit tests
+        fixture.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{"dir": d, "hex": m.hex()} for d, m in box[0]]
+        fixture.write_text(json.dumps(rows, indent=1) + "\n")
+    v6 = [r for r in recs if r["version"] == 6]
+    types = [t for r in v6 for t in r["message_types"]]
+    assert sorted(types) == ["ADVERTISE", "REPLY", "REQUEST", "SOLICIT"]
+    client = next(r for r in v6 if "SOLICIT" in r["message_types"])
+    assert (
+        client["client_mac"] == "02:00:6e:77:00:01"
+        and client["hostname"] == "nwclient.nwtest.example"
+    )
+    assert client["vendor_class"] == "nwvendor"
+    reply = next(r for r in v6 if "REPLY" in r["message_types"])
+    prefix = srv.ip6.rsplit("::", 1)[0] + "::"
+    assert reply["assigned_ip"] and reply["assigned_ip"].startswith(prefix)
+    assert reply["lease_time"] == 7200
