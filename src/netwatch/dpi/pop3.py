@@ -82,7 +82,15 @@ class POP3Analyzer(AnalyzerBase):
                 self._client_line(line)
         else:
             self._server.push(data)
-            while not self._handoff and (line := self._server.next_line()) is not None:
+            while not self._handoff:
+                if self._in_list is not None and self._in_list[0] == "RETR":
+                    skipped = self._server.skip_block()  # message lines not starting "."
+                    if skipped:
+                        self.retrieved_bytes += skipped
+                        continue
+                line = self._server.next_line()
+                if line is None:
+                    break
                 self._server_line(line)
         return ()
 

@@ -172,6 +172,11 @@ class SMTPAnalyzer(AnalyzerBase):
                 if self._bdat_left == 0:
                     self._mode = "command"
                 continue
+            if self._mode == "data" and self._msg is not None and not self._msg.in_headers:
+                skipped = lines.skip_block()  # body lines not starting with "."
+                if skipped:
+                    self._msg.size += skipped
+                    continue
             lines.overlong = "split" if self._mode == "data" else "raise"
             line = lines.next_line()
             if line is None:
