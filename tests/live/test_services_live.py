@@ -312,3 +312,40 @@ def test_dhcpv6_against_dnsmasq(netpair: Pair, tmp_path: Path) -> None:
     prefix = srv.ip6.rsplit("::", 1)[0] + "::"
     assert reply["assigned_ip"] and reply["assigned_ip"].startswith(prefix)
     assert reply["lease_time"] == 7200
+
+
+# ------------------------------------------------------------------------------ STUN/TURN
+
+
+def test_stun_and_turn_against_coturn(netpair: Pair, tmp_path: Path) -> None:
+    need("turnserver", "turnutils_stunclient", "turnutils_uclient")
+    srv, cli = netpair.server, netpair.client
+    log = tmp_path / "turnserver.log"
+    argv = ["turnserver", "-n", "--listening-ip", srv.ip4, "--relay-ip", srv.ip4,
+            "--listening-port", "3478", "--realm", "nwtest.example", "--user", "nwuser:nwpass",
+            "--lt-cred-mech", "--no-tls", "--no-dtls", "--no-cli", "--log-file", "stdout",
+            "--min-port", "49200", "--max-port", "49300", "--pidfile", str(tmp_path / "pid"),
+            "--userdb", str(tmp_path / "turndb.sqlite")]  # fmt: skip
+    with daemon(srv, argv, log, log_says(log, "Total General servers")):
+
+        def action() -> None:
+            out = run_ok(cli, ["turnutils_stunclient", "-p", "3478", srv.ip4])
+            assert f"reflexive addr: {cli.ip4}:" in out
+            # TURN over TCP (-t): Allocate (401, then authenticated), permissions, data
+            uc = ["turnutils_uclient", "-u", "nwuser", "-w", "nwpass", "-r", "nwtest.example"]
+            uc += ["-p", "3478", "-e", srv.ip4, "-n", "1", "-m", "1", "-l", "100", "-y", "-t"]
+            run_ok(cli, [*uc, srv.ip4])
+
+        records = recorded(netpair, tmp_path, action)
+    recs = apps(records, "STUN")
+    udp = [r for r in recs if r["transport"] == "udp" and "Binding request" in r["message_types"]]
+    assert udp and udp[0]["mapped_addresses"][0].startswith(f"{cli.ip4}:")
+    assert "Binding success" in udp[0]["message_types"]
+    tcp = [r for r in recs if r["transport"] == "tcp" and r["turn_allocated"]]
+    assert tcp, recs
+    turn = tcp[0]
+    assert 401 in turn["error_codes"] and turn["realm"] == "nwtest.example"
+    assert "nwuser" in turn["usernames"]
+    assert turn["server_software"] and turn["server_software"].startswith("Coturn")
+    assert turn["relayed_addresses"][0].startswith(f"{srv.ip4}:49")
+    assert {"Allocate request", "Allocate error", "Allocate success"} <= set(turn["message_types"])
