@@ -82,6 +82,27 @@ def test_bad_config_is_a_usage_error_naming_the_problem(
         load_config(path=path)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tui]\ncolumns = ['remote', 'bogus']\n", "unknown column 'bogus'"),
+        ("[tui]\nsort = '-speed'\n", "unknown sort column 'speed'"),
+        ("[tui.keys]\nteleport = 'x'\n", "unknown key action 'teleport'"),
+    ],
+)
+def test_unknown_names_are_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        load_config(path=path)
+
+
+def test_view_actions_can_be_rebound(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[tui.keys]\n\"view('graphs')\" = 'G'\ncopy = 'y'\n")
+    assert load_config(path=path).keys == {"view('graphs')": "G", "copy": "y"}
+
+
 def test_unknown_cli_option_is_refused() -> None:
     with pytest.raises(UsageError):
         load_config(cli={"colour": "red"}, path=Path("/nonexistent/config.toml"))

@@ -114,4 +114,22 @@ def load_config(
             raise UsageError(f"unknown TUI option {name!r}")
         if value is not None:
             values[name] = tuple(value) if name == "columns" else value
+    _check_names(values, path)
     return replace(TuiConfig(), **values)
+
+
+def _check_names(values: Mapping[str, Any], path: Path) -> None:
+    """Column, sort and action names must exist: a typo is an error, not a silent default."""
+    from netwatch.tui.columns import BY_KEY
+    from netwatch.tui.keys import action_names
+
+    for col in values.get("columns", ()):
+        if col not in BY_KEY:
+            raise UsageError(f"{path}: unknown column {col!r} (known: {', '.join(BY_KEY)})")
+    sort = str(values.get("sort", "")).lstrip("+-")
+    if sort and sort not in BY_KEY:
+        raise UsageError(f"unknown sort column {sort!r} (known: {', '.join(BY_KEY)})")
+    actions = action_names()
+    for action in values.get("keys", {}):
+        if action not in actions:
+            raise UsageError(f"{path}: unknown key action {action!r}")

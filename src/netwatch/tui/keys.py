@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from textual.binding import Binding
+if TYPE_CHECKING:  # the config loader reads this table without loading Textual
+    from textual.binding import Binding
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,15 @@ TABLE_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
+def action_names() -> set[str]:
+    """What ``[tui.keys]`` may override: ``copy``, ``view('graphs')``, ..."""
+    return {spec.action for spec in KEYMAP}
+
+
 def bindings(overrides: Mapping[str, str] | None = None) -> list[Binding]:
     """Textual bindings from :data:`KEYMAP`, with the user's key overrides applied."""
+    from textual.binding import Binding
+
     overrides = overrides or {}
     out = []
     for spec in KEYMAP:
