@@ -349,3 +349,77 @@ def test_stun_and_turn_against_coturn(netpair: Pair, tmp_path: Path) -> None:
     assert turn["server_software"] and turn["server_software"].startswith("Coturn")
     assert turn["relayed_addresses"][0].startswith(f"{srv.ip4}:49")
     assert {"Allocate request", "Allocate error", "Allocate success"} <= set(turn["message_types"])
+
+
+# ------------------------------------------------------------------------------ SSDP
+
+MINIDLNA_CONF = """\
+network_interface={ifname}
+media_dir={wd}/media
+db_dir={wd}/db
+log_dir={wd}
+port=8200
+friendly_name=nwtest media
+"""
+M_SEARCH = (
+    b'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\n'
+    b"ST: urn:schemas-upnp-org:device:MediaServer:1\r\n"
+    b"USER-AGENT: Linux/6 UPnP/1.1 nwclient/1.0\r\n\r\n"
+)
+
+
+def _m_search(ip: str, iface: str) -> list[bytes]:
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ip))
+    s.bind((ip, 0))
+    s.settimeout(3)
+    s.sendto(M_SEARCH, ("239.255.255.250", 1900))
+    replies: list[bytes] = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            replies.append(s.recvfrom(4096)[0])
+    s.close()
+    return replies
+
+
+def test_ssdp_search_and_notify_with_minidlna(netpair: Pair, tmp_path: Path) -> None:
+    import json
+
+    from tests.live.harness.proc import in_netns
+
+    need("minidlnad")
+    srv, cli = netpair.server, netpair.client
+    for side in (srv, cli):  # the namespaces have no default route: send 239/8 on the veth
+        run_ok(side, ["ip", "route", "add", "239.0.0.0/8", "dev", side.ifname])
+    (tmp_path / "media").mkdir()
+    conf = tmp_path / "minidlna.conf"
+    conf.write_text(MINIDLNA_CONF.format(ifname=srv.ifname, wd=tmp_path))
+    log = tmp_path / "minidlna.log"
+    argv = ["minidlnad", "-d", "-f", str(conf), "-P", str(tmp_path / "pid")]
+    replies: list[bytes] = []
+
+    def action() -> None:
+        with daemon(srv, argv, log, log_says(log, "HTTP listening")):
+            wait_until(log_says(log, "ssdp:alive|Sending SSDP notifies"), "notify", 10.0, None)
+            replies.extend(in_netns(cli.ns, lambda: _m_search(cli.ip4, cli.ifname)))
+        # stopping sends ssdp:byebye
+
+    recs = apps(recorded(netpair, tmp_path, action), "SSDP")
+    assert replies and replies[0].startswith(b"HTTP/1.1 200 OK")
+    fixture = Path(__file__).resolve().parents[1] / "data" / "ssdp" / "minidlna.json"
+    if not fixture.exists():  # keep the real messages for the unit tests
+        fixture.parent.mkdir(parents=True, exist_ok=True)
+        fixture.write_text(json.dumps([M_SEARCH.decode(), replies[0].decode()], indent=1) + "\n")
+    search = next(r for r in recs if r["methods"] == ["M-SEARCH"])
+    assert search["st"] == ["urn:schemas-upnp-org:device:MediaServer:1"]
+    assert search["user_agent"] == "Linux/6 UPnP/1.1 nwclient/1.0"
+    reply = next(r for r in recs if r["methods"] == ["HTTP 200"])
+    assert reply["server"] and "MiniDLNA" in reply["server"]
+    assert reply["location"] == [f"http://{srv.ip4}:8200/rootDesc.xml"]
+    assert reply["usn"][0].startswith("uuid:")
+    notify = next(r for r in recs if r["methods"] == ["NOTIFY"])
+    assert set(notify["nts"]) == {"ssdp:alive", "ssdp:byebye"}
+    assert "urn:schemas-upnp-org:device:MediaServer:1" in notify["nt"]

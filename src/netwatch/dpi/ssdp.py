@@ -24,6 +24,7 @@ MAX_MESSAGE = 8 * 1024
 MAX_HEADERS = 64
 MAX_LIST = 16  # values kept per header per flow
 _START = re.compile(rb"(M-SEARCH|NOTIFY) \* HTTP/1\.[01]|HTTP/1\.[01] ([0-9]{3})(?: [^\r\n]*)?")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2
 #: header (lower case) -> record field; list fields collect distinct values
 LIST_FIELDS = {"st": "st", "nt": "nt", "usn": "usn", "location": "location", "nts": "nts"}
 ONE_FIELDS = {"server": "server", "user-agent": "user_agent", "man": "man"}
@@ -72,8 +73,8 @@ class SSDPAnalyzer(AnalyzerBase):
             if n >= MAX_HEADERS:
                 raise MalformedError(PROTO, "too many headers")
             name, sep, value = line.partition(b":")
-            if not sep:
-                raise MalformedError(PROTO, "header line without a colon")
+            if not sep or not _TOKEN.fullmatch(name.strip()):
+                raise MalformedError(PROTO, "not a header line")
             key = name.strip().lower().decode("ascii", "replace")
             text = value.strip().decode("utf-8", "replace")
             if key in LIST_FIELDS:
