@@ -87,3 +87,21 @@ async def test_ten_thousand_rows_are_updated_in_place() -> None:
         shown = [str(c) for c in table.get_column("down")][:5]
         expected = sorted((v.rate_in for v in rows), reverse=True)[:5]
         assert shown == [human_rate(r) for r in expected]
+
+
+@run
+async def test_keyed_table_sync_adds_removes_reorders_and_ignores_repeats() -> None:
+    async with running() as (app, pilot, _mon):
+        await pilot.press("space")  # keep the worker's frames out of this test
+        table = app.main.table
+        views = {v.id: v for v in snapshot().connections}
+        table.sync(["1", "2", "1", "3"], [views[1], views[2], views[1], views[3]])
+        assert table.order == ["1", "2", "3"] and table.row_count == 3
+        table.sync(["3", "1"], [views[3], views[1]])
+        await pilot.pause()
+        assert table.order == ["3", "1"] and table.row_count == 2
+        assert [str(c) for c in table.get_column("remote")] == [
+            "198.18.0.3:51515",
+            "github.com:https",
+        ]
+        assert table.get_row_index("1") == 1

@@ -233,6 +233,8 @@ class KeyedTable(DataTable[LazyCell]):
                 del meta[rk]
                 changed = True
         order = list(keys)
+        if len(order) != len(current):  # a repeated key keeps its first place only
+            order = list(dict.fromkeys(order))
         if order != self._order:
             changed = True
             ordered = [current[k].row for k in order]
