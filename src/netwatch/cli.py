@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from netwatch import __version__
+from netwatch.enrich.options import add_arguments as add_enrich_arguments
 from netwatch.errors import NetwatchError, UsageError
 
 EXIT_USAGE = 2
@@ -50,6 +51,7 @@ def _common_capture(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="live: how connections are tied to processes (default: the best that works here)",
     )
+    add_enrich_arguments(p)
     p.add_argument(
         "--max-connections",
         type=int,
@@ -153,7 +155,7 @@ def demo_capture() -> Path:
 
 def _monitor(args: argparse.Namespace) -> int:
     from netwatch.capture.open import open_file, open_live
-    from netwatch.commands.common import local_addresses, make_resolver
+    from netwatch.commands.common import local_addresses, make_enrichment, make_resolver
     from netwatch.engine import Engine, EngineConfig
 
     if args.demo:
@@ -170,6 +172,7 @@ def _monitor(args: argparse.Namespace) -> int:
             dpi=not args.no_dpi, max_connections=args.max_connections, replay_speed=speed
         ),
         local_addresses=local_addresses if source.live else None,
+        enrich=make_enrichment(args, source.live),
     )
     from netwatch.tui import load_config, run_tui
 

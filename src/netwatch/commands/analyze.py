@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from netwatch.capture.open import open_file, open_live
-from netwatch.commands.common import local_addresses, make_resolver
+from netwatch.commands.common import local_addresses, make_enrichment, make_resolver
 from netwatch.engine import Engine, EngineConfig
 from netwatch.errors import TruncatedCaptureError, UsageError
 from netwatch.model.snapshot import ConnectionView
@@ -43,6 +43,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         config=EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections),
         on_finish=emit,
         local_addresses=local_addresses if source.live else None,
+        enrich=make_enrichment(args, source.live),
     )
     progress = _progress(args, source.live)
     timer = None

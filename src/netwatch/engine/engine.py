@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from netwatch.attribution.base import ProcessResolver
 from netwatch.capture.base import PacketSource
 from netwatch.dpi.base import AppEvent
 from netwatch.engine.resources import load_services
+from netwatch.enrich import EnrichHandle
 from netwatch.errors import TruncatedCaptureError
 from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn
@@ -58,7 +59,7 @@ class Engine:
         local_addresses: Callable[[], set[bytes]] | None = None,
         resolver: ProcessResolver | None = None,
         on_event: Callable[[ConnectionView | None, AppEvent], None] | None = None,
-        enrich: Callable[[str], Mapping[str, Any] | None] | None = None,
+        enrich: EnrichHandle | None = None,
     ) -> None:
         self.source = source
         self.resolver = resolver
@@ -76,8 +77,9 @@ class Engine:
             dpi=self.config.dpi,
             on_finish=self._finished if on_finish else None,
             on_event=self._event if on_event else None,
-            enrich=enrich,
+            enrich=enrich.enricher if enrich is not None else None,
         )
+        self.enrich = enrich
         self._on_event = on_event
         self.error: str | None = None
         self._stop = threading.Event()
@@ -97,7 +99,13 @@ class Engine:
         assert self._on_finish_view is not None
         if self.resolver is not None and c.proc is None:
             self._lookup(self.resolver, c)  # short-lived: ask once more before it is written
-        self._on_finish_view(view(self.tracker, c, self.tracker.now))
+        v = view(self.tracker, c, self.tracker.now)
+        if self.enrich is not None:
+            if self.enrich.hidden(v):
+                return  # netwatch's own reverse-DNS queries
+            if v.proto == "arp":
+                self.enrich.enricher.observe(v)
+        self._on_finish_view(v)
 
     def _event(self, c: Conn, ev: AppEvent) -> None:
         """An analyzer event, with the row it belongs to as it stands now (recorder)."""
@@ -194,6 +202,8 @@ class Engine:
                 if self._local_addresses is not None and time.monotonic() >= next_local:
                     tr.set_local_addresses(self._local_addresses())
                     next_local = time.monotonic() + self.config.local_refresh
+                    if self.enrich is not None:
+                        self.enrich.enricher.refresh()  # gateways, neighbours (rate-limited)
                 if self._speed > 0 and not source.live and batch:
                     replay_anchor = self._pace(batch, replay_anchor)
                     if self._stop.is_set():
@@ -266,6 +276,11 @@ class Engine:
         tr = self.tracker
         tr.tick(now)
         conns = tuple(view(tr, c, now) for c in tr.table.values())
+        if self.enrich is not None:
+            for v in conns:
+                if v.proto == "arp":
+                    self.enrich.enricher.observe(v)
+            conns = tuple(v for v in conns if not self.enrich.hidden(v))
         closed_views = []
         keep: dict[int, ConnectionView] = {}
         for c in tr.closed:

@@ -61,6 +61,10 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         if isinstance(v, dict):  # an announced row's info is shared with its analyzer
             app[k] = dict(v)
     name = c.name or tr.names.get(raddr)
+    name_source = "dns" if name else None
+    geo = tr.enrich(ntop(raddr)) if tr.enrich is not None else None
+    if name is None and geo and geo.get("rdns"):
+        name, name_source = str(geo["rdns"]), "rdns"
     extra: dict[str, Any] = {}
     if c.extra:
         extra = {k: v for k, v in c.extra.items() if not k.startswith("_")}
@@ -102,7 +106,7 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         process=c.proc[0] if c.proc else None,
         attribution=c.proc[1] if c.proc else None,
         remote_name=name,
-        remote_name_source="dns" if name else None,
-        geo=tr.enrich(ntop(raddr)) if tr.enrich is not None else None,
+        remote_name_source=name_source,
+        geo=geo,
         extra=extra,
     )

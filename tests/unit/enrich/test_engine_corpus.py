@@ -6,7 +6,7 @@ import pytest
 
 from netwatch.capture.pcapfile import open_capture_file
 from netwatch.engine.engine import Engine
-from netwatch.enrich import Enricher, GeoIPPaths, open_geoip, scope_of, vendor
+from netwatch.enrich import Enricher, EnrichHandle, GeoIPPaths, open_geoip, scope_of, vendor
 from netwatch.model.snapshot import ConnectionView
 from tests.util.corpus import SHARED, corpus_file
 
@@ -37,7 +37,9 @@ def test_every_record_has_scope_and_the_databases_values(name: str) -> None:
         )
     enrich = Enricher(geoip=geoip)
     done: list[ConnectionView] = []
-    Engine(open_capture_file(path), on_finish=done.append, enrich=enrich).run()
+    Engine(
+        open_capture_file(path), on_finish=done.append, enrich=EnrichHandle(enrich, geoip, None)
+    ).run()
     assert done
     for v in done:
         assert v.geo is not None
@@ -62,7 +64,9 @@ def test_arp_rows_teach_macs_and_vendors() -> None:
         if v.proto == "arp":
             arp.append(v)
 
-    Engine(open_capture_file(path), on_finish=finished, enrich=enrich).run()
+    Engine(
+        open_capture_file(path), on_finish=finished, enrich=EnrichHandle(enrich, None, None)
+    ).run()
     if not arp:
         pytest.skip("no ARP rows in this capture")
     macs: dict[str, str] = {}
