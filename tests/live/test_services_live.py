@@ -423,3 +423,228 @@ def test_ssdp_search_and_notify_with_minidlna(netpair: Pair, tmp_path: Path) -> 
     notify = next(r for r in recs if r["methods"] == ["NOTIFY"])
     assert set(notify["nts"]) == {"ssdp:alive", "ssdp:byebye"}
     assert "urn:schemas-upnp-org:device:MediaServer:1" in notify["nt"]
+
+
+# ------------------------------------------------------------------------------ SIP
+
+KAMAILIO_CFG = """\
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+tcp_children=2
+listen=udp:{ip}:5060
+listen=tcp:{ip}:5060
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "kex.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+modparam("usrloc", "db_mode", 0)
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (has_totag()) {{
+        if (loose_route()) {{ t_relay(); exit; }}
+        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+        sl_send_reply("404", "Not here"); exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    if (is_method("REGISTER")) {{ save("location"); exit; }}
+    if (is_method("OPTIONS")) {{ sl_send_reply("200", "Keepalive"); exit; }}
+    record_route();
+    if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+    t_relay();
+}}
+"""
+
+
+def sip_msg(start: str, headers: list[str], body: str = "") -> bytes:
+    extra = ["Content-Type: application/sdp"] if body else []
+    lines = [start, *headers, *extra, f"Content-Length: {len(body)}", "", body]
+    return "\r\n".join(lines).encode()
+
+
+def sdp(ip: str, port: int) -> str:
+    return (
+        f"v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=nwtest\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    )
+
+
+def headers_of(msg: bytes) -> tuple[str, list[tuple[str, str]]]:
+    head = msg.split(b"\r\n\r\n", 1)[0].decode()
+    start, *lines = head.split("\r\n")
+    return start, [
+        (n.strip().lower(), v.strip()) for n, _, v in (ln.partition(":") for ln in lines)
+    ]
+
+
+def read_tcp_msg(sock: Any, buf: bytearray) -> bytes:
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        assert chunk, "proxy closed the connection"
+        buf += chunk
+    head, _, _ = bytes(buf).partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head)[1])  # type: ignore[index]
+    total = len(head) + 4 + length
+    while len(buf) < total:
+        buf += sock.recv(4096)
+    msg = bytes(buf[:total])
+    del buf[:total]
+    return msg
+
+
+def callee(ip: str, proxy: str, registered: Any, done: Any) -> None:
+    """Bob: REGISTER over UDP, then answer one INVITE (180, 200 + SDP) and its BYE."""
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 5070))
+    s.settimeout(15)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind((ip, 40100))  # keeps the media port open (no ICMP unreachable)
+    reg = [f"Via: SIP/2.0/UDP {ip}:5070;branch=z9hG4bK-reg-bob;rport", "Max-Forwards: 70",
+           "From: <sip:bob@nwtest.example>;tag=b1", "To: <sip:bob@nwtest.example>",
+           "Call-ID: reg-bob@nwtest", "CSeq: 1 REGISTER", f"Contact: <sip:bob@{ip}:5070>",
+           "Expires: 300"]  # fmt: skip
+    s.sendto(sip_msg(f"REGISTER sip:{proxy} SIP/2.0", reg), (proxy, 5060))
+    assert s.recvfrom(4096)[0].startswith(b"SIP/2.0 200")
+    registered.set()
+    while not done.is_set():
+        data, peer = s.recvfrom(8192)
+        start, hs = headers_of(data)
+        method = start.split()[0]
+        if method == "ACK":
+            continue
+        keep = [f"{n.title() if n != 'call-id' else 'Call-ID'}: {v}" for n, v in hs
+                if n in ("via", "from", "call-id", "cseq", "record-route")]  # fmt: skip
+        to = next(v for n, v in hs if n == "to")
+        keep.append(f"To: {to};tag=b2" if "tag=" not in to else f"To: {to}")
+        if method == "INVITE":
+            s.sendto(sip_msg("SIP/2.0 180 Ringing", keep), peer)
+            contact = [*keep, f"Contact: <sip:bob@{ip}:5070>"]
+            s.sendto(sip_msg("SIP/2.0 200 OK", contact, sdp(ip, 40100)), peer)
+        elif method == "BYE":
+            s.sendto(sip_msg("SIP/2.0 200 OK", keep), peer)
+            done.set()
+    s.close()
+    rtp.close()
+
+
+def caller(ip: str, proxy: str) -> list[str]:
+    """Alice: OPTIONS over UDP, then a call over TCP through the proxy, with RTP/RTCP."""
+    import socket
+
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((ip, 5061))
+    u.settimeout(5)
+    opts = [f"Via: SIP/2.0/UDP {ip}:5061;branch=z9hG4bK-opt1;rport", "Max-Forwards: 70",
+            "From: <sip:alice@nwtest.example>;tag=o1", f"To: <sip:{proxy}>",
+            "Call-ID: options-1@nwtest", "CSeq: 1 OPTIONS", "User-Agent: nwtest-alice/1.0"]  # fmt: skip
+    u.sendto(sip_msg(f"OPTIONS sip:{proxy} SIP/2.0", opts), (proxy, 5060))
+    assert u.recvfrom(4096)[0].startswith(b"SIP/2.0 200")
+    u.close()
+    t = socket.create_connection((proxy, 5060), timeout=10, source_address=(ip, 5062))
+    buf = bytearray()
+    base = ["Max-Forwards: 70", "From: <sip:alice@nwtest.example>;tag=a1",
+            "Call-ID: call-1@nwtest", "User-Agent: nwtest-alice/1.0"]  # fmt: skip
+    invite = [f"Via: SIP/2.0/TCP {ip}:5062;branch=z9hG4bK-inv1", *base,
+              "To: <sip:bob@nwtest.example>", "CSeq: 1 INVITE",
+              f"Contact: <sip:alice@{ip}:5062;transport=tcp>"]  # fmt: skip
+    t.sendall(sip_msg("INVITE sip:bob@nwtest.example SIP/2.0", invite, sdp(ip, 40000)))
+    statuses: list[str] = []
+    while True:
+        start, hs = headers_of(read_tcp_msg(t, buf))
+        statuses.append(start.split()[1])
+        if start.split()[1] >= "200":
+            break
+    to = next(v for n, v in hs if n == "to")
+    target = next(v for n, v in hs if n == "contact").strip("<>")
+    routes = [v for n, v in hs if n == "record-route"][::-1]  # UAC: reversed (§12.1.2)
+    dialog = [*base, f"To: {to}", *(f"Route: {r}" for r in routes)]
+    ack = [f"Via: SIP/2.0/TCP {ip}:5062;branch=z9hG4bK-ack1", *dialog, "CSeq: 1 ACK"]
+    t.sendall(sip_msg(f"ACK {target} SIP/2.0", ack))
+    media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    media.bind((ip, 40000))
+    rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtcp.bind((ip, 40001))
+    for seq in range(5):  # RFC 3550 §5.1: V=2, PT=0 (PCMU), 20 ms of silence each
+        header = bytes([0x80, 0x00]) + seq.to_bytes(2, "big") + (seq * 160).to_bytes(4, "big")
+        media.sendto(header + b"\x11\x22\x33\x44" + b"\xff" * 160, (proxy_media(proxy), 40100))
+    rtcp.sendto(bytes([0x80, 200, 0, 6]) + b"\x11\x22\x33\x44" + b"\x00" * 20,
+                (proxy_media(proxy), 40101))  # fmt: skip
+    media.close()
+    rtcp.close()
+    bye = [f"Via: SIP/2.0/TCP {ip}:5062;branch=z9hG4bK-bye1", *dialog, "CSeq: 2 BYE"]
+    t.sendall(sip_msg(f"BYE {target} SIP/2.0", bye))
+    start, _ = headers_of(read_tcp_msg(t, buf))
+    statuses.append(start.split()[1])
+    t.close()
+    return statuses
+
+
+def proxy_media(proxy: str) -> str:
+    """Bob runs beside the proxy, on the server side's second address (.4)."""
+    return proxy.rsplit(".", 1)[0] + ".4"
+
+
+def test_sip_call_through_kamailio_links_rtp(netpair2: Pair, tmp_path: Path) -> None:
+    import threading
+
+    from tests.live.harness.proc import in_netns
+
+    need("kamailio")
+    srv, cli = netpair2.server, netpair2.client
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text(KAMAILIO_CFG.format(ip=srv.ip4))
+    log = tmp_path / "kamailio.log"
+    argv = ["kamailio", "-DD", "-E", "-f", str(cfg), "-P", str(tmp_path / "pid"),
+            "-Y", str(tmp_path), "-w", str(tmp_path), "-m", "32", "-M", "8"]  # fmt: skip
+    bob_ip = srv.extra_ip4[0]
+    assert bob_ip == proxy_media(srv.ip4)
+    registered, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def bob() -> None:
+        try:
+            in_netns(srv.ns, lambda: callee(bob_ip, srv.ip4, registered, done))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+            registered.set()
+
+    statuses: list[str] = []
+    with daemon(srv, argv, log, log_says(log, "INFO: <core>.*tcp_main|ready to process")):
+
+        def action() -> None:
+            thread = threading.Thread(target=bob, daemon=True)
+            thread.start()
+            assert registered.wait(10) and not errors, errors
+            statuses.extend(in_netns(cli.ns, lambda: caller(cli.ip4, srv.ip4)))
+            thread.join(10)
+
+        records = recorded(netpair2, tmp_path, action)
+    assert not errors, errors
+    assert statuses == ["100", "180", "200", "200"], statuses
+    sips = apps(records, "SIP")
+    tcp = next(r for r in sips if r["transport"] == "tcp")
+    assert tcp["methods"] == ["INVITE", "ACK", "BYE"]
+    assert tcp["status_codes"] == [100, 180, 200]
+    (call,) = tcp["calls"]
+    assert call["call_id"] == "call-1@nwtest" and call["state"] == "terminated"
+    assert call["from"] == "sip:alice@nwtest.example" and call["to"] == "sip:bob@nwtest.example"
+    assert {(m["address"], m["port"]) for m in call["media"]} == {(cli.ip4, 40000), (bob_ip, 40100)}
+    assert tcp["user_agent"] == "nwtest-alice/1.0"
+    udp = next(r for r in sips if r["transport"] == "udp")
+    assert udp["methods"] == ["OPTIONS"] and udp["status_codes"] == [200]
+    rtp = apps(records, "RTP")
+    rtcp = apps(records, "RTCP")
+    assert len(rtp) == len(rtcp) == 1
+    assert rtp[0]["call_id"] == rtcp[0]["call_id"] == "call-1@nwtest"
+    assert rtp[0]["codecs"] == ["PCMU", "PCMA"] and rtp[0]["media"] == "audio"
