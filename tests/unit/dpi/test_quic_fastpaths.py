@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.quic.crypto import SAMPLE_LEN, PacketProtection
+from netwatch.dpi.quic.frames import CryptoFrame, PingFrame, _ack, _close, parse_initial_frames
 from netwatch.dpi.quic.packet import (
     MAX_CID_LEN,
     RETRY_TAG_LEN,
@@ -108,6 +109,34 @@ def model_pairs(data: bytes) -> list[tuple[int, bytes]]:
         if len(pairs) > MAX_PARAMS:
             raise MalformedError("QUIC", "transport parameters: too many")
     return pairs
+
+
+def model_frames(payload: bytes) -> list[Any]:
+    """The Buffer-based Initial frame loop (RFC 9000 §12.4, §19)."""
+    if not payload:
+        raise MalformedError("QUIC", "initial: empty payload")
+    buf = Buffer(payload)
+    frames: list[Any] = []
+    while not buf.eof():
+        ftype = buf.varint("frame type")
+        if ftype == 0x00:
+            rest = payload[buf.pos : buf.end]
+            buf.pos += len(rest) - len(rest.lstrip(b"\x00"))
+        elif ftype == 0x01:
+            frames.append(PingFrame())
+        elif ftype in (0x02, 0x03):
+            frames.append(_ack(buf, ftype == 0x03))
+        elif ftype == 0x06:
+            offset = buf.varint("crypto offset")
+            data = buf.take(buf.varint("crypto length"), "crypto data")
+            if offset + len(data) >= 1 << 62:
+                raise MalformedError("QUIC", "crypto: offset past 2^62")
+            frames.append(CryptoFrame(offset, data))
+        elif ftype in (0x1C, 0x1D):
+            frames.append(_close(buf, ftype == 0x1D))
+        else:
+            raise MalformedError("QUIC", f"initial: frame type 0x{ftype:x} not allowed")
+    return frames
 
 
 def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
@@ -276,3 +305,26 @@ def test_zero_padding_after_a_packet_is_the_rest() -> None:
     for padding in (b"\x00", b"\x00" * 300, b"\x00\x01\x02"):
         packets, rest = split_datagram(initial + padding)
         assert [p.data for p in packets] == [initial] and rest == padding
+
+
+_FRAME = st.one_of(
+    st.binary(min_size=1, max_size=30).map(lambda b: b"\x00" * len(b)),  # PADDING run
+    st.just(b"\x01"),  # PING
+    st.just(b"\x40\x01"),  # PING, two-byte type encoding
+    st.tuples(st.integers(0, 2**20), st.binary(max_size=40)).map(
+        lambda t: b"\x06" + encode_varint(t[0]) + encode_varint(len(t[1])) + t[1]
+    ),  # CRYPTO
+    st.just(bytes.fromhex("0205000100")),  # ACK largest 5, one more range
+    st.just(bytes.fromhex("0300000000010203")),  # ACK_ECN
+    st.just(bytes.fromhex("1c4128060e") + b"handshake fail"),  # CONNECTION_CLOSE
+    st.binary(min_size=1, max_size=3),  # anything
+)
+
+
+@FUZZ
+@given(st.lists(_FRAME, max_size=12), st.integers(0, 400))
+def test_initial_frames_like_the_model(frames: list[bytes], cut: int) -> None:
+    payload = b"".join(frames)
+    for body in (payload, payload[:cut]):
+        got = _outcome(lambda b=body: parse_initial_frames(b))  # type: ignore[misc]
+        assert got == _outcome(lambda b=body: model_frames(b))  # type: ignore[misc]

@@ -14,9 +14,10 @@ CONNECTION_CLOSE is ``1c`` (transport error, with the offending frame type) or `
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from netwatch.dpi.quic.packet import Buffer
+from netwatch.dpi.quic.packet import Buffer, read_varint
 from netwatch.errors import MalformedError
 
 PROTOCOL = "QUIC"
@@ -115,6 +116,9 @@ class PingFrame:
 
 InitialFrame = CryptoFrame | CloseFrame | AckFrame | PingFrame
 
+_PING = PingFrame()  # immutable and field-less: one instance serves every PING
+_NON_ZERO = re.compile(rb"[^\x00]")
+
 
 def _ack(buf: Buffer, ecn: bool) -> AckFrame:
     largest = buf.varint("ack largest")
@@ -150,23 +154,32 @@ def parse_initial_frames(payload: bytes) -> list[InitialFrame]:
     if not payload:
         raise MalformedError(PROTOCOL, "initial: empty payload")
     buf = Buffer(payload)
+    end = buf.end
     frames: list[InitialFrame] = []
-    while not buf.eof():
-        ftype = buf.varint("frame type")
+    while buf.pos < end:
+        ftype = payload[buf.pos]
+        if ftype < 0x40:  # the one-byte encoding every sender uses for these types
+            buf.pos += 1
+        else:
+            ftype = buf.varint("frame type")
         if ftype == PADDING:
-            # Runs of PADDING fill most Initials: skip them in one step, not byte by byte.
-            rest = payload[buf.pos : buf.end]
-            buf.pos += len(rest) - len(rest.lstrip(b"\x00"))
+            # Runs of PADDING fill most Initials (and some clients scatter many short
+            # runs between frames): find the next non-zero byte in C, copying nothing.
+            found = _NON_ZERO.search(payload, buf.pos, end)
+            buf.pos = found.start() if found is not None else end
         elif ftype == PING:
-            frames.append(PingFrame())
+            frames.append(_PING)
         elif ftype in (ACK, ACK_ECN):
             frames.append(_ack(buf, ftype == ACK_ECN))
         elif ftype == CRYPTO:
-            offset = buf.varint("crypto offset")
-            data = buf.take(buf.varint("crypto length"), "crypto data")
-            if offset + len(data) >= 1 << 62:
+            offset, pos = read_varint(payload, buf.pos, end, "crypto offset")
+            size, pos = read_varint(payload, pos, end, "crypto length")
+            if pos + size > end:
+                raise MalformedError(PROTOCOL, "crypto data: truncated")
+            buf.pos = pos + size
+            if offset + size >= 1 << 62:
                 raise MalformedError(PROTOCOL, "crypto: offset past 2^62")
-            frames.append(CryptoFrame(offset, data))
+            frames.append(CryptoFrame(offset, payload[pos : pos + size]))
         elif ftype in (CONNECTION_CLOSE, CONNECTION_CLOSE_APP):
             frames.append(_close(buf, ftype == CONNECTION_CLOSE_APP))
         else:
