@@ -547,7 +547,8 @@ def caller(ip: str, proxy: str) -> list[str]:
     u.settimeout(5)
     opts = [f"Via: SIP/2.0/UDP {ip}:5061;branch=z9hG4bK-opt1;rport", "Max-Forwards: 70",
             "From: <sip:alice@nwtest.example>;tag=o1", f"To: <sip:{proxy}>",
-            "Call-ID: options-1@nwtest", "CSeq: 1 OPTIONS", "User-Agent: nwtest-alice/1.0"]  # fmt: skip
+            "Call-ID: options-1@nwtest", "CSeq: 1 OPTIONS",
+            "User-Agent: nwtest-alice/1.0"]  # fmt: skip
     u.sendto(sip_msg(f"OPTIONS sip:{proxy} SIP/2.0", opts), (proxy, 5060))
     assert u.recvfrom(4096)[0].startswith(b"SIP/2.0 200")
     u.close()
