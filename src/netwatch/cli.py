@@ -98,8 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="live: stop after SECONDS (default: until Ctrl+C)",
     )
-    an.add_argument("--format", choices=("jsonl", "json", "csv"), default="jsonl")
-    an.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    an.add_argument(
+        "--format",
+        choices=("jsonl", "json", "csv", "eve", "zeek", "zeek-json"),
+        default="jsonl",
+        help="connection records (jsonl, json, csv), Suricata EVE JSON (eve), or Zeek logs "
+        "(zeek: TSV, zeek-json: Zeek's JSON; both need -o DIR)",
+    )
+    an.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here instead of stdout (a directory for the zeek formats)",
+    )
     an.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

@@ -133,3 +133,19 @@ def test_no_capture_permission_names_sudo_and_setcap() -> None:
     assert r.returncode == 2
     assert "sudo" in r.stderr and "setcap cap_net_raw,cap_net_admin=eip" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_analyze_eve_and_zeek_formats(tmp_path: Path) -> None:
+    path = str(corpus_file("sv_ja4-tls.pcap"))
+    r = nw("analyze", "-r", path, "--format", "eve")
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert {"flow", "tls"} <= {e["event_type"] for e in events}
+    out = tmp_path / "logs"
+    r = nw("analyze", "-r", path, "--format", "zeek", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    conn = (out / "conn.log").read_text().splitlines()
+    assert conn[0].startswith("#separator") and any(line.startswith("#fields") for line in conn)
+    assert (out / "ssl.log").exists()
+    r = nw("analyze", "-r", path, "--format", "zeek")
+    assert r.returncode == 2 and "needs -o DIR" in r.stderr

@@ -14,7 +14,7 @@ from netwatch.commands.common import local_addresses, make_enrichment, make_reso
 from netwatch.engine import Engine, EngineConfig
 from netwatch.errors import TruncatedCaptureError, UsageError
 from netwatch.model.snapshot import ConnectionView
-from netwatch.output import open_writer
+from netwatch.output import RecordWriter, open_writer
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -24,15 +24,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         source = open_file(args.read)
     else:
         source = open_live(args.interface, args.capture_filter)
-    out: TextIO
-    if args.output:
-        try:
-            out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"{args.output}: cannot write ({exc.strerror})") from None
-    else:
-        out = sys.stdout
-    writer = open_writer(args.format, out)
+    writer, out = _writer(args)
 
     def emit(v: ConnectionView) -> None:
         writer.write(v.to_record())
@@ -68,9 +60,34 @@ def run_analyze(args: argparse.Namespace) -> int:
         source.close()
     if status == 0:
         writer.close()
-    if args.output:
+    if out is not None and out is not sys.stdout:
         out.close()
+    malformed = getattr(writer, "malformed", 0)
+    if malformed:
+        print(f"netwatch: warning: {malformed} records could not be exported", file=sys.stderr)
     return status
+
+
+def _writer(args: argparse.Namespace) -> tuple[RecordWriter, TextIO | None]:
+    """The output for ``--format``: a record stream, EVE JSON, or a directory of Zeek logs."""
+    from netwatch.export import EveWriter, ZeekWriter
+
+    if args.format in ("zeek", "zeek-json"):
+        if not args.output:
+            raise UsageError(f"--format {args.format} needs -o DIR (the directory for the logs)")
+        try:
+            return ZeekWriter(args.output, json=args.format == "zeek-json"), None
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write logs there ({exc.strerror})") from None
+    out: TextIO = sys.stdout
+    if args.output:
+        try:
+            out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write ({exc.strerror})") from None
+    if args.format == "eve":
+        return EveWriter(out), out
+    return open_writer(args.format, out), out
 
 
 ProgressFn = Callable[[int, int | None], None]

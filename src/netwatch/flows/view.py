@@ -74,6 +74,8 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         vlan = vlan[0]
     if c.hist:
         extra["history"] = history(c)
+    if not c.local_is_client:
+        extra["initiator"] = "remote"  # live: the remote side opened it (inbound)
     if c.proto == "tcp":
         extra["picked_up"] = not c.syn_ts
     return ConnectionView(
