@@ -336,3 +336,77 @@ def test_dovecot_imap_and_pop3(netpair: Pair, tmp_path: Path) -> None:
     assert (pop3["mailbox_messages"], pop3["mailbox_bytes"]) == (count, size) == (1, size)
     assert pop3["retrieved"] == 1 and pop3["retrieved_bytes"] == size
     assert "s3cret" not in str(records)
+
+
+TELNET_INETD = """
+import socket, subprocess, sys
+host, telnetd, login = sys.argv[1], sys.argv[2], sys.argv[3]
+server = socket.create_server((host, 23))
+print("ready", flush=True)
+conn, _ = server.accept()
+subprocess.run([telnetd, "-h", "-E", login], stdin=conn.fileno(), stdout=conn.fileno(),
+               stderr=subprocess.DEVNULL, timeout=30)
+"""
+
+# The program telnetd runs on the pty instead of /bin/login (no test user is created).
+TELNET_LOGIN = """#!/bin/sh
+printf 'nwtest login: '
+read user
+stty -echo
+printf 'Password: '
+read pw
+stty echo
+printf '\\nWelcome %s\\n$ ' "$user"
+read cmd
+printf 'ran %s\\n' "$cmd"
+"""
+
+TELNET_CLIENT = """
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("telnet", ["telnet", sys.argv[1], "23"])
+seen = b""
+def expect(want):
+    global seen
+    end = time.monotonic() + 15
+    while want not in seen:
+        if time.monotonic() > end:
+            sys.exit(f"timeout waiting for {want!r}, got {seen[-300:]!r}")
+        if select.select([fd], [], [], 0.2)[0]:
+            seen += os.read(fd, 4096)
+    seen = seen[seen.index(want) + len(want):]
+expect(b"login: ")
+os.write(fd, b"alice\\r")
+expect(b"Password: ")
+os.write(fd, b"s3cret\\r")
+expect(b"$ ")
+os.write(fd, b"uname\\r")
+expect(b"ran uname")
+os.waitpid(pid, 0)  # the login script ends, telnetd closes, telnet exits
+"""
+
+
+def test_telnetd_negotiation_and_login(netpair: Pair, tmp_path: Path) -> None:
+    """GNU inetutils telnetd (started per connection, as inetd would) and its telnet
+    client on a pty; telnetd runs a small login script instead of /bin/login."""
+    telnetd = shutil.which("telnetd") or "/usr/sbin/telnetd"
+    if not Path(telnetd).exists() or shutil.which("telnet") is None:
+        pytest.skip("telnetd/telnet not installed (apt install telnetd inetutils-telnet)")
+    login = tmp_path / "login.sh"
+    login.write_text(TELNET_LOGIN)
+    login.chmod(0o755)
+    server = netpair.server
+    with (
+        serve(server, TELNET_INETD, server.ip4, telnetd, str(login)),
+        pcap.record(server.ns, server.ifname, tmp_path / "telnet.pcap", ["tcp"]) as path,
+    ):
+        client(netpair.client, TELNET_CLIENT, server.ip4)
+    (row,) = app_rows(analyze(path), "Telnet")
+    t = row["app"]["telnet"]
+    assert t["user"] == "alice" and t["login_prompt"] == "nwtest login:"
+    assert t["password_sent"] is True
+    assert "s3cret" not in str(row)
+    assert "uname" in t["client_data_sample"] and "ran uname" in t["server_data_sample"]
+    assert "DO TTYPE" in t["server_negotiation"] and "WILL TTYPE" in t["client_negotiation"]
+    assert t["terminal_type"] and t["window_size"]

@@ -207,7 +207,7 @@ class TelnetAnalyzer(AnalyzerBase):
         if nl >= 0:
             self._tail.clear()
             plain = plain[nl + 1 :]
-        self._tail += plain
+        self._tail += plain.replace(b"\x00", b"")  # NUL is the NVT's no-op (CR NUL)
         del self._tail[:-64]
 
     def _prompt(self) -> str | None:

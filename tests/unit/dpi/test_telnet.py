@@ -44,7 +44,7 @@ def test_matches_tshark_credslayer_ndpi(shape: str) -> None:
 
 def test_character_mode_with_echo_and_backspace() -> None:
     a = TelnetAnalyzer()
-    steps = [(S, b"\xff\xfb\x01\xff\xfb\x03Debian login: ")]
+    steps = [(S, b"\xff\xfb\x01\xff\xfb\x03\r\n\r\x00Debian login: ")]
     for ch in b"roox\x7ft\r\x00":
         steps += [(C, bytes([ch])), (S, bytes([ch]) if ch >= 0x20 else b"")]
     steps += [(S, b"\r\nPassword: "), (C, b"s"), (C, b"3"), (C, b"\r\n"), (S, b"\r\n$ "),
