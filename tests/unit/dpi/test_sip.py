@@ -156,11 +156,11 @@ def call_bytes() -> list[tuple[int, bytes]]:
 def test_a_whole_call_over_tcp_whole_and_byte_at_a_time() -> None:
     msgs = call_bytes()
     assert detect_tcp(msgs[0][1])
-    states = []
+    states: list[str | None] = []
     whole = SIPAnalyzer(transport="tcp")
-    events = []
+    events: list[ExpectConnection] = []
     for d, data in msgs:
-        events += whole.feed(Dir(d), data, 1.0)
+        events += [e for e in whole.feed(Dir(d), data, 1.0) if isinstance(e, ExpectConnection)]
         states.append(whole.record()["calls"][0]["state"])
     assert states == [
         "calling",
