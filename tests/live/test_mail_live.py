@@ -161,6 +161,7 @@ def test_smtp_auth_message_and_starttls(netpair: Pair, tls_certs: CertSet, tmp_p
     (plain,) = app_rows(records, "SMTP")
     smtp = plain["app"]["smtp"]
     assert smtp["banner"].startswith("mail.nwtest.example Python SMTP")
+    assert smtp["server_software"] == "aiosmtpd"
     assert smtp["helo"] == "client.nwtest.example"
     assert (smtp["auth_mechanism"], smtp["auth_user"], smtp["auth_success"]) == (
         "PLAIN",
@@ -331,7 +332,7 @@ def test_dovecot_imap_and_pop3(netpair: Pair, tmp_path: Path) -> None:
     assert imap["mailboxes"] == ["INBOX"] and "IMAP4rev1" in imap["capabilities"]
     (pop_row,) = app_rows(records, "POP3")
     pop3 = pop_row["app"]["pop3"]
-    assert pop3["greeting"].startswith("Dovecot")
+    assert pop3["greeting"].startswith("Dovecot") and pop3["server_software"] == "Dovecot"
     assert (pop3["user"], pop3["login_success"]) == ("alice", True)
     assert (pop3["mailbox_messages"], pop3["mailbox_bytes"]) == (count, size) == (1, size)
     assert pop3["retrieved"] == 1 and pop3["retrieved_bytes"] == size

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, ExpectConnection
-from netwatch.dpi.smtp.text import MAX_LIST, Lines, add_unique, text
+from netwatch.dpi.smtp.text import MAX_LIST, Lines, add_unique, software_of, text
 from netwatch.errors import MalformedError
 
 PROTO = "FTP"
@@ -133,6 +133,7 @@ class FTPAnalyzer(AnalyzerBase):
     def record(self) -> dict[str, Any]:
         return {
             "banner": self.banner,
+            "server_software": software_of(self.banner),
             "user": self.user,
             "login_success": self.login_success,
             "commands": self.commands,

@@ -24,7 +24,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
-from netwatch.dpi.smtp.text import MAX_LIST, Lines, add_unique, b64, sasl_user, text
+from netwatch.dpi.smtp.text import (
+    MAX_LIST,
+    Lines,
+    add_unique,
+    b64,
+    sasl_user,
+    software_of,
+    text,
+)
 from netwatch.errors import MalformedError
 
 PROTO = "IMAP"
@@ -33,20 +41,6 @@ MAX_TAGS = 256  # commands awaiting their tagged response
 MAX_LITERAL_KEPT = 256  # a literal up to this size is kept in its line (LOGIN's user)
 MAX_LOGICAL_LINE = 64 * 1024
 MAX_TEXT = 160
-#: Server software named in greetings, as data: (substring, name).
-SOFTWARE = (
-    ("Dovecot", "Dovecot"),
-    ("Cyrus", "Cyrus IMAP"),
-    ("Courier", "Courier-IMAP"),
-    ("Microsoft Exchange", "Microsoft Exchange"),
-    ("Gimap", "Gmail"),
-    ("Zimbra", "Zimbra"),
-    ("UW IMAP", "UW IMAP"),
-    ("Zarafa", "Zarafa"),
-    ("hMailServer", "hMailServer"),
-    ("MDaemon", "MDaemon"),
-    ("IMail", "IMail"),
-)
 _LITERAL = re.compile(rb"\{(\d{1,12})\+?\}$")
 _TAG = re.compile(rb"[!#$&'+,\-./0-9:;<=>?@A-Z\[\]^_`a-z|~]{1,64}")
 _CAPS = re.compile(rb"\[CAPABILITY ([^\]]*)\]", re.IGNORECASE)
@@ -263,9 +257,7 @@ class IMAPAnalyzer(AnalyzerBase):
             if not self._greeted and status in (b"OK", b"PREAUTH", b"BYE"):
                 self._greeted = True
                 self.greeting = text(info)[:MAX_TEXT]
-                self.server_software = next(
-                    (name for key, name in SOFTWARE if key in self.greeting), None
-                )
+                self.server_software = software_of(self.greeting)
             elif status == b"CAPABILITY":
                 self._caps(info)
             return

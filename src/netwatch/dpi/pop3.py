@@ -24,7 +24,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
-from netwatch.dpi.smtp.text import MAX_LIST, Lines, add_unique, b64, sasl_user, text
+from netwatch.dpi.smtp.text import (
+    MAX_LIST,
+    Lines,
+    add_unique,
+    b64,
+    sasl_user,
+    software_of,
+    text,
+)
 from netwatch.errors import MalformedError
 
 PROTO = "POP3"
@@ -109,6 +117,7 @@ class POP3Analyzer(AnalyzerBase):
     def record(self) -> dict[str, Any]:
         return {
             "greeting": self.greeting,
+            "server_software": software_of(self.greeting),
             "capabilities": self.capabilities,
             "commands": self.commands,
             "user": self.user,

@@ -69,6 +69,7 @@ def test_ndpi_user_and_never_the_password() -> None:
     a = FTPAnalyzer()
     replay(a, flow.chunks)
     assert a.record()["user"] == peer["raw"]["User"]
+    assert a.record()["server_software"] == "vsftpd"
     assert peer["raw"]["Pwd"] not in repr(a.record()) + a.summary()
     assert {"command": "PASS", "arg": None, "reply_code": 230, "reply": "Login successful."} in (
         a.record()["requests"]

@@ -85,6 +85,13 @@ def test_matches_ndpi(stem: str) -> None:
         assert name == ("SMTPS" if r["starttls"] else "SMTP")
         if not r["starttls"]:  # nDPI names the server after the greeting's first word
             assert r["banner"].split()[0] == p["raw"]["Hostname/SNI"]
+    products = {
+        flow.server[0]: analyze(flow).record()["server_software"] for flow in flows.values()
+    }
+    assert (
+        set(products.values())
+        == {"ndpi_smtp": {"Sendmail"}, "ndpi_smtp-starttls": {"Gmail", "Postfix"}}[stem]
+    )
 
 
 def zeek_smtp(folder: str) -> dict[str, str]:

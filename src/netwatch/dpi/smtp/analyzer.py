@@ -25,7 +25,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
-from netwatch.dpi.smtp.text import MAX_LIST, Lines, add_unique, b64, sasl_user, text
+from netwatch.dpi.smtp.text import (
+    MAX_LIST,
+    Lines,
+    add_unique,
+    b64,
+    sasl_user,
+    software_of,
+    text,
+)
 from netwatch.errors import MalformedError
 
 PROTO = "SMTP"
@@ -129,6 +137,7 @@ class SMTPAnalyzer(AnalyzerBase):
     def record(self) -> dict[str, Any]:
         return {
             "banner": self.banner,
+            "server_software": software_of(self.banner),
             "helo": self.helo,
             "commands": self.commands,
             "reply_codes": self.reply_codes,

@@ -24,6 +24,18 @@ from netwatch.errors import MalformedError
 #: 1000 for text lines; real servers accept more, so this is generous.
 MAX_LINE = 8192
 MAX_LIST = 64  # entries kept in a record's lists; the rest are counted
+#: Server products named in greetings and banners, as data: (substring, name); the first
+#: substring found (case-sensitive) names the product.
+SOFTWARE: tuple[tuple[str, str], ...] = (
+    ("Dovecot", "Dovecot"), ("Cyrus", "Cyrus"), ("Courier", "Courier"),
+    ("Microsoft Exchange", "Microsoft Exchange"), ("Microsoft ESMTP", "Microsoft Exchange"),
+    ("Microsoft FTP", "Microsoft IIS FTP"), ("Gimap", "Gmail"), ("gsmtp", "Gmail"),
+    ("Zimbra", "Zimbra"), ("UW IMAP", "UW IMAP"), ("hMailServer", "hMailServer"),
+    ("MDaemon", "MDaemon"), ("Postfix", "Postfix"), ("Exim", "Exim"),
+    ("Sendmail", "Sendmail"), ("qmail", "qmail"), ("OpenSMTPD", "OpenSMTPD"),
+    ("Python SMTP", "aiosmtpd"), ("vsFTPd", "vsftpd"), ("ProFTPD", "ProFTPD"),
+    ("Pure-FTPd", "Pure-FTPd"), ("FileZilla", "FileZilla Server"), ("pyftpdlib", "pyftpdlib"),
+)  # fmt: skip
 
 
 class Lines:
@@ -109,6 +121,13 @@ def text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def software_of(greeting: str | None) -> str | None:
+    """The server product a greeting or banner names (:data:`SOFTWARE`), else None."""
+    if not greeting:
+        return None
+    return next((name for key, name in SOFTWARE if key in greeting), None)
 
 
 def b64(raw: bytes | str) -> bytes | None:
