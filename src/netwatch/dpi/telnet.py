@@ -14,6 +14,8 @@
 
 The login user is the first line the client types after a prompt ending ``login:`` or
 ``username:``; a line typed after a ``password:`` prompt is dropped from everything.
+``IAC`` followed by a byte that is no command (below 240) raises :class:`MalformedError`:
+the flow is not Telnet after all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
 from netwatch.dpi.smtp.text import add_unique, text
+from netwatch.errors import MalformedError
 
 PROTO = "Telnet"
 PORTS = frozenset({23})
@@ -36,6 +39,7 @@ OPTIONS = {
     36: "ENVIRON", 37: "AUTHENTICATION", 38: "ENCRYPT", 39: "NEW-ENVIRON",
     44: "COM-PORT", 46: "START-TLS",
 }  # fmt: skip
+MAX_OPTION = 50  # the highest option code assigned so far is 49 (IANA telnet-options)
 USER_PROMPTS = ("login:", "username:", "user name:", "user:")
 PASSWORD_PROMPTS = ("password:", "passcode:", "passwort:")
 SAMPLE = 256
@@ -161,6 +165,8 @@ class TelnetAnalyzer(AnalyzerBase):
                 elif byte == SB:
                     side.sb.clear()
                     side.state = 3
+                elif byte < SE:  # RFC 854 commands are 240..255: this is not Telnet
+                    raise MalformedError(PROTO, f"IAC followed by 0x{byte:02x}")
                 else:
                     side.state = 0  # NOP, GA, IP, AYT, ...: two bytes, nothing to learn
             elif state == 2:
@@ -270,9 +276,13 @@ class TelnetAnalyzer(AnalyzerBase):
 
 
 def detect_tcp(data: bytes) -> bool:
-    """Telnet option negotiation first: ``IAC WILL/WONT/DO/DONT <opt>`` or ``IAC SB``."""
-    if len(data) < 2 or data[0] != IAC:
-        return data == b"\xff"
-    if data[1] == SB:
-        return len(data) >= 3
-    return data[1] in VERBS and (len(data) == 2 or len(data) >= 3)
+    """Telnet option negotiation first: ``IAC WILL/WONT/DO/DONT <opt>`` or ``IAC SB <opt>``
+    with an option code in the registry's range (0-50, or 255 EXOPL); a lone ``IAC`` or
+    ``IAC <verb>`` split off by the sender is accepted too."""
+    if not data or data[0] != IAC:
+        return False
+    if len(data) == 1:
+        return True
+    if data[1] != SB and data[1] not in VERBS:
+        return False
+    return len(data) == 2 or data[2] <= MAX_OPTION or data[2] == 255

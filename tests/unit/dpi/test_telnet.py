@@ -7,6 +7,7 @@ import pytest
 
 from netwatch.dpi.base import Dir
 from netwatch.dpi.telnet import SAMPLE, TelnetAnalyzer, detect_tcp
+from netwatch.errors import MalformedError
 from tests.unit.dpi.test_smtp_support import SHAPES, fuzz_only_malformed, replay, script, tcp_flows
 from tests.util.corpus import corpus_file, expected, expected_peer
 from tests.util.streams import Flow
@@ -93,10 +94,18 @@ def test_trailing_partial_sequence() -> None:
 @pytest.mark.parametrize(
     ("data", "telnet"),
     [(b"\xff\xfd\x03\xff\xfb\x18", True), (b"\xff\xfb\x01", True), (b"\xff\xfa\x18\x01", True),
-     (b"\xff", True), (b"\xff\xf0", False), (b"login: ", False), (b"\x16\x03\x01", False)],
+     (b"\xff", True), (b"\xff\xf0", False), (b"login: ", False), (b"\x16\x03\x01", False),
+     (b"\xff\xfb\x99", False), (b"\xff\xfd\xff", True)],
 )  # fmt: skip
 def test_detect(data: bytes, telnet: bool) -> None:
     assert detect_tcp(data) is telnet
+
+
+def test_iac_before_a_non_command_is_malformed() -> None:
+    a = TelnetAnalyzer()
+    with pytest.raises(MalformedError) as exc:
+        replay(a, script((C, b"\xff\xfd\x03"), (S, b"abc\xff\x41")))
+    assert exc.value.reason == "IAC followed by 0x41"
 
 
 test_fuzz = fuzz_only_malformed(TelnetAnalyzer)
