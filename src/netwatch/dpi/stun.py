@@ -142,9 +142,9 @@ class STUNAnalyzer(AnalyzerBase):
             return ()
         buf = self._bufs[direction]
         buf += data
-        if len(buf) > MAX_BUFFER:
-            raise MalformedError(PROTO, "TCP message larger than the buffer")
         self._drain(direction, buf)
+        if len(buf) > MAX_BUFFER:  # what is left is one incomplete message
+            raise MalformedError(PROTO, "TCP message larger than the buffer")
         return ()
 
     def gap(self, direction: Dir, length: int) -> None:
