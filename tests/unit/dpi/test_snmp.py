@@ -176,3 +176,13 @@ def test_fuzz_random_bytes(data: bytes) -> None:
     except MalformedError:
         pass
     SCHEMA.validate(a.record())
+
+
+def test_engine_labels_every_snmp_flow() -> None:
+    from tests.unit.engine.helpers import analyze
+
+    for stem in STEMS:
+        recs = analyze(corpus_file(stem + ".pcap"))
+        snmp = [r for r in recs if (r.get("app") or {}).get("protocol") == "SNMP"]
+        assert len(snmp) == len(snmp_flows(stem))
+        assert all(r["app"]["summary"].startswith("SNMPv") for r in snmp)

@@ -198,3 +198,13 @@ def test_fuzz_random_stream(data: bytes) -> None:
     except MalformedError:
         pass
     SCHEMA.validate(a.record())
+
+
+def test_engine_labels_every_stun_flow() -> None:
+    from tests.unit.engine.helpers import analyze
+
+    recs = analyze(corpus_file("ndpi_stun.pcap"))
+    stun = [r["app"]["stun"] for r in recs if (r.get("app") or {}).get("protocol") == "STUN"]
+    assert len(stun) == len(stun_flows()) == 8
+    tcp = [s for s in stun if s["transport"] == "tcp"]
+    assert len(tcp) == 2 and any(s["turn_allocated"] for s in tcp)
