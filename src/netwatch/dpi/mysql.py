@@ -225,7 +225,11 @@ class MySQLAnalyzer(AnalyzerBase):
         self._protocol_version = r.int_le(1)
         if self._protocol_version != 10:
             raise MalformedError(PROTO, "not a HandshakeV10 greeting")
-        self._server_version = r.cstring()[:64]
+        version = r.cstring()[:64]
+        # MariaDB before 11 prefixes "5.5.5-" so that old clients accept its version
+        if version.startswith("5.5.5-") and "MariaDB" in version:
+            version = version[6:]
+        self._server_version = version
         self._connection_id = r.int_le(4)
         r.take(8)  # auth-plugin-data part 1
         r.take(1)  # filler

@@ -158,13 +158,13 @@ class OpenVPNAnalyzer(AnalyzerBase):
         sid = pkt[1:9]
         if self._sids[direction] is None:
             self._sids[direction] = sid
-        if self._wrap is None:
+        if self._wrap is None and op in (2, 8):
             self._learn_wrapping(direction, pkt)
         if self._wrap in ("none", "tls-auth") and op == 4 and key == 0:
             self._control(direction, pkt, ts)
 
     def _learn_wrapping(self, direction: Dir, pkt: bytes) -> None:
-        """From the first server reply: where (if anywhere) it echoes the client's id."""
+        """From the server's hard reset: where (if anywhere) it echoes the client's id."""
         client_sid = self._sids[Dir.CLIENT]
         if direction != Dir.SERVER or client_sid is None:
             return

@@ -34,6 +34,7 @@ MAX_KEEP = 16 * 1024
 MAX_MESSAGE = 1 << 30
 MAX_QUERIES = 16
 MAX_QUERY_TEXT = 256
+NAMED_PARAMS = frozenset({"user", "database", "application_name"})  # fields of their own
 
 AUTH_METHODS = {
     0: "ok",
@@ -261,7 +262,7 @@ class PostgresAnalyzer(AnalyzerBase):
             "user": params.get("user"),
             "database": params.get("database") or params.get("user"),
             "application_name": params.get("application_name"),
-            "parameters": {k: v for k, v in params.items() if k not in ("user", "database")},
+            "parameters": {k: v for k, v in params.items() if k not in NAMED_PARAMS},
             "ssl_request": self._ssl_request,
             "gssenc_request": self._gss_request,
             "ssl_response": self._ssl_response,

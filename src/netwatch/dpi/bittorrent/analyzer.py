@@ -159,7 +159,6 @@ class BitTorrentAnalyzer(AnalyzerBase):
             "extensions": ext,
             "listen_ports": [p.listen_port for p in (c, s) if p.listen_port],
             "messages": messages,
-            "piece_bytes": c.piece_bytes + s.piece_bytes,
             "dht_queries": list(self._queries),
             "dht_node_ids": list(self._node_ids),
             "dht_info_hashes": list(self._dht_hashes),

@@ -25,6 +25,9 @@ HANDSHAKE_LEN = 68
 MAX_MESSAGE = 4 * 1024 * 1024  # clients drop peers sending more (a 16 KiB block is usual)
 MAX_EXT_HANDSHAKE = 64 * 1024
 MAX_NAMES = 32
+#: messages a side may send before the handshake phase is taken as over (clients that
+#: never send an extension handshake)
+MAX_HANDSHAKE_MESSAGES = 64
 
 MESSAGE_NAMES = {
     0: "choke",
@@ -62,7 +65,6 @@ class PeerSide:
         "lost",
         "messages",
         "peer_id",
-        "piece_bytes",
         "reserved",
         "skip",
     )
@@ -78,7 +80,6 @@ class PeerSide:
         self.listen_port: int | None = None
         self.extensions: list[str] = []
         self.messages: dict[str, int] = {}
-        self.piece_bytes = 0
 
     def feed(self, data: bytes) -> None:
         if self.lost:
@@ -126,8 +127,6 @@ class PeerSide:
                     self._ext_handshake(body[1:])
                 continue
             self._count(name)
-            if mid == 7:
-                self.piece_bytes += max(0, length - 9)
             have = min(len(buf), 4 + length)
             self.skip = 4 + length - have
             del buf[:have]
@@ -150,5 +149,7 @@ class PeerSide:
 
     @property
     def done(self) -> bool:
-        """Handshake and extension handshake seen (or the side is unreadable)."""
-        return self.lost or (self.peer_id is not None and self.client_name is not None)
+        """Handshake and extension handshake seen, the side unreadable, or past the start."""
+        if self.lost or (self.peer_id is not None and self.client_name is not None):
+            return True
+        return sum(self.messages.values()) >= MAX_HANDSHAKE_MESSAGES
