@@ -165,8 +165,10 @@ def _scan_extensions(body: bytes, pos: int) -> tuple[tuple[int, bytes], ...]:
     pos += 2
     out = []
     while pos < n:
-        start = pos + 4
-        end = start + ((body[pos + 2] << 8) | body[pos + 3]) if start <= n else n + 1
+        start = pos + 4  # extension_type, then extension_data<0..2^16-1>
+        if start > n:
+            raise _Irregular
+        end = start + ((body[pos + 2] << 8) | body[pos + 3])
         if end > n:
             raise _Irregular
         out.append(((body[pos] << 8) | body[pos + 1], body[start:end]))
