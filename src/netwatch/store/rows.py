@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from netwatch.dpi.base import AppEvent
-from netwatch.filters.fields import collect
+from netwatch.filters.fields import MAX_DEPTH, collect
 from netwatch.filters.values import address_key, as_float
 from netwatch.model.snapshot import ConnectionView
 
@@ -84,6 +84,31 @@ def text_value(v: object) -> str:
     return str(v).lower()
 
 
+#: The mapping keys each path needs (``*`` matches any).
+_NAMES = {p: frozenset(x for x in path if x != "*") for p, path in _PATHS}
+
+
+def _keys(obj: Any, depth: int = 0) -> set[str]:
+    """Every mapping key in a tree (as deep as :func:`collect` goes): one walk, after which
+    most indexed paths can be skipped instead of deep-searched (a TLS object has no
+    ``qname``, so ``app.dns.qname`` would otherwise walk all of it to find nothing)."""
+    out: set[str] = set()
+    stack = [(obj, depth)]
+    while stack:
+        o, d = stack.pop()
+        if d > MAX_DEPTH:
+            continue
+        if isinstance(o, Mapping):
+            out.update(k for k in o if isinstance(k, str))
+            stack.extend((v, d + 1) for v in o.values() if not isinstance(v, _SCALARS))
+        elif isinstance(o, list | tuple):
+            stack.extend((v, d + 1) for v in o if not isinstance(v, _SCALARS))
+    return out
+
+
+_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
 def dpi_values(app: object) -> list[DpiRow]:
     """(key, lower-cased text, number or None) for every indexed value of ``app``.
 
@@ -93,7 +118,10 @@ def dpi_values(app: object) -> list[DpiRow]:
         return []
     out: list[DpiRow] = []
     seen: set[tuple[str, str]] = set()
+    present = _keys(app)
     for key, path in _PATHS:
+        if not present.issuperset(_NAMES[key]):
+            continue  # a key of the path occurs nowhere in the tree: collect finds nothing
         found: list[Any] = []
         collect(app, path, found)
         for v in found:
@@ -148,7 +176,7 @@ CONNECTION_COLUMNS = (
 )
 
 
-def event_row(run: int, v: ConnectionView | None, ev: AppEvent) -> tuple[Any, ...]:
+def event_row(run: int, conn: int | None, ev: AppEvent) -> tuple[Any, ...]:
     """``(run, conn, ts, type, data)``: the event's fields (all but ``ts``) as JSON."""
     fields = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev) if f.name != "ts"}
-    return (run, None if v is None else v.id, ev.ts, type(ev).__name__, dumps(fields))
+    return (run, conn, ev.ts, type(ev).__name__, dumps(fields))

@@ -100,8 +100,13 @@ class StoreWriter:
         self._put(v)
 
     def put_event(self, v: ConnectionView | None, ev: AppEvent) -> None:
+        """``Engine(on_event=...)``: an event with the view of its row."""
+        self.put_event_of(None if v is None else v.id, ev)
+
+    def put_event_of(self, conn: int | None, ev: AppEvent) -> None:
+        """An event of the row with id ``conn``: all the store needs of the row."""
         # Serialised here: an event may hold analyzer-owned dicts that change later.
-        self._put(event_row(self.run, v, ev))
+        self._put(event_row(self.run, conn, ev))
 
     def _put(self, item: Any) -> None:
         if self.error is not None:
