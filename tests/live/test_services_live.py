@@ -649,3 +649,74 @@ def test_sip_call_through_kamailio_links_rtp(netpair2: Pair, tmp_path: Path) -> 
     assert len(rtp) == len(rtcp) == 1
     assert rtp[0]["call_id"] == rtcp[0]["call_id"] == "call-1@nwtest"
     assert rtp[0]["codecs"] == ["PCMU", "PCMA"] and rtp[0]["media"] == "audio"
+
+
+# ------------------------------------------------------------------------------ NetBIOS
+
+SMB_CONF = """\
+[global]
+netbios name = NWSERVER
+workgroup = NWTEST
+interfaces = {ifname}
+bind interfaces only = yes
+lock directory = {wd}/lock
+state directory = {wd}/state
+cache directory = {wd}/cache
+pid directory = {wd}/pid
+private dir = {wd}/priv
+log file = {wd}/nmbd.%m.log
+"""
+
+
+def test_netbios_names_against_nmbd(netpair: Pair, tmp_path: Path) -> None:
+    need("nmbd", "nmblookup")
+    srv, cli = netpair.server, netpair.client
+    for d in ("lock", "state", "cache", "pid", "priv"):
+        (tmp_path / d).mkdir()
+    conf = tmp_path / "smb.conf"
+    conf.write_text(SMB_CONF.format(ifname=srv.ifname, wd=tmp_path))
+    log = tmp_path / "nmbd.log"
+    argv = ["nmbd", "-F", "--debug-stdout", "-d", "2", "-s", str(conf)]
+    lookups: list[str] = []
+
+    def action() -> None:
+        with daemon(srv, argv, log, log_says(log, "making subnet name:UNICAST_SUBNET")):
+            nml = ["nmblookup", "-s", str(conf)]
+            wait_until(
+                lambda: cli.run([*nml, "-U", srv.ip4, "NWSERVER"]).returncode == 0,
+                "nmbd answering",
+                15.0,
+                None,
+            )
+            lookups.append(run_ok(cli, [*nml, "-U", srv.ip4, "NWSERVER"]))
+            lookups.append(run_ok(cli, [*nml, "-A", srv.ip4]))  # node status
+
+    # Fed straight from the capture: the engine's registry still gives port 137 to its DNS
+    # row (see test_ntp_and_group_detection.py), so this checks the analyzer itself.
+    from netwatch.dpi.base import Dir
+    from netwatch.dpi.netbios import NetBIOSAnalyzer, detect_udp
+    from tests.util.streams import flows_of
+
+    path = tmp_path / "nbns.pcap"
+    with pcap.record(cli.ns, cli.ifname, path, bpf=["udp", "port", "137"]):
+        action()
+    recs = []
+    for flow in flows_of(path):
+        assert detect_udp(flow.chunks[0][1])
+        a = NetBIOSAnalyzer()
+        for d, data, ts in flow.chunks:
+            a.feed(Dir(d), data, ts)
+        recs.append(a.record())
+    assert f"{srv.ip4} NWSERVER<00>" in lookups[0]
+    assert "NWTEST" in lookups[1]
+    answered = [r for r in recs if r["responses"] and "NWSERVER<00>" in r["names"]]
+    assert answered and srv.ip4 in answered[0]["addresses"]
+    assert answered[0]["opcodes"] == ["query"]
+    status = [r for r in recs if r["node_status_names"]]
+    assert status and {"NWSERVER<00>", "NWSERVER<20>", "NWTEST<00>"} <= set(
+        status[0]["node_status_names"]
+    )
+    assert "*<00>" in status[0]["names"]
+    # nmbd's start-up broadcasts register its names (RFC 1002 §5.1.1.1)
+    reg = [r for r in recs if "registration" in r["opcodes"]]
+    assert reg and reg[0]["broadcast"] and "NWTEST<1d>" in reg[0]["names"]
