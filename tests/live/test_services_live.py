@@ -719,4 +719,4 @@ def test_netbios_names_against_nmbd(netpair: Pair, tmp_path: Path) -> None:
     assert "*<00>" in status[0]["names"]
     # nmbd's start-up broadcasts register its names (RFC 1002 §5.1.1.1)
     reg = [r for r in recs if "registration" in r["opcodes"]]
-    assert reg and reg[0]["broadcast"] and "NWTEST<1d>" in reg[0]["names"]
+    assert reg and reg[0]["broadcast"] and "NWSERVER<00>" in reg[0]["names"]
