@@ -48,11 +48,12 @@ _VERSION = re.compile(rb"redis_version:([0-9A-Za-z.\-]{1,32})")
 
 
 def detect_tcp(data: bytes) -> bool:
-    """A command array (``*N`` then a bulk command name) or a known inline command line."""
+    """A command array (``*N`` then a bulk command name) or a known inline command line
+    (the first line of the payload; a client may pipeline more)."""
     if _ARRAY_START.match(data):
         return True
-    m = _INLINE.fullmatch(data)
-    return bool(m) and m is not None and m[1].upper() in INLINE_COMMANDS
+    m = _INLINE.match(data)
+    return m is not None and m[1].upper() in INLINE_COMMANDS
 
 
 class _Message:
