@@ -86,9 +86,10 @@ _CACHE: dict[tuple[str, int, int], list[Detector]] = {}
 
 
 def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | None:
-    """Return a fresh analyzer for a flow whose originator's first payload is ``data``.
+    """Return a fresh analyzer for a flow whose first payload (either side's) is ``data``.
 
-    ``sport``/``dport`` are the originator's and responder's ports.
+    ``sport``/``dport`` are the originator's and responder's ports, whichever side sent
+    ``data``: the analyzer is built with the responder's port.
     """
     key = (
         transport,

@@ -586,11 +586,9 @@ class Tracker:
         an = c.analyzer
         if an is None:
             c.detect_tries += 1
-            if d == 0:
-                sport, dport = c.c_port, c.s_port
-            else:
-                sport, dport = c.s_port, c.c_port
-            an = registry.detect(transport, data, sport, dport)
+            # Ports in the flow's own orientation, whichever side spoke first: the
+            # analyzer must learn the responder's port (SMTP on 25 vs FTP on 21...).
+            an = registry.detect(transport, data, c.c_port, c.s_port)
             if an is None:
                 if c.detect_tries >= registry.MAX_DETECT_PACKETS:
                     c.dpi = DPI_DONE

@@ -244,3 +244,42 @@ def test_announced_connection_is_labelled_and_linked() -> None:
     tr._events(parent, [ExpectConnection(2.0, "tcp", S, 50002, "FTP-DATA", {}, 5.0)])
     tr.expire(10.0)
     assert not tr.expected
+
+
+def test_detection_on_the_servers_first_bytes_gets_the_servers_port() -> None:
+    """A server-first protocol (SSH banner here) is built with the responder's port."""
+    pk = [
+        *handshake(),
+        (
+            1.1,
+            build.tcp(S, 443, C, 40000, "PA", seq=501, ack=101, payload=b"SSH-2.0-OpenSSH_9.6\r\n"),
+        ),
+    ]
+    tr, _ = run(pk)
+    (c,) = tr.table.values()
+    assert c.analyzer is not None and c.analyzer.protocol == "SSH"
+    assert (c.c_port, c.s_port) == (40000, 443)
+
+
+def test_detect_passes_the_responder_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netwatch.dpi import registry
+
+    seen: list[tuple[int, int]] = []
+    real = registry.detect
+
+    def spy(transport: str, data: bytes, sport: int, dport: int):  # type: ignore[no-untyped-def]
+        seen.append((sport, dport))
+        return real(transport, data, sport, dport)
+
+    monkeypatch.setattr(registry, "detect", spy)
+    pk = [
+        *handshake(),
+        (
+            1.1,
+            build.tcp(
+                S, 443, C, 40000, "PA", seq=501, ack=101, payload=b"220 mail.example ESMTP\r\n"
+            ),
+        ),
+    ]
+    run(pk)
+    assert seen and seen[0] == (40000, 443)
