@@ -10,6 +10,7 @@ other, the veth recorded with tcpdump and the capture run through the whole engi
 | STUN     | coturn turnserver    | turnutils_stunclient, turnutils_uclient |
 | SIP      | kamailio (proxy)     | two Python user agents, UDP and TCP     |
 | SSDP     | minidlna             | a Python M-SEARCH                       |
+| NetBIOS  | samba's nmbd         | nmblookup (name query, node status)     |
 """
 
 from __future__ import annotations
@@ -435,7 +436,7 @@ children=2
 tcp_children=2
 listen=udp:{ip}:5060
 listen=tcp:{ip}:5060
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+mpath="{mpath}"
 loadmodule "kex.so"
 loadmodule "tm.so"
 loadmodule "tmx.so"
@@ -604,7 +605,10 @@ def test_sip_call_through_kamailio_links_rtp(netpair2: Pair, tmp_path: Path) -> 
     need("kamailio")
     srv, cli = netpair2.server, netpair2.client
     cfg = tmp_path / "kamailio.cfg"
-    cfg.write_text(KAMAILIO_CFG.format(ip=srv.ip4))
+    mpaths = sorted(Path("/usr/lib").glob("*/kamailio/modules")) or [
+        Path("/usr/lib/kamailio/modules")
+    ]
+    cfg.write_text(KAMAILIO_CFG.format(ip=srv.ip4, mpath=f"{mpaths[0]}/"))
     log = tmp_path / "kamailio.log"
     argv = ["kamailio", "-DD", "-E", "-f", str(cfg), "-P", str(tmp_path / "pid"),
             "-Y", str(tmp_path), "-w", str(tmp_path), "-m", "32", "-M", "8"]  # fmt: skip
