@@ -7,12 +7,17 @@ from collections.abc import Iterable, Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static, Tree
+from textual.widgets import Sparkline, Tree
 from textual.widgets.tree import TreeNode
 
 from netwatch.model.snapshot import ConnectionView
 from netwatch.tui import fmt
 from netwatch.tui.details_data import Node, connection_tree
+from netwatch.tui.widgets.bars import Bar
+
+
+class TitleBar(Bar):
+    """The one-line title of the details pane."""
 
 
 class DetailsTree(Tree[str]):
@@ -30,7 +35,7 @@ class DetailsView(Vertical):
 
     DEFAULT_CSS = """
     DetailsView { height: 1fr; }
-    DetailsView > #details-title { height: auto; padding: 0 1; text-style: bold; }
+    DetailsView > #details-title { height: 1; padding: 0 1; text-style: bold; }
     DetailsView > Sparkline { height: 2; margin: 0 1; }
     DetailsView > DetailsTree { height: 1fr; }
     """
@@ -41,7 +46,7 @@ class DetailsView(Vertical):
         self._conn_id: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("No connection selected", id="details-title")
+        yield TitleBar(id="details-title")
         yield Sparkline([], id="details-spark")
         tree = DetailsTree("connection", id="details-tree")
         tree.show_root = False
@@ -51,11 +56,11 @@ class DetailsView(Vertical):
         self, view: ConnectionView | None, history: Sequence[float], gone: bool = False
     ) -> None:
         """``gone``: the connection left the table; its last known state is shown."""
-        title = self.query_one("#details-title", Static)
+        title = self.query_one("#details-title", TitleBar)
         spark = self.query_one("#details-spark", Sparkline)
         tree = self.query_one(DetailsTree)
         if view is None:
-            title.update("No connection selected (Enter on a row)")
+            title.set_content(Text("No connection selected (Enter on a row)"))
             spark.data = []
             if self._tree_nodes is not None:
                 tree.clear()
@@ -67,7 +72,10 @@ class DetailsView(Vertical):
         rate = (
             "no longer tracked" if gone else fmt.human_rate(view.rate_in + view.rate_out) or "idle"
         )
-        title.update(Text(f"{view.proto.upper()} {local} -> {remote}  {view.state}  {rate}"))
+        heading = Text(f"{view.proto.upper()} {view.state} {rate}  {local} -> {remote}")
+        heading.no_wrap = True
+        heading.overflow = "ellipsis"
+        title.set_content(heading)
         spark.data = list(history) or [0.0]
         nodes = connection_tree(view)
         if nodes == self._tree_nodes:
