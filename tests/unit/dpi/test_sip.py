@@ -250,3 +250,19 @@ def test_fuzz_mutated_messages(data: st.DataObject) -> None:
             pass
         SCHEMA.validate(a.record())
         a.summary()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=30))
+def test_tcp_any_segmentation_gives_the_same_record(sizes: list[int]) -> None:
+    whole = SIPAnalyzer(transport="tcp")
+    split = SIPAnalyzer(transport="tcp")
+    i = 0
+    for d, data in call_bytes():  # each message cut into segments, directions in call order
+        whole.feed(Dir(d), data, 1.0)
+        pos = 0
+        while pos < len(data):
+            n = sizes[i % len(sizes)]
+            split.feed(Dir(d), data[pos : pos + n], 1.0)
+            pos, i = pos + n, i + 1
+    assert split.record() == whole.record()

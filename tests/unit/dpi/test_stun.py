@@ -208,3 +208,17 @@ def test_engine_labels_every_stun_flow() -> None:
     assert len(stun) == len(stun_flows()) == 8
     tcp = [s for s in stun if s["transport"] == "tcp"]
     assert len(tcp) == 2 and any(s["turn_allocated"] for s in tcp)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=20))
+def test_tcp_any_segmentation_gives_the_same_record(sizes: list[int]) -> None:
+    for flow in (f for f in stun_flows() if f.transport == "tcp"):
+        whole = run(flow, [(d, flow.data(d), 0.0) for d in (0, 1)]).record()
+        chunks = []
+        for d in (0, 1):
+            data, pos, i = flow.data(d), 0, 0
+            while pos < len(data):
+                chunks.append((d, data[pos : pos + sizes[i % len(sizes)]], 0.0))
+                pos, i = pos + sizes[i % len(sizes)], i + 1
+        assert run(flow, chunks).record() == whole
