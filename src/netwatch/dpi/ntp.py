@@ -67,7 +67,7 @@ def refid_text(stratum: int, refid: bytes, version: int) -> str:
 
 def detect_udp(data: bytes) -> bool:
     """An NTP header: version 1-4, a mode 1-5 with a 48-byte header plus whole 32-bit
-    words, stratum at most 16, a sane poll and precision (mode 6/7 have their own shorter
+    words, stratum at most 16, a sane poll interval (mode 6/7 have their own shorter
     layouts and are not detected on their own)."""
     if len(data) < 48 or len(data) > MAX_PACKET or len(data) % 4:
         return False
@@ -75,9 +75,8 @@ def detect_udp(data: bytes) -> bool:
     if not 1 <= version <= 4 or not 1 <= mode <= 5 or data[1] > 16:
         return False
     poll = data[2] if data[2] < 128 else data[2] - 256
-    precision = data[3] if data[3] < 128 else data[3] - 256
-    # Clocks are finer than a second (precision <= 0, log2 s); a bare client sends 0.
-    return -6 <= poll <= 17 and -32 <= precision <= 0
+    # Not the precision: chrony's client requests carry +32 there, not a clock's log2 s.
+    return -6 <= poll <= 17
 
 
 class NTPAnalyzer(AnalyzerBase):

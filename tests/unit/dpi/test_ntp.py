@@ -131,6 +131,11 @@ def test_truncated_header_is_malformed(cut: int) -> None:
         NTPAnalyzer().feed(Dir.CLIENT, data, 0.0)
 
 
+def test_detect_accepts_chrony_client_requests() -> None:
+    # chrony 4 client requests: v4 mode 3, poll 6, precision byte +32 (seen in the live test)
+    assert detect_udp(bytes.fromhex("23000620") + bytes(40) + bytes.fromhex("0123456789abcdef"))
+
+
 def test_detect_rejects_other_protocols() -> None:
     assert not detect_udp(b"\x00" * 48)  # version 0
     assert not detect_udp(b"\x23" + b"\x00" * 46)  # 47 bytes
