@@ -105,3 +105,16 @@ async def test_keyed_table_sync_adds_removes_reorders_and_ignores_repeats() -> N
             "github.com:https",
         ]
         assert table.get_row_index("1") == 1
+
+
+@run
+async def test_rows_hidden_by_the_filter_come_back_with_their_cells() -> None:
+    async with running() as (app, pilot, _mon):
+        table = app.main.table
+        before = table.get_cell("1", "remote")
+        await pilot.press("slash", *"ssh")
+        assert table.order == ["3"]
+        await pilot.press("backspace", "backspace", "backspace")
+        assert table.row_count == 9
+        assert table.get_cell("1", "remote") is before  # reused, not rebuilt
+        assert str(before) == "github.com:https"

@@ -40,14 +40,15 @@ Styler = Callable[[Any], str]
 
 
 class RowRef:
-    """The current item of one row, shared by the row's cells."""
+    """The current item of one row, shared by the row's cells (kept in ``cells``)."""
 
-    __slots__ = ("flag", "item", "row")
+    __slots__ = ("cells", "flag", "item", "row")
 
     def __init__(self, item: Any, flag: bool, row: Row) -> None:
         self.item = item
         self.flag = flag
         self.row = row
+        self.cells: dict[ColumnKey, LazyCell] = {}
 
 
 class LazyCell:
@@ -123,6 +124,7 @@ class KeyedTable(DataTable[LazyCell]):
         self.formatter = formatter
         self.styler = styler
         self._refs: dict[str, RowRef] = {}
+        self._spare: dict[str, RowRef] = {}  # rows hidden by the filter, cells kept
         self._order: list[str] = []
         self._column_keys: list[str] = []
 
@@ -163,6 +165,7 @@ class KeyedTable(DataTable[LazyCell]):
                 self.add_column(label, width=width, key=key)
             self._column_keys = keys
             self._refs = {}
+            self._spare = {}
             self._order = []
             if old_keys:
                 self.sync(old_keys, items, flags)
@@ -211,27 +214,35 @@ class KeyedTable(DataTable[LazyCell]):
         meta = self.rows
         colkeys = [ColumnKey(k) for k in self._column_keys]
         refs = self._refs
+        spare = self._spare
         current: dict[str, RowRef] = {}
         changed = False
         for key, item, flag in zip(keys, items, flags or repeat(False), strict=False):
             ref = refs.get(key)
             if ref is None:
-                rk = RowKey(key)
-                ref = RowRef(item, flag, Row(rk, 1))
-                data[rk] = {ck: LazyCell(self, ref, i) for i, ck in enumerate(colkeys)}
-                meta[rk] = ref.row
+                ref = spare.pop(key, None)
+                if ref is None:
+                    ref = RowRef(item, flag, Row(RowKey(key), 1))
+                    ref.cells = {ck: LazyCell(self, ref, i) for i, ck in enumerate(colkeys)}
+                else:
+                    ref.item = item
+                    ref.flag = flag
+                data[ref.row.key] = ref.cells
+                meta[ref.row.key] = ref.row
                 changed = True
             elif ref.item is not item or ref.flag != flag:
                 ref.item = item
                 ref.flag = flag
                 changed = True
             current[key] = ref
-        for key in refs:
+        for key, ref in refs.items():
             if key not in current:
-                rk = refs[key].row.key
-                del data[rk]
-                del meta[rk]
+                del data[ref.row.key]
+                del meta[ref.row.key]
+                spare[key] = ref  # filtered out now, likely back after a backspace
                 changed = True
+        if len(spare) > 2 * len(current) + 1000:  # rows that left for good
+            spare.clear()
         order = list(keys)
         if len(order) != len(current):  # a repeated key keeps its first place only
             order = list(dict.fromkeys(order))
