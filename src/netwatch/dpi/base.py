@@ -112,7 +112,13 @@ class Analyzer(Protocol):
 
     @property
     def handoff(self) -> str | None:
-        """A protocol that takes over the rest of the stream (``"TLS"`` after STARTTLS)."""
+        """A protocol that takes over the rest of the stream (``"TLS"`` after STARTTLS), or
+        ``"DETECT"``: detect the rest afresh (an HTTP CONNECT tunnel of unknown content)."""
+        ...
+
+    def tunnel_bytes(self, direction: Dir) -> bytes:
+        """Bytes this analyzer consumed that belong to the protocol it hands over to
+        (replayed into the next analyzer, e.g. the ClientHello after an HTTP CONNECT)."""
         ...
 
 
@@ -135,3 +141,6 @@ class AnalyzerBase:
     @property
     def handoff(self) -> str | None:
         return None
+
+    def tunnel_bytes(self, direction: Dir) -> bytes:
+        return b""

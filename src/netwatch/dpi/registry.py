@@ -32,7 +32,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("DNS",  "tcp", "netwatch.dpi.dns",           "detect_tcp", "DNSAnalyzer",
              DNS_PORTS, ("transport", "variant")),
     Detector("DNS",  "udp", "netwatch.dpi.dns",           "detect_udp", "DNSAnalyzer",
-             DNS_PORTS | {137}, ("transport", "variant")),
+             DNS_PORTS, ("transport", "variant")),
     Detector("QUIC", "udp", "netwatch.dpi.quic.analyzer", "detect_udp", "QUICAnalyzer",
              frozenset({443, 80, 8443, 4433})),
     # Last resort, no port hint: TLS records of a connection the capture joined mid-stream.

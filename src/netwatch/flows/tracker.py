@@ -23,11 +23,19 @@ from netwatch.decode import packet as _pk
 from netwatch.decode.fragments import FragmentReassembler
 from netwatch.decode.packet import KIND_ARP, Packet, decode, decode_l4
 from netwatch.dpi import registry
-from netwatch.dpi.base import AppEvent, Dir, ExpectConnection, NameResolved
+from netwatch.dpi.base import Analyzer, AppEvent, Dir, ExpectConnection, NameResolved
 from netwatch.errors import DecodeError, MalformedError
 from netwatch.flows import tcpstate, timeouts
 from netwatch.flows.addr import pton
-from netwatch.flows.conn import DPI_ACTIVE, DPI_DONE, HIST_BIT, Conn, TcpHalf, add_history
+from netwatch.flows.conn import (
+    DPI_ACTIVE,
+    DPI_DONE,
+    DPI_UNDECIDED,
+    HIST_BIT,
+    Conn,
+    TcpHalf,
+    add_history,
+)
 from netwatch.flows.icmp import arp_packet, icmp_packet
 from netwatch.flows.services import ServiceTable
 from netwatch.reassembly.stream import StreamReassembler
@@ -46,6 +54,8 @@ OOO_DEFAULT = 0.003
 EXPIRE_EVERY = 1.0
 LATE_WINDOW = 120.0
 MAX_EXPECTED = 4096
+#: TCP bytes kept from before detection, replayed into the analyzer detection then finds.
+PRE_DETECT_BYTES = 8192
 _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
 
@@ -593,9 +603,21 @@ class Tracker:
                 if c.detect_tries >= registry.MAX_DETECT_PACKETS:
                     c.dpi = DPI_DONE
                     self._drop_streams(c)
+                    if c.extra is not None:
+                        c.extra.pop("_pre", None)
+                elif transport == "tcp":
+                    self._keep_undetected(c, d, data)
                 return
             c.analyzer = an
             c.dpi = DPI_ACTIVE
+            pre = c.extra.pop("_pre", None) if c.extra is not None else None
+            if pre:
+                # The other side spoke first in a form no detector knew (a CONNECT line
+                # with spaces, a banner): the analyzer gets those bytes too, in order.
+                for pd, pdata in pre:
+                    self._feed(c, pd, pdata, ts, transport)
+                    if c.analyzer is not an:
+                        return
         try:
             events = an.feed(Dir(d), data, ts)
         except MalformedError as exc:
@@ -610,21 +632,39 @@ class Tracker:
         idle = an.idle_timeout
         if idle:
             c.timeout = idle
-        if an.finished:
+        if an.handoff:  # before ``finished``: a handing-over analyzer is also finished
+            self._handoff(c, an.handoff, an)
+        elif an.finished:
             self._detach(c)
-        elif an.handoff:
-            self._handoff(c, an.handoff)
 
-    def _handoff(self, c: Conn, protocol: str) -> None:
-        """STARTTLS and friends: the old analyzer's record stays, a new one takes the stream."""
+    @staticmethod
+    def _keep_undetected(c: Conn, d: int, data: bytes) -> None:
+        """Keep a TCP flow's first undetected bytes (bounded) for the analyzer found later."""
+        if c.extra is None:
+            c.extra = {}
+        pre: list[tuple[int, bytes]] = c.extra.setdefault("_pre", [])
+        if sum(len(x) for _, x in pre) + len(data) <= PRE_DETECT_BYTES:
+            pre.append((d, data))
+
+    def _handoff(self, c: Conn, protocol: str, old: Analyzer) -> None:
+        """STARTTLS, HTTP CONNECT and friends: the old analyzer's record stays, a new one
+        takes the stream, starting with the bytes the old one had already consumed."""
         self._detach(c, keep_streams=True)
-        an = registry.create(protocol, c.proto, c.s_port)
-        if an is None:
-            c.dpi = DPI_DONE
-            self._drop_streams(c)
-            return
-        c.analyzer = an
-        c.dpi = DPI_ACTIVE
+        if protocol == "DETECT":
+            c.dpi = DPI_UNDECIDED
+            c.detect_tries = 0
+        else:
+            an = registry.create(protocol, c.proto, c.s_port)
+            if an is None:
+                c.dpi = DPI_DONE
+                self._drop_streams(c)
+                return
+            c.analyzer = an
+            c.dpi = DPI_ACTIVE
+        for d in (0, 1):
+            replay = old.tunnel_bytes(Dir(d))
+            if replay and c.dpi != DPI_DONE:
+                self._feed(c, d, replay, c.last, c.proto)
 
     def _analyzer_failed(self, c: Conn, protocol: str, reason: str) -> None:
         self.analyzer_errors[protocol] += 1

@@ -73,6 +73,7 @@ class ConnectionView:
     def to_record(self) -> dict[str, Any]:
         """The stable machine-readable record (JSON Schema in docs/schema/)."""
         rec: dict[str, Any] = {
+            "id": self.id,
             "proto": self.proto,
             "ip_version": self.ip_version,
             "local_addr": self.local_addr,

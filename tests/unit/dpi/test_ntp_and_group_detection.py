@@ -83,11 +83,6 @@ def test_registry_hands_each_flow_to_its_analyzer() -> None:
     assert checked >= 38
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core DNS row is hinted on port 137 and DNS's parser accepts name service "
-    "packets; once 137 leaves DNS's hints this passes (and the marker must go)",
-)
 def test_registry_gives_port_137_to_netbios() -> None:
     from netwatch.dpi.netbios import detect_udp
     from tests.util.corpus import corpus_file

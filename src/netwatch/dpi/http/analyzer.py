@@ -26,6 +26,7 @@ from netwatch.errors import MalformedError
 PROTO = "HTTP"
 MAX_PENDING = 256  # requests awaiting a response (pipelining depth)
 MAX_STREAMS = 1024  # HTTP/2 streams remembered for pairing
+TUNNEL_SNIFF = 64  # tunnel bytes of one side after which unknown content goes to detection
 TUNNEL_PEEK = 4096  # first tunnel bytes kept per direction for a hand-off
 
 
@@ -77,6 +78,7 @@ class HTTPAnalyzer(AnalyzerBase):
         self._streams: dict[int, Txn] = {}
         self._handoff: str | None = None
         self._tunnel = False
+        self._ws = False  # an Upgrade: websocket tunnel (finished, no hand-over)
         self._running: set[Dir] = set()
         if start == "h2":
             self._version = "h2"
@@ -113,8 +115,13 @@ class HTTPAnalyzer(AnalyzerBase):
 
     @property
     def finished(self) -> bool:
-        done = (Mode.TUNNEL, Mode.LOST)
-        return all(s.mode in done for s in self._sides) or self._handoff is not None
+        if self._handoff is not None or self._ws:
+            return True
+        if all(s.mode is Mode.LOST for s in self._sides):
+            return True
+        # A tunnel is open but its first bytes are not seen yet: stay until they name the
+        # protocol inside (or say "detect it afresh"), so the engine can hand them over.
+        return not self._tunnel and all(s.mode in (Mode.TUNNEL, Mode.LOST) for s in self._sides)
 
     @property
     def handoff(self) -> str | None:
@@ -347,6 +354,9 @@ class HTTPAnalyzer(AnalyzerBase):
                 self._run(Dir.CLIENT)
         else:
             self._open_tunnel()
+            if upgrade.startswith("websocket"):
+                self._handoff = None
+                self._ws = True  # the tunnel's protocol is known: nothing to hand over
 
     def _open_tunnel(self) -> None:
         self._tunnel = True
@@ -361,8 +371,10 @@ class HTTPAnalyzer(AnalyzerBase):
         room = TUNNEL_PEEK - len(side.tunnel)
         if room > 0:
             side.tunnel += data[:room]
-        if self._handoff is None:
+        if self._handoff is None and not self._ws:
             self._handoff = sniff_tunnel(direction, bytes(side.tunnel))
+            if self._handoff is None and len(side.tunnel) >= TUNNEL_SNIFF:
+                self._handoff = "DETECT"  # no known signature: let the engine detect it
 
     def _start_h2(self, *, expect_preface: bool) -> None:
         client, server = self._sides

@@ -44,6 +44,7 @@ PORT_HINTS: frozenset[int] = frozenset({80, 8000, 8008, 8080, 8082, 8888, 3128})
 _TARGET = re.compile(rb"(?:/|\*|https?://|[A-Za-z0-9.\-\[\]:]+:[0-9]+(?:[ \r\n]|$))")
 _REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,24} [^ \r\n]+ HTTP/1\.[01]\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] [0-9]{3}[ \r\n]")
+_VERSION_END = re.compile(rb" HTTP/1\.[01]$")
 
 
 def detect_tcp(data: bytes) -> bool:
@@ -56,6 +57,9 @@ def detect_tcp(data: bytes) -> bool:
     method, sep, rest = line.partition(b" ")
     if not sep or method not in METHODS:
         return False
-    if b"\n" in rest:  # a whole first line that is not HTTP/1.x (RTSP/1.0, SIP/2.0)
-        return False
+    if b"\n" in rest:
+        # A whole first line: HTTP/1.x at its end (even with spaces in the target, as in
+        # ``CONNECT host:25 / HTTP/1.0``), not RTSP/1.0 or SIP/2.0.
+        first = rest.split(b"\n", 1)[0].rstrip(b"\r")
+        return bool(_VERSION_END.search(first))
     return bool(_TARGET.match(rest))
