@@ -15,6 +15,7 @@ from netwatch.decode.packet import PROTO_ICMP, Packet
 from netwatch.flows.addr import mac, ntop
 
 if TYPE_CHECKING:
+    from netwatch.flows.conn import Conn
     from netwatch.flows.tracker import Tracker
 
 ECHO_REQUEST = {PROTO_ICMP: 8, 58: 128}
@@ -58,7 +59,7 @@ def type_name(proto: int, t: int) -> str:
     return names.get(t, f"type-{t}")
 
 
-def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> None:
+def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> Conn:
     proto = p.proto
     t = p.icmp_type
     src, dst = p.src, p.dst
@@ -104,12 +105,13 @@ def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> None:
         if sent is not None:
             c.rtt = ts - sent
         c.state = "ECHO_REPLY"
+    return c
 
 
 ARP_REQUEST, ARP_REPLY = 1, 2
 
 
-def arp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> None:
+def arp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> Conn:
     src, dst = p.src, p.dst
     lo, hi = (src, dst) if src <= dst else (dst, src)
     key = ("arp", lo, 0, hi, 0, p.vlan)
@@ -130,3 +132,4 @@ def arp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> None:
         if c.state == "ARP_REQUEST" and info["requests"]:
             c.rtt = ts - c.first
         c.state = "ARP_REPLY"
+    return c

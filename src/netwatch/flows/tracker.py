@@ -60,6 +60,7 @@ _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
 
 EventSink = Callable[[Conn, AppEvent], None]
+PacketSink = Callable[[float, int, "bytes | memoryview", int, "Conn | None"], None]
 
 
 class Tracker:
@@ -84,6 +85,9 @@ class Tracker:
         self.on_event = on_event
         #: remote address -> ``geo`` object (GeoIP, scope...), injected; called at view time
         self.enrich = enrich
+        #: every packet with the row it was counted in (None: undecodable, a fragment
+        #: still waiting, a late packet): the recorder's packet store. Off by default.
+        self.packet_sink: PacketSink | None = None
         self.table: dict[tuple[Any, ...], Conn] = {}
         self.closed: deque[Conn] = deque(maxlen=history)
         self.local_addrs: frozenset[bytes] = frozenset()
@@ -131,6 +135,7 @@ class Tracker:
         e4 = _ETH_IP4_L4
         e6 = _ETH_IP6_L4
         health = self._health
+        sink = self.packet_sink
         done = DPI_DONE
         n = nbytes = 0
         now = self.now
@@ -237,6 +242,8 @@ class Tracker:
             nbytes += wirelen
             if ts > now:
                 now = ts
+            if sink is not None:
+                sink(ts, lt, d, wirelen, c)
         self.packets += n
         self.bytes += nbytes
         if now > self.now:
@@ -246,6 +253,14 @@ class Tracker:
                 self.expire(now)
 
     def packet(self, ts: float, linktype: int, data: bytes | memoryview, wirelen: int) -> None:
+        c = self._packet(ts, linktype, data, wirelen)
+        if self.packet_sink is not None:
+            self.packet_sink(ts, linktype, data, wirelen, c)
+
+    def _packet(
+        self, ts: float, linktype: int, data: bytes | memoryview, wirelen: int
+    ) -> Conn | None:
+        """The general path; returns the row the packet was counted in (None: none)."""
         self.packets += 1
         self.bytes += wirelen
         if ts > self.now:
@@ -258,23 +273,21 @@ class Tracker:
             if p.frag is not None:
                 whole = self._reassemble(p, ts)
                 if whole is None:
-                    return
+                    return None
                 decode_l4(p, whole, 0, len(whole))
         except DecodeError as exc:
             self.decode_errors[exc.reason] += 1
-            return
+            return None
         if p.kind == KIND_ARP:
-            self._arp(p, ts, wirelen)
-            return
+            return arp_packet(self, p, ts, wirelen)
         proto = p.proto
         if proto == _pk.PROTO_TCP:
-            self._tcp(p, ts, wirelen)
-        elif proto == _pk.PROTO_UDP:
-            self._udp(p, ts, wirelen)
-        elif proto == _pk.PROTO_ICMP or proto == _pk.PROTO_ICMPV6:
-            self._icmp(p, ts, wirelen)
-        else:
-            self._other(p, ts, wirelen)
+            return self._tcp(p, ts, wirelen)
+        if proto == _pk.PROTO_UDP:
+            return self._udp(p, ts, wirelen)
+        if proto == _pk.PROTO_ICMP or proto == _pk.PROTO_ICMPV6:
+            return icmp_packet(self, p, ts, wirelen)
+        return self._other(p, ts, wirelen)
 
     def _reassemble(self, p: Packet, ts: float) -> bytes | None:
         assert p.frag is not None
@@ -395,7 +408,7 @@ class Tracker:
                 self.on_finish(c)
 
     # ------------------------------------------------------------------ TCP
-    def _tcp(self, p: Packet, ts: float, wirelen: int) -> None:
+    def _tcp(self, p: Packet, ts: float, wirelen: int) -> Conn | None:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
         if src < dst or (src == dst and sport <= dport):
             key: tuple[Any, ...] = (6, src, sport, dst, dport, p.vlan)
@@ -418,7 +431,7 @@ class Tracker:
         if c is None:
             if not flags & SYN and key in self._recent_closed:
                 self.late_packets += 1  # a late FIN/RST/ACK must not resurrect the row
-                return
+                return None
             if flags & SYN:
                 client_is_src = not flags & ACK
             else:
@@ -483,6 +496,7 @@ class Tracker:
         # --- application data
         if plen and c.dpi != DPI_DONE:
             self._tcp_dpi(c, d, h, seq, p.payload, ts)
+        return c
 
     @staticmethod
     def _health(
@@ -736,7 +750,7 @@ class Tracker:
             names.popitem(last=False)
 
     # ------------------------------------------------------------------ UDP
-    def _udp(self, p: Packet, ts: float, wirelen: int) -> None:
+    def _udp(self, p: Packet, ts: float, wirelen: int) -> Conn:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
         if src < dst or (src == dst and sport <= dport):
             key: tuple[Any, ...] = (17, src, sport, dst, dport, p.vlan)
@@ -759,17 +773,12 @@ class Tracker:
         if c.dpi != DPI_DONE and p.payload:
             if not self.dpi_enabled:
                 c.dpi = DPI_DONE
-                return
+                return c
             self._feed(c, d, bytes(p.payload), ts, "udp")
+        return c
 
     # ------------------------------------------------------------------ ICMP, ARP, other
-    def _icmp(self, p: Packet, ts: float, wirelen: int) -> None:
-        icmp_packet(self, p, ts, wirelen)
-
-    def _arp(self, p: Packet, ts: float, wirelen: int) -> None:
-        arp_packet(self, p, ts, wirelen)
-
-    def _other(self, p: Packet, ts: float, wirelen: int) -> None:
+    def _other(self, p: Packet, ts: float, wirelen: int) -> Conn:
         src, dst = p.src, p.dst
         lo, hi = (src, dst) if src <= dst else (dst, src)
         key = (p.proto, lo, 0, hi, 0, p.vlan)
@@ -779,6 +788,7 @@ class Tracker:
             c = self._new(key, name, p, True, ts)
             c.state = "ACTIVE"
         self.count(c, p.src == c.c_addr, ts, wirelen)
+        return c
 
     def count(self, c: Conn, from_client: bool, ts: float, wirelen: int) -> None:
         c.last = ts

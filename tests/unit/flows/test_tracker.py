@@ -283,3 +283,15 @@ def test_detect_passes_the_responder_port(monkeypatch: pytest.MonkeyPatch) -> No
     ]
     run(pk)
     assert seen and seen[0] == (40000, 443)
+
+
+def test_packet_sink_sees_every_packet_with_its_row() -> None:
+    seen: list[tuple[float, int | None]] = []
+    tr = Tracker()
+    tr.packet_sink = lambda ts, lt, data, wl, c: seen.append((ts, c.id if c else None))
+    pk = [*handshake(), (2.0, build.tcp(C, 40000, S, 443, "PA", seq=101, ack=501, payload=b"x"))]
+    pk.append((2.5, b"\x00" * 10))  # undecodable: still handed over, with no row
+    tr.packets_batch([(ts, 1, f, len(f)) for ts, f in pk])
+    assert [t for t, _ in seen] == [1.0, 1.01, 1.011, 2.0, 2.5]
+    ids = {cid for _, cid in seen[:4]}
+    assert len(ids) == 1 and None not in ids and seen[-1][1] is None
