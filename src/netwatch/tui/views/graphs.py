@@ -66,7 +66,8 @@ class GraphsView(VerticalScroll):
                                        ("out", "Upload", now_out, peak_out)):  # fmt: skip
             rate, top_rate = fmt.human_rate(now) or "0", fmt.human_rate(peak) or "0"
             self.query_one(f"#lbl-{which}", Static).update(
-                Text(f"{name} {rate}  (peak {top_rate})")
+                Text(f"{name} {rate}  (peak {top_rate})"),
+                layout=False,  # one fixed line
             )
         self.query_one("#spark-in", Sparkline).data = list(history.total_in) or [0.0]
         self.query_one("#spark-out", Sparkline).data = list(history.total_out) or [0.0]
@@ -76,7 +77,7 @@ class GraphsView(VerticalScroll):
             spark = self.query_one(f"#spark-proc-{i}", Sparkline)
             if i < len(top):
                 name, series = top[i]
-                label.update(Text(f"{name}  {fmt.human_rate(series[-1]) or 'idle'}"))
+                label.update(Text(f"{name}  {fmt.human_rate(series[-1]) or 'idle'}"), layout=False)
                 spark.data = series
                 label.display = spark.display = True
             else:
