@@ -25,7 +25,7 @@ from netwatch.enrich import EnrichHandle
 from netwatch.errors import TruncatedCaptureError
 from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn
-from netwatch.flows.tracker import Tracker
+from netwatch.flows.tracker import PacketSink, Tracker
 from netwatch.flows.view import view
 from netwatch.model.snapshot import CaptureStats, ConnectionView, Snapshot
 
@@ -60,6 +60,7 @@ class Engine:
         resolver: ProcessResolver | None = None,
         on_event: Callable[[ConnectionView | None, AppEvent], None] | None = None,
         enrich: EnrichHandle | None = None,
+        packet_sink: PacketSink | None = None,
     ) -> None:
         self.source = source
         self.resolver = resolver
@@ -80,6 +81,8 @@ class Engine:
             enrich=enrich.enricher if enrich is not None else None,
         )
         self.enrich = enrich
+        # Every packet with its row (data is a view valid until the next batch: copy it).
+        self.tracker.packet_sink = packet_sink
         self._on_event = on_event
         self.error: str | None = None
         self._stop = threading.Event()
