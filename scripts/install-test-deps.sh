@@ -82,6 +82,20 @@ ALTERNATIVES=(
 OPTIONAL=(
     "ndpiReader (peer DPI truths):libndpi-bin"
     "bpftool:bpftool,linux-tools-common"
+    # real servers and clients for the protocol analyzers' live tests
+    "dovecot IMAP:dovecot-imapd"
+    "dovecot POP3:dovecot-pop3d"
+    "telnetd:telnetd,inetutils-telnetd"
+    "chrony:chrony"
+    "snmpd:snmpd"
+    "snmp tools:snmp"
+    "coturn:coturn"
+    "udhcpc:udhcpc"
+    "kamailio:kamailio"
+    "minidlna:minidlna"
+    "samba (nmbd):samba"
+    "capsh:libcap2-bin"
+    "IEEE OUI listing:ieee-data"
 )
 
 PKGS=("${REQUIRED[@]}")
@@ -121,11 +135,22 @@ if [[ $DRY_RUN -eq 1 ]]; then
 fi
 
 # Remember which services exist before the install: only new ones get disabled afterwards.
-SERVICES=(nginx ssh)
+# service:package that provides it (the tests start their own copies in namespaces).
+SERVICE_PACKAGES=(
+    nginx:nginx-common ssh:openssh-server dovecot:dovecot-core chrony:chrony
+    snmpd:snmpd coturn:coturn kamailio:kamailio minidlna:minidlna smbd:samba nmbd:samba
+    samba-ad-dc:samba
+)
+SERVICES=()
+declare -A SERVICE_PKG
+for entry in "${SERVICE_PACKAGES[@]}"; do
+    SERVICES+=("${entry%%:*}")
+    SERVICE_PKG[${entry%%:*}]=${entry#*:}
+done
 service_installed() {
     case $1 in
         nginx) installed nginx-common || installed nginx-light || installed nginx-core || installed nginx ;;
-        ssh) installed openssh-server ;;
+        *) installed "${SERVICE_PKG[$1]}" ;;
     esac
 }
 declare -A HAD
