@@ -41,9 +41,16 @@ BULKS = frozenset(b"$=!")
 SIMPLES = frozenset(b"+-:_,#(")
 #: commands after which the server sends messages nobody asked for
 UNPAIRED_MODES = frozenset({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SYNC", "PSYNC"})
-INLINE_COMMANDS = frozenset({b"PING", b"INFO", b"HELLO", b"AUTH", b"QUIT", b"MONITOR"})
 _ARRAY_START = re.compile(rb"\*[1-9][0-9]{0,5}\r\n\$[1-9][0-9]{0,5}\r\n[A-Za-z]")
-_INLINE = re.compile(rb"([A-Za-z]{4,7})(?: [^\r\n]{0,200})?\r?\n")
+#: inline commands a terminal user types first, each with the arguments Redis takes, so
+#: that a greeting like "hello there" is not taken for HELLO, nor the AUTH of SMTP, FTP,
+#: POP3 or IMAP (a SASL mechanism or TLS as its argument) for Redis's AUTH [user] password
+_INLINE = re.compile(
+    rb"(?i:PING(?: [^\r\n]{1,100})?|INFO(?: [a-z]{1,20})?|HELLO [23](?: [^\r\n]{1,200})?"
+    rb"|MONITOR"
+    rb"|AUTH (?!(?:TLS|SSL|LOGIN|PLAIN|CRAM-MD5|DIGEST-MD5|XOAUTH2|OAUTHBEARER|GSSAPI|NTLM"
+    rb"|EXTERNAL|SCRAM-[A-Z0-9-]+)\b)[^\r\n ]{1,128}(?: [^\r\n ]{1,128})?)\r?\n"
+)
 _VERSION = re.compile(rb"redis_version:([0-9A-Za-z.\-]{1,32})")
 
 
@@ -52,8 +59,7 @@ def detect_tcp(data: bytes) -> bool:
     (the first line of the payload; a client may pipeline more)."""
     if _ARRAY_START.match(data):
         return True
-    m = _INLINE.match(data)
-    return m is not None and m[1].upper() in INLINE_COMMANDS
+    return _INLINE.match(data) is not None
 
 
 class _Message:

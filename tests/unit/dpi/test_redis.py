@@ -111,6 +111,10 @@ def test_detection() -> None:
     assert detect_tcp(cmd(b"PING")) and detect_tcp(b"PING\r\n") and detect_tcp(b"info server\r\n")
     assert not detect_tcp(b"GET / HTTP/1.1\r\n\r\n")
     assert not detect_tcp(b"USER anonymous\r\n")  # not a Redis inline command we claim
+    assert not detect_tcp(b"hello there\r\n") and detect_tcp(b"HELLO 3\r\n")
+    assert detect_tcp(b"AUTH s3cret\r\nPING\r\n") and detect_tcp(b"auth app s3cret\r\n")
+    for other in (b"AUTH TLS\r\n", b"AUTH PLAIN AGFsaWNlAHB3\r\n", b"AUTH LOGIN\r\n"):
+        assert not detect_tcp(other)
     assert not detect_tcp(b"*0\r\n")
     assert not detect_tcp(b"* OK IMAP4rev1 ready\r\n")
 
