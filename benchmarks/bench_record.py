@@ -160,8 +160,8 @@ def fill(store: Path, rows: int) -> float:
             row, dpi = connection_row(int(run_id or 0), _synthetic(i, rnd, 1.7e9))
             rid = db.execute(insert, row).lastrowid
             db.executemany(
-                "INSERT INTO dpi_index (connection, key, value, num) VALUES (?, ?, ?, ?)",
-                [(rid, k, t, n) for k, t, n in dpi],
+                "INSERT INTO dpi_index (key, value, connection, num) VALUES (?, ?, ?, ?)",
+                [(k, t, rid, n) for k, t, n in dpi],
             )
         db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -89,6 +89,11 @@ def load_config(path: str | None) -> dict[str, Any]:
         raise UsageError(
             f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(CONFIG_KEYS)})"
         )
+    for key, value in data.items():
+        want = bool if key == "dpi" else str
+        if type(value) is not want:
+            kind = "a boolean" if want is bool else "a string"
+            raise UsageError(f"{path}: {key} must be {kind}")
     return data
 
 

@@ -199,9 +199,12 @@ def _plan(st: Store, expr: str) -> str:
 @pytest.mark.parametrize(
     ("expr", "index"),
     [
-        ("tls.ja3 = 773906b0efdefa24a7f2b8eb6985bf37", "dpi_index_value"),
-        ("sni = www.google.com", "dpi_index_value"),
-        ("dns.qname = www.google.com", "dpi_index_value"),
+        (
+            "tls.ja3 = 773906b0efdefa24a7f2b8eb6985bf37",
+            "dpi_index USING PRIMARY KEY (key=? AND value=?)",
+        ),
+        ("sni = www.google.com", "dpi_index USING PRIMARY KEY (key=? AND value=?)"),
+        ("dns.qname = www.google.com", "dpi_index USING PRIMARY KEY (key=? AND value=?)"),
         ("http.status >= 500", "dpi_index_num"),
         ("dst:10.0.0.0/8", "connections_remote_ip"),
         ("dport:443", "connections_remote_port"),

@@ -22,7 +22,7 @@ def test_new_store_has_the_current_schema(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"connections_first_seen", "connections_remote_ip", "dpi_index_value"} <= names
+    assert {"connections_first_seen", "connections_remote_ip", "dpi_index_connection"} <= names
     db.close()
     db = connect(tmp_path, create=False)  # reopening migrates nothing
     assert schema.current_version(db) == schema.SCHEMA_VERSION
