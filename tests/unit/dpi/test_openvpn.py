@@ -1,5 +1,5 @@
-"""OpenVPNAnalyzer: OpenVPN 2.6 captures over UDP and TCP, plain, with tls-auth and with
-tls-crypt; the TLS handshake inside the control channel; fuzzing."""
+"""OpenVPNAnalyzer: OpenVPN 2.6 captures over UDP and TCP, plain, with tls-auth, tls-crypt
+and tls-crypt-v2; the TLS handshake inside the control channel; fuzzing."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ CAPTURES = {
     "openvpn_tcp.pcap": ("tcp", "none", None),
     "openvpn_tls_auth.pcap": ("udp", "tls-auth", 20),
     "openvpn_tls_crypt.pcap": ("udp", "tls-crypt", None),
+    "openvpn_tls_crypt_v2.pcap": ("udp", "tls-crypt", None),  # client key wrapped in its reset
 }
 
 
@@ -50,7 +51,8 @@ def test_openvpn_captures(name: str, mode: str) -> None:
     assert (detect_tcp if transport == "tcp" else detect_udp)(first)
     r = run(flow, mode).record()
     assert (r["transport"], r["control_wrapping"], r["hmac_size"]) == (transport, wrapping, hmac)
-    assert r["opcodes"]["control_hard_reset_client_v2"] == 1
+    v3 = name.endswith("_v2.pcap")  # tls-crypt-v2 resets carry the wrapped client key
+    assert r["opcodes"][f"control_hard_reset_client_v{3 if v3 else 2}"] == 1
     assert r["opcodes"]["control_hard_reset_server_v2"] == 1
     assert r["data_packets"] > 0 and r["key_ids"] == [0]
     assert r["client_session_id"] and r["server_session_id"]

@@ -1,6 +1,7 @@
 """OpenVPNAnalyzer end to end on real tunnels: two OpenVPN 2.6 processes on loopback
-(``--dev null``, a throwaway CA), over UDP and TCP, plain, tls-auth (SHA256) and tls-crypt;
-the capture goes through the engine and must give the wrapping and the TLS handshake."""
+(``--dev null``, a throwaway CA), over UDP and TCP, plain, tls-auth (SHA256), tls-crypt and
+tls-crypt-v2; the capture goes through the engine and must give the wrapping and the TLS
+handshake."""
 
 from __future__ import annotations
 
@@ -16,51 +17,28 @@ from tests.unit.dpi.test_http_live import free_port
 pytestmark = pytest.mark.live
 
 
-def _openvpn_certs(d: Path) -> None:
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    sh(
-        "openssl",
-        "req",
-        "-x509",
-        *ec,
-        "-keyout",
-        str(d / "ca.key"),
-        "-out",
-        str(d / "ca.crt"),
-        "-days",
-        "1",
-        "-subj",
-        "/CN=live-ca",
-    )
+def _keys(d: Path) -> None:
+    """A throwaway CA, server and client certificates, and the control-channel keys."""
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+    sh(*f"openssl req -x509 {ec} -keyout {d}/ca.key -out {d}/ca.crt -subj /CN=live-ca".split())
     for n in ("server", "client"):
+        sh(*f"openssl req {ec} -keyout {d}/{n}.key -out {d}/{n}.csr -subj /CN=live-{n}".split())
         sh(
-            "openssl",
-            "req",
-            *ec,
-            "-keyout",
-            str(d / f"{n}.key"),
-            "-out",
-            str(d / f"{n}.csr"),
-            "-subj",
-            f"/CN=live-{n}",
+            *f"openssl x509 -req -in {d}/{n}.csr -CA {d}/ca.crt -CAkey {d}/ca.key -days 1"
+            f" -CAcreateserial -out {d}/{n}.crt".split()
         )
-        sh(
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            str(d / f"{n}.csr"),
-            "-CA",
-            str(d / "ca.crt"),
-            "-CAkey",
-            str(d / "ca.key"),
-            "-CAcreateserial",
-            "-out",
-            str(d / f"{n}.crt"),
-            "-days",
-            "1",
-        )
-    sh("openvpn", "--genkey", "secret", str(d / "ta.key"))
+    sh(*f"openvpn --genkey secret {d}/ta.key".split())
+    sh(*f"openvpn --genkey tls-crypt-v2-server {d}/v2s.key".split())
+    sh(*f"openvpn --tls-crypt-v2 {d}/v2s.key --genkey tls-crypt-v2-client {d}/v2c.key".split())
+
+
+#: wrapping -> (server options, client options) for the control channel
+WRAP_ARGS = {
+    "none": ("", ""),
+    "tls-auth": ("--tls-auth {d}/ta.key 0", "--tls-auth {d}/ta.key 1"),
+    "tls-crypt": ("--tls-crypt {d}/ta.key", "--tls-crypt {d}/ta.key"),
+    "tls-crypt-v2": ("--tls-crypt-v2 {d}/v2s.key", "--tls-crypt-v2 {d}/v2c.key"),
+}
 
 
 @pytest.mark.parametrize(
@@ -68,74 +46,48 @@ def _openvpn_certs(d: Path) -> None:
     [
         ("udp", "none", None),
         ("tcp", "none", None),
-        ("udp", "tls-auth", 32),
+        ("udp", "tls-auth", 32),  # --auth SHA256
         ("udp", "tls-crypt", None),
+        ("tcp", "tls-crypt-v2", None),
     ],
 )
 def test_openvpn(tmp_path: Path, proto: str, wrap: str, hmac: int | None) -> None:
     need("openvpn", "openssl")
-    _openvpn_certs(tmp_path)
+    d = tmp_path
+    _keys(d)
     port = free_port()
-    common = [
-        "openvpn",
-        "--dev",
-        "null",
-        "--ping",
-        "1",
-        "--verb",
-        "1",
-        "--ca",
-        str(tmp_path / "ca.crt"),
-        "--auth",
-        "SHA256",
-    ]
-    side = {
-        "server": [
-            "--tls-server",
-            "--local",
-            "127.0.0.1",
-            "--lport",
-            str(port),
-            "--dh",
-            "none",
-            "--proto",
-            "tcp-server" if proto == "tcp" else "udp",
-        ],
-        "client": [
-            "--tls-client",
-            "--remote",
-            "127.0.0.1",
-            str(port),
-            "--nobind",
-            "--proto",
-            "tcp-client" if proto == "tcp" else "udp",
-        ],
-    }
-    for n, direction in (("server", "0"), ("client", "1")):
-        side[n] += ["--cert", str(tmp_path / f"{n}.crt"), "--key", str(tmp_path / f"{n}.key")]
-        if wrap == "tls-auth":
-            side[n] += ["--tls-auth", str(tmp_path / "ta.key"), direction]
-        elif wrap == "tls-crypt":
-            side[n] += ["--tls-crypt", str(tmp_path / "ta.key")]
-    log = (tmp_path / "client.log").open("w")
-    with capture(tmp_path / "o.pcap", f"{proto} port {port}"):
-        server = subprocess.Popen([*common, *side["server"]], stdout=subprocess.DEVNULL)
+    common = f"openvpn --dev null --ping 1 --verb 1 --auth SHA256 --ca {d}/ca.crt"
+    server = (
+        f"{common} --tls-server --local 127.0.0.1 --lport {port} --dh none"
+        f" --proto {'tcp-server' if proto == 'tcp' else 'udp'}"
+        f" --cert {d}/server.crt --key {d}/server.key {WRAP_ARGS[wrap][0].format(d=d)}"
+    )
+    client = (
+        f"{common} --tls-client --remote 127.0.0.1 {port} --nobind"
+        f" --proto {'tcp-client' if proto == 'tcp' else 'udp'}"
+        f" --cert {d}/client.crt --key {d}/client.key {WRAP_ARGS[wrap][1].format(d=d)}"
+    )
+    log = d / "client.log"
+    with capture(d / "o.pcap", f"{proto} port {port}"), log.open("w") as out:
+        procs = [subprocess.Popen(server.split(), stdout=subprocess.DEVNULL)]
         time.sleep(0.5)
-        client = subprocess.Popen([*common, *side["client"]], stdout=log)
+        procs.append(subprocess.Popen(client.split(), stdout=out))
         try:
             end = time.monotonic() + 20
-            while "Initialization Sequence Completed" not in (tmp_path / "client.log").read_text():
-                assert time.monotonic() < end, (tmp_path / "client.log").read_text()[-500:]
+            while "Initialization Sequence Completed" not in log.read_text():
+                assert time.monotonic() < end, log.read_text()[-500:]
                 time.sleep(0.2)
             time.sleep(2.5)  # a few data-channel pings
         finally:
-            for p in (client, server):
+            for p in procs:
                 p.terminate()
                 p.wait(timeout=10)
-    (rec,) = app_records(tmp_path / "o.pcap")
+    (rec,) = app_records(d / "o.pcap")
     ovpn = rec["app"]["openvpn"]
     assert rec["app"]["protocol"] == "OpenVPN" and ovpn["transport"] == proto
-    assert (ovpn["control_wrapping"], ovpn["hmac_size"]) == (wrap, hmac)
+    assert (ovpn["control_wrapping"], ovpn["hmac_size"]) == (wrap.removesuffix("-v2"), hmac)
     assert ovpn["data_packets"] >= 2
-    if wrap != "tls-crypt":
+    if wrap.startswith("tls-crypt"):
+        assert ovpn["tls"] is None
+    else:
         assert ovpn["tls"]["version"] == "TLSv1.3"
