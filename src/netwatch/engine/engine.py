@@ -13,12 +13,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from netwatch.attribution.base import ProcessResolver
-from netwatch.capture.base import PacketSource
+from netwatch.capture.base import Packet, PacketSource
 from netwatch.dpi.base import AppEvent
 from netwatch.engine.resources import load_services
 from netwatch.enrich import EnrichHandle
@@ -61,6 +61,7 @@ class Engine:
         on_event: Callable[[ConnectionView | None, AppEvent], None] | None = None,
         enrich: EnrichHandle | None = None,
         packet_sink: PacketSink | None = None,
+        batch_filter: Callable[[Sequence[Packet]], Sequence[Packet]] | None = None,
     ) -> None:
         self.source = source
         self.resolver = resolver
@@ -83,6 +84,10 @@ class Engine:
         self.enrich = enrich
         # Every packet with its row (data is a view valid until the next batch: copy it).
         self.tracker.packet_sink = packet_sink
+        # Runs on each batch before the tracker sees it: packet deduplication
+        # (netwatch.engine.dedup.Deduplicator.filter) drops copies here, so a packet seen
+        # on two interfaces (-i any) is counted and stored once.
+        self.batch_filter = batch_filter
         self._on_event = on_event
         self.error: str | None = None
         self._stop = threading.Event()
@@ -196,6 +201,8 @@ class Engine:
         self._start_attribution()
         try:
             for batch in source.batches():
+                if self.batch_filter is not None:  # deduplication (see __init__)
+                    batch = self.batch_filter(batch)
                 self._run_commands()
                 if self._stop.is_set():
                     break
