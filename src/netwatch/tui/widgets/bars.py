@@ -74,14 +74,15 @@ def summary_lines(snap: Snapshot | None, tot: Totals | None) -> tuple[Text, Text
     states = " ".join(f"{s} {n}" for s, n in tot.by_state[:6]) or "-"
     kdrop_style = "bold red" if st.kernel_drops else ""
     idrop_style = "bold red" if st.internal_drops else ""
-    line2 = Text.assemble(
-        states,
-        ("  packets ", "dim"),
+    line2 = Text.assemble(  # counters first: drops matter more than the state mix
+        ("packets ", "dim"),
         fmt.human_count(st.packets),
         ("  kernel drops ", "dim"),
         (str(st.kernel_drops), kdrop_style),
         ("  internal drops ", "dim"),
         (str(st.internal_drops), idrop_style),
+        "  ",
+        states,
     )
     for line in (line1, line2):
         line.no_wrap = True
