@@ -117,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    from netwatch.commands import query, record, stats, top
+    from netwatch.commands import export, query, record, stats, top
 
-    for command in (record, query, top, stats):
+    for command in (record, query, top, stats, export):
         command.add_parser(sub, _common_capture)
     return parser
 
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from netwatch.commands.analyze import run_analyze
 
             return run_analyze(args)
-        if args.command in ("record", "query", "top", "stats"):
+        if args.command in ("record", "query", "top", "stats", "export"):
             return int(args.run(args))
         return _monitor(args)
     except UsageError as exc:

@@ -70,6 +70,9 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     p.add_argument("--max-size", metavar="SIZE", help="keep the store under SIZE (10G, 500M)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="live: stop after SECONDS")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=None)
+    from netwatch.store.packets_record import add_arguments as add_packet_arguments
+
+    add_packet_arguments(p)  # --packets, --dedup, --sample, --adaptive-sample, --rotate
     p.set_defaults(run=run_record)
 
 
@@ -214,6 +217,9 @@ def run_record(args: argparse.Namespace) -> int:
     except BaseException:
         raw.close()
         raise
+    from netwatch.store.packets_record import packet_recording
+
+    packets = packet_recording(args, cfg.store, writer, on_error)
     engine = Engine(
         source,
         resolver=make_resolver(cfg.attribution) if raw.live else None,
@@ -221,6 +227,8 @@ def run_record(args: argparse.Namespace) -> int:
         on_finish=writer.put_connection,
         local_addresses=local_addresses if raw.live else None,
         enrich=make_enrichment(args, raw.live),
+        packet_sink=packets.sink if packets else None,
+        batch_filter=packets.batch_filter if packets else None,
     )
     # Events straight from the tracker: Engine(on_event=...) builds a whole view of the row
     # per event (its analyzers' records included), which cost 10% of the recording's CPU
@@ -235,6 +243,8 @@ def run_record(args: argparse.Namespace) -> int:
     log.info("recording %s into %s (run %d)", raw.description, cfg.store, writer.run)
     status = 0
     writer.start()
+    if packets:
+        packets.start()
     try:
         engine.run()
     except TruncatedCaptureError as exc:
@@ -244,6 +254,8 @@ def run_record(args: argparse.Namespace) -> int:
         if timer is not None:
             timer.cancel()
         source.close()
+        if packets:
+            packets.close()
         writer.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -254,6 +266,8 @@ def run_record(args: argparse.Namespace) -> int:
     log.info(
         "stored %d connections and %d events (%d dropped)", st.connections, st.events, st.dropped
     )
+    if packets:
+        log.info("%s", packets.report())
     return status
 
 

@@ -144,7 +144,7 @@ class PacketWriter:
         *,
         run: int,
         sampler: Sampler | None = None,
-        retention: Retention | None = None,
+        retention: Retention | Callable[[], Retention] | None = None,
         duplicates: Callable[[], int] | None = None,
         on_error: Callable[[str], None] | None = None,
         queue_size: int = QUEUE_SIZE,
@@ -156,6 +156,7 @@ class PacketWriter:
         self.directory = Path(directory)
         self.run = run
         self.sampler = sampler
+        # A callable is asked at each pass (the recorder's SIGHUP reload changes it).
         self.retention = retention or Retention()
         self._duplicates = duplicates
         self._on_error = on_error
@@ -338,9 +339,9 @@ class PacketWriter:
     def retain(self, now: float) -> int:
         """Apply the retention policy to the packet files; returns how many went."""
         try:
-            return remove_old_files(
-                self._db, self.directory, self.retention, now, self._file.id if self._file else None
-            )
+            policy = self.retention if isinstance(self.retention, Retention) else self.retention()
+            keep = self._file.id if self._file else None
+            return remove_old_files(self._db, self.directory, policy, now, keep)
         except (OSError, sqlite3.Error) as exc:
             log.warning("packet retention failed: %s", exc)
             return 0
