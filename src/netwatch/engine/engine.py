@@ -62,6 +62,7 @@ class Engine:
         enrich: EnrichHandle | None = None,
         packet_sink: PacketSink | None = None,
         batch_filter: Callable[[Sequence[Packet]], Sequence[Packet]] | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self.source = source
         self.resolver = resolver
@@ -88,6 +89,11 @@ class Engine:
         # (netwatch.engine.dedup.Deduplicator.filter) drops copies here, so a packet seen
         # on two interfaces (-i any) is counted and stored once.
         self.batch_filter = batch_filter
+        # Every published snapshot, in this thread (metrics, IPFIX active timeouts). Set,
+        # it also makes ``run()`` in the caller's thread (analyze, record) publish, once
+        # per ``snapshot_interval`` of wall time (a fast replay must not build one per
+        # second of the capture's clock).
+        self._on_snapshot = on_snapshot
         self._on_event = on_event
         self.error: str | None = None
         self._stop = threading.Event()
@@ -195,6 +201,7 @@ class Engine:
         source = self.source
         interval = self.config.snapshot_interval
         next_snap = 0.0
+        next_wall = 0.0
         next_local = 0.0
         next_attr = 0.0
         replay_anchor: tuple[float, float] | None = None  # (wall, capture) at last sync
@@ -227,6 +234,10 @@ class Engine:
                 if now >= next_snap and (self._thread is not None):
                     self.publish(now)
                     next_snap = now + interval
+                elif self._on_snapshot is not None and self._thread is None:
+                    if time.monotonic() >= next_wall:
+                        self.publish(now)
+                        next_wall = time.monotonic() + interval
         except TruncatedCaptureError as exc:
             self.error = str(exc)
             self._end()
@@ -241,7 +252,7 @@ class Engine:
         if self._on_finish_view is not None:
             tr.finish_all()
         self.finished = True
-        if self._thread is not None:
+        if self._thread is not None or self._on_snapshot is not None:
             self.publish(tr.now)
 
     def _pace(
@@ -329,6 +340,8 @@ class Engine:
         with self._cond:
             self._latest = snap
             self._cond.notify_all()
+        if self._on_snapshot is not None:
+            self._on_snapshot(snap)
 
     # -------------------------------------------------------------- MonitorHandle
     def start(self) -> None:
