@@ -153,7 +153,7 @@ def fill(store: Path, rows: int) -> float:
     ).lastrowid
     rnd = random.Random(7)
     t0 = time.monotonic()
-    insert = f"INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+    insert = f"INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ({', '.join('?' * 21)})"
     for start in range(0, rows, 10_000):
         db.execute("BEGIN")
         for i in range(start, min(rows, start + 10_000)):

@@ -255,12 +255,13 @@ class PacketWriter:
         for ts, lt, data, wirelen, conn in batch:
             f = self._current(ts)
             block = packet_block(f.interface(lt), ts, data, wirelen, comment_of(lt, data, conn))
-            if conn is not None:
-                key = (conn.id, f.id)
-                offs = index.get(key)
-                if offs is None:
-                    offs = index[key] = array("Q")
-                offs.append(f.pos)
+            # conn 0: packets counted in no row (fragments awaiting the rest, decode
+            # errors): indexed too, so exporting everything is every stored packet.
+            key = (conn.id if conn is not None else 0, f.id)
+            offs = index.get(key)
+            if offs is None:
+                offs = index[key] = array("Q")
+            offs.append(f.pos)
             f.pos += f.fh.write(block)
             if f.first_ts is None:
                 f.first_ts = ts

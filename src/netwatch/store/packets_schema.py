@@ -7,6 +7,7 @@
   offsets of their Enhanced Packet Blocks, packed as little-endian uint64 (one row per
   connection per writer batch, not one per packet: the writer inserts a few rows per commit
   whatever the packet rate). ``conn`` is the tracker's row id, as in ``connections.conn``;
+  0 for packets counted in no connection (IP fragments awaiting the rest, decode errors);
 * ``packet_stats``: per run, what the packet recorder saw and did (stored, sampled out,
   dropped under load, duplicates).
 """

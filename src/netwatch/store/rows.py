@@ -158,6 +158,7 @@ def connection_row(
         ip_key(v.remote_addr),
         v.remote_port,
         v.remote_name,
+        ip_key(v.remote_name),
         v.packets_out,
         v.packets_in,
         v.bytes_out,
@@ -171,7 +172,7 @@ def connection_row(
 
 CONNECTION_COLUMNS = (
     "run, conn, first_seen, last_seen, proto, app, local_addr, local_ip, local_port, "
-    "remote_addr, remote_ip, remote_port, remote_name, packets_out, packets_in, "
+    "remote_addr, remote_ip, remote_port, remote_name, name_ip, packets_out, packets_in, "
     "bytes_out, bytes_in, process, pid, record"
 )
 

@@ -53,6 +53,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             remote_ip BLOB,
             remote_port INTEGER NOT NULL,
             remote_name TEXT,
+            name_ip BLOB,
             packets_out INTEGER NOT NULL,
             packets_in INTEGER NOT NULL,
             bytes_out INTEGER NOT NULL,
@@ -66,6 +67,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX connections_local_ip ON connections(local_ip)",
         "CREATE INDEX connections_remote_ip ON connections(remote_ip)",
         "CREATE INDEX connections_remote_port ON connections(remote_port)",
+        "CREATE INDEX connections_name_ip ON connections(name_ip) WHERE name_ip IS NOT NULL",
         "CREATE INDEX connections_run_conn ON connections(run, conn)",
         # WITHOUT ROWID, keyed by what queries look up: the table is its own (key, value)
         # index, one B-tree fewer for the writer to update per value.

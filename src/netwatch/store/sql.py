@@ -51,7 +51,8 @@ _NUMBER_COLUMNS: dict[str, tuple[str, bool]] = {
     "local_port": ("local_port", True),
     "remote_port": ("remote_port", True),
 }
-_ADDR_COLUMNS = {"local_addr": "local_ip", "remote_addr": "remote_ip"}
+#: A remote name that is an IP literal is compared as an address (``name_ip``, rows.py).
+_ADDR_COLUMNS = {"local_addr": "local_ip", "remote_addr": "remote_ip", "remote_name": "name_ip"}
 _TEXT_COLUMNS = {"remote_name": "remote_name", "process.name": "process"}
 _ORDER = ("<", "<=", ">", ">=")
 
@@ -154,15 +155,10 @@ def _term(t: Term) -> Cond | None:
         low = ip_key_of(net.version, net.first)
         high = ip_key_of(net.version, net.last)
         conds = []
-        exact = True
         for src in spec.sources:
             col = _ADDR_COLUMNS.get(src)
-            if col is None:
-                exact = False  # remote_name: a name that is itself an IP is not indexed
-                continue
-            conds.append(Cond(f"{col} BETWEEN ? AND ?", (low, high), True))
-        got = _any(conds)
-        return None if got is None else Cond(got.sql, got.params, got.exact and exact)
+            conds.append(None if col is None else Cond(f"{col} BETWEEN ? AND ?", (low, high), True))
+        return _any(conds)
     if kind == "proto":
         family = sorted(PROTO_FAMILIES.get(value.lower(), frozenset({value.lower()})))
         marks = ", ".join("?" * len(family))

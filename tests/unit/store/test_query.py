@@ -7,6 +7,8 @@ over every stored record. They must agree, whatever part of the expression SQL a
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +17,10 @@ from hypothesis import strategies as st
 
 from netwatch.errors import FilterSyntaxError
 from netwatch.filters import compile_record
-from netwatch.store import Store
+from netwatch.store import Store, StoreWriter
 from netwatch.store.sql import translate
 from tests.unit.store.conftest import Recorded
+from tests.unit.store.synth import view
 
 EXPRESSIONS = (
     "",
@@ -244,3 +247,18 @@ def test_translation_is_a_superset_only_when_it_says_so() -> None:
 def test_bad_expression_is_a_syntax_error(recorded: Recorded) -> None:
     with Store(recorded.store) as st, pytest.raises(FilterSyntaxError):
         list(st.connections("port:70000"))
+
+
+def test_remote_name_that_is_an_ip_is_found_by_dst(tmp_path: Path) -> None:
+    """``dst`` compares an IP-literal remote name as an address; the SQL keeps such rows."""
+    w = StoreWriter(tmp_path, source="test")
+    w.start()
+    w.put_connection(replace(view(1, 1000.0), remote_name="10.1.2.3"))
+    w.put_connection(replace(view(2, 1001.0), remote_name="fe80::1%eth0"))
+    w.put_connection(replace(view(3, 1002.0), remote_name="www.example.com"))
+    w.close()
+    with Store(tmp_path) as st:
+        assert [c.conn for c in st.connections("dst:10.0.0.0/8")] == [1]
+        assert [c.conn for c in st.connections("dst:fe80::/10")] == [2]
+        assert [c.conn for c in st.connections("-dst:10.0.0.0/8")] == [2, 3]
+        assert st.plan("dst:10.0.0.0/8").residual is None  # exact: no record is decoded
