@@ -143,7 +143,9 @@ def _flows(f: Frozen) -> Iterator[Metric]:
     yield from (conns, pkts, byts)
     app_help = "by transport protocol and application, counted when a connection ends."
     aconns = CounterMetricFamily(
-        "netwatch_application_connections", f"Connections ended, {app_help}", ["proto", "app"]
+        "netwatch_application_connections",
+        f"Connections ended, {app_help}",
+        labels=["proto", "app"],
     )
     apkts = CounterMetricFamily(
         "netwatch_application_packets",
@@ -151,7 +153,9 @@ def _flows(f: Frozen) -> Iterator[Metric]:
         ["proto", "app"],
     )
     abyts = CounterMetricFamily(
-        "netwatch_application_bytes", f"Bytes of connections ended, {app_help}", ["proto", "app"]
+        "netwatch_application_bytes",
+        f"Bytes of connections ended, {app_help}",
+        labels=["proto", "app"],
     )
     for (proto, app), t in sorted(f.by_app().items()):
         aconns.add_metric([proto, app], t.connections)
