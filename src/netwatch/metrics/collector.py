@@ -150,7 +150,7 @@ def _flows(f: Frozen) -> Iterator[Metric]:
     apkts = CounterMetricFamily(
         "netwatch_application_packets",
         f"Packets of connections ended, {app_help}",
-        ["proto", "app"],
+        labels=["proto", "app"],
     )
     abyts = CounterMetricFamily(
         "netwatch_application_bytes",
