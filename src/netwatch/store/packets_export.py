@@ -91,13 +91,15 @@ def export_packets(
     finally:
         db.close()
     used = sorted({lt for fid, *_ in locs if fid in files for lt in files[fid].linktypes})
+    # An empty export still gets an interface (Ethernet): readers expect one.
+    used = used or [1]
     if fmt == "pcap":
         if len(used) > 1:
             raise UsageError(
                 f"the selected packets have {len(used)} link types ({', '.join(map(str, used))}); "
                 "pcap holds one: use --format pcapng"
             )
-        out.write(pcap_header(used[0] if used else 1))
+        out.write(pcap_header(used[0]))
     else:
         out.write(section_header(f"netwatch {__version__} export"))
         for lt in used:
@@ -125,10 +127,13 @@ def export_packets(
                 continue
             try:
                 p = read_packet_at(fh, off)
-                lt = f.linktypes[p.interface]
-            except (MalformedError, IndexError):
+            except MalformedError:
                 counts.missing += 1
                 continue
+            if p.interface >= len(f.linktypes):
+                counts.missing += 1
+                continue
+            lt = f.linktypes[p.interface]
             if fmt == "pcap":
                 out.write(pcap_record(p))
             else:
