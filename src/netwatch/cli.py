@@ -19,6 +19,7 @@ from typing import Any
 from netwatch import __version__
 from netwatch.enrich.options import add_arguments as add_enrich_arguments
 from netwatch.errors import NetwatchError, UsageError
+from netwatch.metrics.options import add_arguments as add_output_arguments
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay speed factor for -r (0 = as fast as possible)",
     )
     _common_capture(parser)
+    add_output_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     an = sub.add_parser(
         "analyze",
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         "record per connection when it ends.",
     )
     _common_capture(an)
+    add_output_arguments(an)
     an.add_argument(
         "--duration",
         type=float,
@@ -176,6 +179,9 @@ def _monitor(args: argparse.Namespace) -> int:
     else:
         source = open_live(args.interface, args.capture_filter)
     speed = args.speed if (args.read or args.demo) else 0.0
+    from netwatch.metrics import Outputs
+
+    outputs = Outputs.open(args.metrics, args.ipfix)
     engine = Engine(
         source,
         resolver=make_resolver(args.attribution) if source.live else None,
@@ -184,6 +190,8 @@ def _monitor(args: argparse.Namespace) -> int:
         ),
         local_addresses=local_addresses if source.live else None,
         enrich=make_enrichment(args, source.live),
+        on_finish=outputs.on_finish(),
+        on_snapshot=outputs.on_snapshot,
     )
     from netwatch.tui import load_config, run_tui
 
@@ -193,6 +201,7 @@ def _monitor(args: argparse.Namespace) -> int:
         return run_tui(engine, config)
     finally:
         engine.stop()
+        outputs.close()
 
 
 def _no_color() -> bool:

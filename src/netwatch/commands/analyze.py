@@ -13,6 +13,7 @@ from netwatch.capture.open import open_file, open_live
 from netwatch.commands.common import local_addresses, make_enrichment, make_resolver
 from netwatch.engine import Engine, EngineConfig
 from netwatch.errors import TruncatedCaptureError, UsageError
+from netwatch.metrics import Outputs
 from netwatch.model.snapshot import ConnectionView
 from netwatch.output import RecordWriter, open_writer
 
@@ -29,13 +30,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     def emit(v: ConnectionView) -> None:
         writer.write(v.to_record())
 
+    outputs = Outputs.open(args.metrics, args.ipfix)
     engine = Engine(
         source,
         resolver=make_resolver(args.attribution) if source.live else None,
         config=EngineConfig(dpi=not args.no_dpi, max_connections=args.max_connections),
-        on_finish=emit,
+        on_finish=outputs.on_finish(emit),
         local_addresses=local_addresses if source.live else None,
         enrich=make_enrichment(args, source.live),
+        on_snapshot=outputs.on_snapshot,
     )
     progress = _progress(args, source.live)
     timer = None
@@ -58,6 +61,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         if timer is not None:
             timer.cancel()
         source.close()
+        outputs.close()
     if status == 0:
         writer.close()
     if out is not None and out is not sys.stdout:

@@ -64,6 +64,9 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
         "SQLite store for 'netwatch query', 'top' and 'stats'.",
     )
     common(p)
+    from netwatch.metrics.options import add_arguments as add_output_arguments
+
+    add_output_arguments(p)
     p.add_argument("--store", metavar="DIR", help="the store's directory (created if needed)")
     p.add_argument("--config", metavar="FILE", help="TOML configuration, re-read on SIGHUP")
     p.add_argument("--retain", metavar="AGE", help="drop connections older than AGE (7d, 12h)")
@@ -220,11 +223,15 @@ def run_record(args: argparse.Namespace) -> int:
     from netwatch.store.packets_record import packet_recording
 
     packets = packet_recording(args, cfg.store, writer, on_error)
+    from netwatch.metrics import Outputs, StoreFiles
+
+    outputs = Outputs.open(args.metrics, args.ipfix, recorder=StoreFiles(writer, cfg.store))
     engine = Engine(
         source,
         resolver=make_resolver(cfg.attribution) if raw.live else None,
         config=EngineConfig(dpi=cfg.dpi),
-        on_finish=writer.put_connection,
+        on_finish=outputs.on_finish(writer.put_connection),
+        on_snapshot=outputs.on_snapshot,
         local_addresses=local_addresses if raw.live else None,
         enrich=make_enrichment(args, raw.live),
         packet_sink=packets.sink if packets else None,
@@ -257,6 +264,7 @@ def run_record(args: argparse.Namespace) -> int:
         if packets:
             packets.close()
         writer.close()
+        outputs.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     st = writer.stats()
