@@ -1,0 +1,121 @@
+"""The metrics of a real capture run through the engine, served over HTTP on loopback."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections import Counter
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from netwatch.capture.open import open_file
+from netwatch.engine import Engine
+from netwatch.errors import UsageError
+from netwatch.metrics import MetricsServer, NetwatchCollector, Outputs, parse_listen
+from netwatch.model.snapshot import ConnectionView, Snapshot
+from tests.util.corpus import corpus_file
+
+Values = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def fetch(url: str) -> Values:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    out: Values = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+@pytest.mark.parametrize("name", ["ndpi_whatsapp_login_chat.pcap", "ndpi_http_ipv6.pcap"])
+def test_replayed_capture_totals_match_the_records(name: str) -> None:
+    views: list[ConnectionView] = []
+    snaps: list[Snapshot] = []
+    outputs = Outputs.open(metrics="127.0.0.1:0")
+    assert outputs.server is not None
+    try:
+        hook = outputs.on_snapshot
+        assert hook is not None
+
+        def on_snapshot(s: Snapshot) -> None:
+            snaps.append(s)
+            hook(s)
+
+        engine = Engine(
+            open_file(str(corpus_file(name))),
+            on_finish=outputs.on_finish(views.append),
+            on_snapshot=on_snapshot,
+        )
+        engine.run()
+        v = fetch(outputs.server.url)
+    finally:
+        outputs.close()
+    assert snaps and snaps[-1].finished
+    tr = engine.tracker
+    assert v[("netwatch_packets_total", frozenset())] == tr.packets
+    assert v[("netwatch_bytes_total", frozenset())] == tr.bytes
+    per_proto: Counter[str] = Counter()
+    per_app: Counter[tuple[str, str]] = Counter()
+    for r in views:
+        per_proto[r.proto] += r.bytes_out + r.bytes_in
+        per_app[(r.proto, r.app_protocol or "unknown")] += r.packets_out + r.packets_in
+    got_proto = {
+        dict(k[1])["proto"]: x for k, x in v.items() if k[0] == "netwatch_protocol_bytes_total"
+    }
+    got_app = {
+        (dict(k[1])["proto"], dict(k[1])["app"]): x
+        for k, x in v.items()
+        if k[0] == "netwatch_application_packets_total"
+    }
+    assert got_proto == dict(per_proto)
+    assert got_app == dict(per_app)
+    assert sum(x for k, x in v.items() if k[0] == "netwatch_protocol_connections_total") == len(
+        views
+    )
+
+
+def test_server_binds_only_where_asked_and_closes() -> None:
+    server = MetricsServer(NetwatchCollector(), "127.0.0.1:0").start()
+    port = server.port
+    try:
+        assert port > 0
+        assert fetch(server.url) == {}  # no snapshot yet: an empty, valid exposition
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # Bound to 127.0.0.1 only: another loopback address of the host is refused.
+            assert s.connect_ex(("127.0.0.2", port)) != 0
+    finally:
+        server.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_busy_port_is_a_usage_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(UsageError, match="cannot listen"):
+            MetricsServer(NetwatchCollector(), f"127.0.0.1:{port}").start()
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("127.0.0.1:9108", ("127.0.0.1", 9108)),
+        (":9108", ("127.0.0.1", 9108)),
+        ("9108", ("127.0.0.1", 9108)),
+        ("[::1]:9108", ("::1", 9108)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+    ],
+)
+def test_parse_listen(text: str, want: tuple[str, int]) -> None:
+    assert parse_listen(text) == want
+
+
+@pytest.mark.parametrize("text", ["host:port", "::1:9108", "[::1]9108", "1.2.3.4:70000", ""])
+def test_parse_listen_rejects(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_listen(text)
