@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 import shutil
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import dpkt
 import pytest
 
 from netwatch.cli import main
+from netwatch.store import store_path
 from tests.util.corpus import corpus_file
 
 #: Ethernet, Linux SLL2, IPv6, QinQ VLANs, DNS, SSH, IPv4 fragments (packets in no
@@ -196,3 +198,27 @@ def test_export_without_packets_warns(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["export", "--store", str(store), "udp", "--format", "pcapng", "-o", str(out)]) == 0
     assert "none has stored packets" in capsys.readouterr().err
     assert _frames(out) == []
+
+
+def test_sampling_stores_fewer_packets_and_counts_all(tmp_path: Path) -> None:
+    cap = corpus_file("ndpi_http_ipv6.pcap")
+    store = tmp_path / "s"
+    argv = ["record", "-r", str(cap), "--store", str(store), "--packets", "--sample", "4"]
+    assert main(argv) == 0
+    total = len(_frames(cap))
+    out = tmp_path / "c.jsonl"
+    assert main(["export", "--store", str(store), "--format", "jsonl", "-o", str(out)]) == 0
+    records = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sum(r["packets_out"] + r["packets_in"] for r in records) == total
+    pcap = tmp_path / "s.pcapng"
+    assert main(["export", "--store", str(store), "--format", "pcapng", "-o", str(pcap)]) == 0
+    assert len(_frames(pcap)) == total // 4
+    db = sqlite3.connect(store_path(store))
+    row = db.execute("SELECT seen, stored, sampled_out, sample_every FROM packet_stats").fetchone()
+    db.close()
+    assert row == (total, total // 4, total - total // 4, 4)
+
+
+def test_sampling_needs_packets(tmp_path: Path) -> None:
+    cap = str(corpus_file("ndpi_dns.pcap"))
+    assert main(["record", "-r", cap, "--store", str(tmp_path), "--sample", "2"]) == 2
