@@ -332,6 +332,7 @@ class Engine:
             interface=self.source.description,
             attribution_backend=self.resolver.name if self.resolver else "none",
             finished=self.finished,
+            error=self.error or self.attribution_error,
         )
 
     def publish(self, now: float) -> None:

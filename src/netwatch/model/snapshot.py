@@ -134,3 +134,5 @@ class Snapshot:
     interface: str = ""
     attribution_backend: str = ""
     finished: bool = False
+    #: The last capture or engine error (the UI shows it in its status bar), if any.
+    error: str | None = None

@@ -119,6 +119,14 @@ def process_text(view: ConnectionView) -> str:
     return f"{proc.name} ({proc.pid})"
 
 
+def has_location(view: ConnectionView) -> bool:
+    """A real location (GeoIP), not only the scope every row has: shows the column."""
+    geo = view.geo
+    if not geo:
+        return False
+    return any(geo.get(k) for k in ("country", "country_code", "city", "as_org"))
+
+
 def geo_text(view: ConnectionView) -> str:
     geo = view.geo
     if not geo:

@@ -18,6 +18,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input
 
 from netwatch.model.snapshot import ConnectionView, Snapshot
 from netwatch.tui import columns as cols
+from netwatch.tui import fmt
 from netwatch.tui import rowmodel as rm
 from netwatch.tui.config import TuiConfig
 from netwatch.tui.filtering import compile_filter
@@ -121,13 +122,13 @@ class MainScreen(Screen[None]):
         self.set_class(height < SHORT_HEIGHT, "short")
         self.set_class(height < 12, "tiny")
         table_width = width - (SPLIT_DETAILS_WIDTH if width >= SPLIT_MIN_WIDTH else 0) - 1
-        with_geo = any(v.geo for v in self.sorted[:200])
+        with_geo = any(fmt.has_location(v) for v in self.sorted[:200])
         self.columns = cols.fit_columns(max(10, table_width), self.config.columns, with_geo)
 
     # ---- snapshots ----------------------------------------------------------------
     def apply_snapshot(self, snap: Snapshot) -> None:
         """A new frame from the monitor (already coalesced by the app)."""
-        error = getattr(snap, "error", None)
+        error = snap.error
         self.error = str(error) if error else None
         if self.paused:
             self.pending = snap
@@ -140,7 +141,7 @@ class MainScreen(Screen[None]):
         self.history.record(snap, self.procs, self.totals)
         had_geo = any(c.key == "geo" for c, _ in self.columns)
         self.resort()
-        if had_geo != any(v.geo for v in self.sorted[:200]):
+        if had_geo != any(fmt.has_location(v) for v in self.sorted[:200]):
             self._layout_for(self.size.width, self.size.height)
         self.refresh_all()
 
