@@ -1,6 +1,6 @@
 """BitTorrentAnalyzer: the nDPI peer-wire capture against tshark and nDPI, the
 suricata-verify DHT capture against tshark and Suricata, libtorrent captures (TCP, uTP,
-DHT); bencoding; h11-style feeding; bounded fuzzing."""
+DHT, announces to opentracker over UDP); bencoding; h11-style feeding; bounded fuzzing."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from netwatch.dpi.base import Dir
 from netwatch.dpi.bittorrent import BitTorrentAnalyzer, detect_tcp, detect_udp
 from netwatch.dpi.bittorrent.bencode import decode, decode_prefix
 from netwatch.dpi.bittorrent.clients import client_of
+from netwatch.dpi.bittorrent.tracker import MAGIC
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -122,13 +123,51 @@ def test_libtorrent_dht() -> None:
     assert r["dht_versions"] == ["LT0208"]  # libtorrent 2.0.8
 
 
+def test_opentracker_udp_announces() -> None:
+    flows = sorted(
+        (f for f in flows_of(DATA / "opentracker-udp.pcap") if f.chunks), key=lambda f: f.client
+    )
+    seeder, leecher = (run(f).record() for f in flows)
+    assert detect_udp(flows[0].chunks[0][1])  # a connect request
+    assert detect_udp(flows[1].chunks[0][1])  # an announce reusing the connection id
+    assert seeder["kind"] == leecher["kind"] == "tracker"
+    assert seeder["info_hash"] == leecher["info_hash"]
+    assert seeder["tracker_actions"] == ["connect", "announce"]
+    assert (seeder["tracker_event"], seeder["tracker_port"]) == ("started", 16881)
+    assert (seeder["tracker_seeders"], seeder["tracker_peers"]) == (1, 1)
+    assert leecher["tracker_actions"] == ["announce"]
+    assert (leecher["tracker_event"], leecher["tracker_seeders"]) == ("completed", 2)
+    assert leecher["clients"] == ["libtorrent 2.0.8"]
+
+
+def test_tracker_scrape_and_error_by_the_spec() -> None:
+    a = BitTorrentAnalyzer("udp")
+    a.feed(Dir.CLIENT, MAGIC + b"\x00\x00\x00\x00" + b"tid1", 0.0)
+    a.feed(Dir.SERVER, b"\x00\x00\x00\x00tid1" + b"C" * 8, 0.0)
+    a.feed(Dir.CLIENT, b"C" * 8 + b"\x00\x00\x00\x02tid2" + b"h" * 40, 0.0)
+    a.feed(Dir.SERVER, b"\x00\x00\x00\x02tid2" + b"\x00" * 24, 0.0)
+    a.feed(Dir.SERVER, b"\x00\x00\x00\x03tid3torrent not registered", 0.0)
+    r = a.record()
+    assert r["tracker_actions"] == ["connect", "scrape", "error"]
+    assert r["info_hash"] == "68" * 20 and r["tracker_error"] == "torrent not registered"
+    with pytest.raises(MalformedError):
+        a.feed(Dir.CLIENT, b"C" * 8 + b"\x00\x00\x00\x02tid4" + b"h" * 30, 0.0)
+
+
 @pytest.mark.parametrize(
-    "name", ["libtorrent-tcp.pcap", "libtorrent-utp.pcap", "libtorrent-dht.pcap"]
+    "name",
+    [
+        "libtorrent-tcp.pcap",
+        "libtorrent-utp.pcap",
+        "libtorrent-dht.pcap",
+        "opentracker-udp.pcap",
+    ],
 )
 def test_engine_records_match_schema(name: str) -> None:
     recs = [r for r in analyze(DATA / name) if r.get("app")]
-    assert [r["app"]["protocol"] for r in recs] == ["BitTorrent"]
-    assert not list(VALIDATOR.iter_errors(recs[0]))
+    assert recs and {r["app"]["protocol"] for r in recs} == {"BitTorrent"}
+    for rec in recs:
+        assert not list(VALIDATOR.iter_errors(rec))
 
 
 def test_bencode() -> None:
@@ -159,6 +198,9 @@ def test_detect_rejects_other_protocols() -> None:
     assert not detect_udp(b"d1:xi1ee")  # bencoded, but not KRPC
     assert not detect_udp(b"\x41\x00" + b"\x00" * 10)  # uTP SYN shape, too short
     assert not detect_udp(b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00")  # DNS
+    assert not detect_udp(MAGIC + b"\x00\x00\x00\x01" + b"t" * 4)  # magic, not a connect
+    # announce shape with a peer id no client uses
+    assert not detect_udp(b"C" * 8 + b"\x00\x00\x00\x01" + b"\x00" * 86)
 
 
 def test_huge_peer_message_is_malformed() -> None:
@@ -183,7 +225,12 @@ def test_piece_bodies_are_skipped() -> None:
 
 STREAMS = [
     (f.transport, [d for _, d, _ in f.chunks][:12])
-    for name in ("libtorrent-tcp.pcap", "libtorrent-utp.pcap", "libtorrent-dht.pcap")
+    for name in (
+        "libtorrent-tcp.pcap",
+        "libtorrent-utp.pcap",
+        "libtorrent-dht.pcap",
+        "opentracker-udp.pcap",
+    )
     for f in flows_of(DATA / name)
     if f.chunks
 ]

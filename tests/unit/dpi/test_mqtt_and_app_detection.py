@@ -22,6 +22,7 @@ FIXTURES = {
     "bittorrent/libtorrent-tcp.pcap": "BitTorrent",
     "bittorrent/libtorrent-utp.pcap": "BitTorrent",
     "bittorrent/libtorrent-dht.pcap": "BitTorrent",
+    "bittorrent/opentracker-udp.pcap": "BitTorrent",
     "mqtt/mosquitto.pcap": "MQTT",
     "mysql/mariadb.pcap": "MySQL",
     "openvpn/openvpn_udp.pcap": "OpenVPN",

@@ -1,15 +1,19 @@
-"""BitTorrent analyzer: the peer wire protocol over TCP or uTP, and the Mainline DHT.
+"""BitTorrent analyzer: the peer wire protocol over TCP or uTP, the Mainline DHT and the
+UDP tracker protocol.
 
-One flow is one of three kinds, fixed by its first payload:
+One flow is one of four kinds, fixed by its first payload:
 
 * ``tcp``: a peer connection (BEP 3 handshake, BEP 10 extension handshake);
 * ``utp``: the same peer protocol carried in uTP (BEP 29) datagrams;
-* ``dht``: KRPC queries and answers (BEP 5).
+* ``dht``: KRPC queries and answers (BEP 5);
+* ``tracker``: a UDP tracker exchange (BEP 15: connect, announce, scrape).
 
 Detection is by content: the ``\\x13BitTorrent protocol`` handshake, a uTP SYN (or a uTP
-data packet carrying the handshake), or a bencoded KRPC dictionary. uTP payloads are
-fed to the peer parser in arrival order, duplicates (same seq_nr) dropped; a reordered
-packet ends what that direction can tell (as a TCP gap would).
+data packet carrying the handshake), a bencoded KRPC dictionary, or a tracker connect
+request with its magic. Clients send DHT and uTP from one UDP socket, so a ``utp`` or
+``dht`` flow takes datagrams of the other kind too. uTP payloads are fed to the peer
+parser in arrival order, duplicates (same seq_nr) dropped; a reordered packet ends what
+that direction can tell (as a TCP gap would).
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from netwatch.dpi.bittorrent.bencode import PROTO
 from netwatch.dpi.bittorrent.clients import client_of
 from netwatch.dpi.bittorrent.dht import looks_like_krpc, parse_krpc
 from netwatch.dpi.bittorrent.peer import HANDSHAKE_PREFIX, PeerSide
+from netwatch.dpi.bittorrent.tracker import (
+    detect_announce,
+    detect_connect,
+    parse_request,
+    parse_response,
+)
 from netwatch.dpi.bittorrent.utp import (
     HEADER_LEN,
     ST_DATA,
@@ -57,7 +67,15 @@ def detect_udp(data: bytes) -> bool:
         except MalformedError:
             return False
         return True
+    if detect_connect(data) or detect_announce(data):
+        return True
     return detect_utp_syn(data) or _utp_handshake(data)
+
+
+def _udp_kind(data: bytes) -> str:
+    if detect_connect(data) or detect_announce(data):
+        return "tracker"
+    return "dht" if data[:1] == b"d" else "utp"
 
 
 def _add(items: list[str], value: str) -> None:
@@ -84,6 +102,9 @@ class BitTorrentAnalyzer(AnalyzerBase):
         self._utp_types: list[str] = []
         self._utp_seen: tuple[set[int], set[int]] = (set(), set())
         self._utp_next: list[int | None] = [None, None]
+        # UDP tracker
+        self._actions: list[str] = []
+        self._tracker: dict[str, Any] = {}
 
     def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
         if self._kind == "tcp":
@@ -91,12 +112,33 @@ class BitTorrentAnalyzer(AnalyzerBase):
             return ()
         self._datagrams += 1
         if self._kind is None:
-            self._kind = "dht" if data[:1] == b"d" else "utp"
-        if self._kind == "dht":
+            self._kind = _udp_kind(data)
+        if self._kind == "tracker":
+            self._track(direction, data)
+        elif data[:1] == b"d" and looks_like_krpc(data):
             self._krpc(data)
         else:
             self._utp(direction, data)
         return ()
+
+    def _track(self, direction: Dir, data: bytes) -> None:
+        if direction == Dir.CLIENT:
+            msg = parse_request(data)
+            if msg.info_hash is not None:
+                self._tracker.setdefault("info_hash", msg.info_hash)
+            if msg.peer_id is not None:
+                self._tracker.setdefault("peer_id", msg.peer_id)
+            if msg.event is not None:
+                self._tracker["event"] = msg.event
+            if msg.port:
+                self._tracker["port"] = msg.port
+        else:
+            msg = parse_response(data)
+            if msg.action == "announce" and msg.seeders is not None:
+                self._tracker.update(seeders=msg.seeders, leechers=msg.leechers, peers=msg.peers)
+            elif msg.error is not None:
+                self._tracker["error"] = msg.error
+        _add(self._actions, msg.action)
 
     def _krpc(self, data: bytes) -> None:
         msg = parse_krpc(data)
@@ -142,8 +184,11 @@ class BitTorrentAnalyzer(AnalyzerBase):
 
     def record(self) -> dict[str, Any]:
         c, s = self._peers
-        info = next((p.info_hash for p in (c, s) if p.info_hash), None)
+        t = self._tracker
+        info = next((p.info_hash for p in (c, s) if p.info_hash), None) or t.get("info_hash")
         ids = [p.peer_id for p in (c, s) if p.peer_id is not None]
+        if not ids and t.get("peer_id") is not None:
+            ids = [t["peer_id"]]
         clients = [client_of(i) for i in ids]
         ext = sorted(set(c.extensions) | set(s.extensions))[:32]
         messages: dict[str, int] = {}
@@ -164,9 +209,16 @@ class BitTorrentAnalyzer(AnalyzerBase):
             "dht_info_hashes": list(self._dht_hashes),
             "dht_versions": list(self._versions),
             "dht_errors": [dict(e) for e in self._errors],
-            "dht_messages": dict(self._counts) if self._kind == "dht" else {},
+            "dht_messages": dict(self._counts) if any(self._counts.values()) else {},
             "utp_connection_id": self._utp_conn,
             "utp_types": list(self._utp_types),
+            "tracker_actions": list(self._actions),
+            "tracker_event": t.get("event"),
+            "tracker_port": t.get("port"),
+            "tracker_seeders": t.get("seeders"),
+            "tracker_leechers": t.get("leechers"),
+            "tracker_peers": t.get("peers"),
+            "tracker_error": t.get("error"),
         }
 
     def summary(self) -> str:
@@ -174,6 +226,10 @@ class BitTorrentAnalyzer(AnalyzerBase):
             return "BitTorrent DHT " + ",".join(self._queries[:3])
         c, s = self._peers
         info = next((p.info_hash for p in (c, s) if p.info_hash), None)
+        if self._kind == "tracker":
+            info = self._tracker.get("info_hash")
+            text = "BitTorrent tracker " + ",".join(self._actions[1:2] or self._actions[:1])
+            return f"{text} {info.hex()[:16]}" if info else text
         text = "BitTorrent" + (" uTP" if self._kind == "utp" else "")
         if info:
             text += f" {info.hex()[:16]}"
