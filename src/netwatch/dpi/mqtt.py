@@ -19,6 +19,7 @@ retained message costs no memory. The password is never stored, only that one wa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -59,6 +60,30 @@ CONNACK_CODES = {
     4: "bad_username_or_password",
     5: "not_authorized",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class MQTTConnect(AppEvent):
+    """A client's CONNECT (the password is never carried)."""
+
+    client_id: str
+    username: str | None
+    version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MQTTConnAck(AppEvent):
+    """The broker's answer to CONNECT: ``code`` 0 accepts."""
+
+    code: int
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MQTTSubscribe(AppEvent):
+    """The topic filters of one SUBSCRIBE."""
+
+    topics: tuple[str, ...]
 
 
 class _Reader:
@@ -180,6 +205,7 @@ class MQTTAnalyzer(AnalyzerBase):
             side.skip -= n
             data = data[n:]
         side.buf += data
+        events: list[AppEvent] = []
         while side.buf and not side.skip:
             head = parse_fixed_header(side.buf)
             if head is None:
@@ -198,8 +224,10 @@ class MQTTAnalyzer(AnalyzerBase):
                 side.buf.clear()
             else:
                 break
-            self._packet(direction, first, body, partial=len(body) < length)
-        return ()
+            event = self._packet(direction, first, body, len(body) < length, ts)
+            if event is not None:
+                events.append(event)
+        return events
 
     @property
     def finished(self) -> bool:
@@ -213,7 +241,9 @@ class MQTTAnalyzer(AnalyzerBase):
 
     # -- packets -------------------------------------------------------------------------
 
-    def _packet(self, direction: Dir, first: int, body: bytes, partial: bool) -> None:
+    def _packet(
+        self, direction: Dir, first: int, body: bytes, partial: bool, ts: float
+    ) -> AppEvent | None:
         ptype = first >> 4
         name = PACKET_TYPES.get(ptype)
         if name is None:
@@ -226,10 +256,13 @@ class MQTTAnalyzer(AnalyzerBase):
             if direction != Dir.CLIENT:
                 raise MalformedError(PROTO, "CONNECT from the server")
             self._connect(r)
-        elif ptype == 2:
+            version = VERSIONS.get(self._level or 0)
+            return MQTTConnect(ts, self._client_id or "", self._username, version)
+        if ptype == 2:
             self._session_present = bool(r.u8() & 1)
             self._connack = r.u8()
-        elif ptype == 3:
+            return MQTTConnAck(ts, self._connack, self._connack == 0)
+        if ptype == 3:
             qos = (first >> 1) & 3
             if qos == 3:
                 raise MalformedError(PROTO, "PUBLISH with QoS 3")
@@ -246,6 +279,7 @@ class MQTTAnalyzer(AnalyzerBase):
             r.u16()  # packet identifier
             if self._level == 5:
                 r.skip_properties()
+            topics: list[str] = []
             while r.left() and not (partial and r.left() < 3):
                 topic = r.string()
                 if ptype == 8:
@@ -253,7 +287,12 @@ class MQTTAnalyzer(AnalyzerBase):
                     self._qos.add(qos)
                     if len(self._subscribed) < MAX_TOPICS:
                         self._subscribed.append({"topic": topic, "qos": qos})
+                    if len(topics) < MAX_TOPICS:
+                        topics.append(topic)
                 self._topic(topic)
+            if ptype == 8:
+                return MQTTSubscribe(ts, tuple(topics))
+        return None
 
     def _connect(self, r: _Reader) -> None:
         name = r.raw(r.u16())

@@ -21,6 +21,7 @@ session with CLIENT_COMPRESS is followed only up to its login.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -52,6 +53,24 @@ COMMANDS = {
     0x1F: "reset_connection",
 }
 KEPT_ATTRS = ("_client_name", "_client_version", "_os", "_platform", "program_name")
+
+
+@dataclass(frozen=True, slots=True)
+class MySQLGreeting(AppEvent):
+    """The server's HandshakeV10."""
+
+    server_version: str
+    connection_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MySQLLogin(AppEvent):
+    """The server's OK or ERR to a login; ``error_code`` is the ERR's code."""
+
+    user: str | None
+    database: str | None
+    ok: bool
+    error_code: int | None
 
 
 def detect_tcp(data: bytes) -> bool:
@@ -141,6 +160,8 @@ class MySQLAnalyzer(AnalyzerBase):
         self._greeted = False
         self._responded = False
         self._handoff: str | None = None
+        self._events: list[AppEvent] = []
+        self._ts = 0.0
 
     # -- Analyzer protocol ---------------------------------------------------------------
 
@@ -153,6 +174,7 @@ class MySQLAnalyzer(AnalyzerBase):
             side.skip -= n
             data = data[n:]
         side.buf += data
+        self._ts = ts
         for seq, payload in self._packets(side):
             if direction == Dir.SERVER:
                 self._server(seq, payload)
@@ -160,7 +182,8 @@ class MySQLAnalyzer(AnalyzerBase):
                 self._client(seq, payload)
             if self._handoff or (self._compress and self._login):
                 break
-        return ()
+        events, self._events = self._events, []
+        return events
 
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
@@ -205,14 +228,19 @@ class MySQLAnalyzer(AnalyzerBase):
                 self._failed(payload)
                 return
             self._greeting(payload)
+            version, conn = self._server_version or "", self._connection_id or 0
+            self._events.append(MySQLGreeting(self._ts, version, conn))
             return
         head = payload[0]
         if self._login is None:
             if head == 0x00:
                 self._login = "ok"
+                self._events.append(MySQLLogin(self._ts, self._user, self._database, True, None))
             elif head == 0xFF:
                 self._login = "failed"
                 self._failed(payload)
+                code = int.from_bytes(payload[1:3], "little") if len(payload) >= 3 else None
+                self._events.append(MySQLLogin(self._ts, self._user, self._database, False, code))
             elif head == 0xFE and len(payload) > 1:
                 r = _Reader(payload, 1)
                 self._server_plugin = r.cstring()[:64] or self._server_plugin

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -46,6 +47,24 @@ AUTH_METHODS = {
     10: "sasl",
 }
 _U32 = struct.Struct("!I")
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresStartup(AppEvent):
+    """A StartupMessage: who connects to which database."""
+
+    user: str | None
+    database: str | None
+    application_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresLogin(AppEvent):
+    """The end of authentication: AuthenticationOk, or an error (SQLSTATE) before it."""
+
+    ok: bool
+    method: str | None
+    error_code: str | None
 
 
 def detect_tcp(data: bytes) -> bool:
@@ -103,6 +122,8 @@ class PostgresAnalyzer(AnalyzerBase):
         self._query_count = 0
         self._handoff: str | None = None
         self._awaiting_answer = False  # an SSL/GSSENC request waits for its one-byte reply
+        self._events: list[AppEvent] = []
+        self._ts = 0.0
 
     # -- Analyzer protocol ---------------------------------------------------------------
 
@@ -115,11 +136,13 @@ class PostgresAnalyzer(AnalyzerBase):
             side.skip -= n
             data = data[n:]
         side.buf += data
+        self._ts = ts
         if direction == Dir.CLIENT:
             self._client(side)
         else:
             self._server(side)
-        return ()
+        events, self._events = self._events, []
+        return events
 
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
@@ -152,6 +175,12 @@ class PostgresAnalyzer(AnalyzerBase):
                 return
             elif code >> 16 == 3:
                 self._startup(body)
+                p = self._params
+                self._events.append(
+                    PostgresStartup(
+                        self._ts, p.get("user"), p.get("database"), p.get("application_name")
+                    )
+                )
                 side.typed = True
             else:
                 raise MalformedError(PROTO, f"unknown startup code {code}")
@@ -205,6 +234,9 @@ class PostgresAnalyzer(AnalyzerBase):
                 (code,) = _U32.unpack_from(body)
                 if code == 0:
                     self._auth_ok = True
+                    if self._auth_method is None:
+                        self._auth_method = "trust"  # no password was asked for
+                    self._events.append(PostgresLogin(self._ts, True, self._auth_method, None))
                 elif self._auth_method is None or code in AUTH_METHODS:
                     if code in (11, 12):
                         continue  # SASL continue/final
@@ -217,6 +249,9 @@ class PostgresAnalyzer(AnalyzerBase):
                     self._server_version = items[1][:64]
             elif mtype == 0x45 and self._error is None:  # E
                 self._error = self._error_fields(body)
+                if not self._auth_ok:
+                    code = self._error.get("code")
+                    self._events.append(PostgresLogin(self._ts, False, self._auth_method, code))
 
     @staticmethod
     def _error_fields(body: bytes) -> dict[str, str]:

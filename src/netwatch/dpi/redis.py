@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -52,6 +53,14 @@ _INLINE = re.compile(
     rb"|EXTERNAL|SCRAM-[A-Z0-9-]+)\b)[^\r\n ]{1,128}(?: [^\r\n ]{1,128})?)\r?\n"
 )
 _VERSION = re.compile(rb"redis_version:([0-9A-Za-z.\-]{1,32})")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisAuth(AppEvent):
+    """The reply to AUTH (or HELLO with AUTH)."""
+
+    username: str | None
+    ok: bool
 
 
 def detect_tcp(data: bytes) -> bool:
@@ -217,10 +226,12 @@ class RedisAnalyzer(AnalyzerBase):
         if direction == Dir.CLIENT:
             for msg in self._client.feed(data):
                 self._command(msg)
-        else:
-            for msg in self._server.feed(data):
-                self._reply(msg)
-        return ()
+            return ()
+        events: list[AppEvent] = []
+        for msg in self._server.feed(data):
+            if self._reply(msg):
+                events.append(RedisAuth(ts, self._username, self._auth == "ok"))
+        return events
 
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
@@ -273,9 +284,10 @@ class RedisAnalyzer(AnalyzerBase):
             elif word == "SETNAME" and i + 1 < len(args):
                 self._client_name = _text(args[i + 1])
 
-    def _reply(self, msg: _Message) -> None:
+    def _reply(self, msg: _Message) -> bool:
+        """Account for one reply; True if it answered an authentication."""
         if msg.kind == ord(">"):
-            return  # RESP3 push: not a reply
+            return False  # RESP3 push: not a reply
         self._replies += 1
         error = msg.kind in (ord("-"), ord("!"))
         if error:
@@ -284,10 +296,12 @@ class RedisAnalyzer(AnalyzerBase):
                 self._first_error = _text(msg.leaves[0] if msg.leaves else None, 200)
         self._scan_version(msg.leaves)
         if not self._paired or not self._pending:
-            return
+            return False
         name = self._pending.popleft()
         if name == "AUTH" or (name == "HELLO" and self._username is not None):
             self._auth = "failed" if error else "ok"
+            return True
+        return False
 
     def _scan_version(self, leaves: list[bytes | None]) -> None:
         if self._version is not None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.mqtt import MQTTAnalyzer, detect_tcp
+from netwatch.dpi.mqtt import MQTTAnalyzer, MQTTConnAck, MQTTConnect, MQTTSubscribe, detect_tcp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -72,6 +72,20 @@ def test_matches_suricata() -> None:
     publish = next(m for m in checks if "mqtt.publish.topic" in m)
     assert r["published"] == [publish["mqtt.publish.topic"]]
     assert r["qos"] == [publish["mqtt.publish.qos"]]
+
+
+def test_events() -> None:
+    flows = by_client(corpus_file("ndpi_mqtt.pcap"))
+    a = MQTTAnalyzer()
+    events = []
+    for d, data, ts in flows[("192.168.0.1", 41892)].chunks:
+        events.extend(a.feed(Dir(d), data, ts))
+    connect, subscribe, connack = events
+    assert isinstance(connect, MQTTConnect) and connect.client_id == "cbaabcbabacbbbbbaaaaab"
+    assert (connect.username, connect.version) == ("02D5050223D3", "3.1")
+    assert subscribe == MQTTSubscribe(subscribe.ts, ("astr/s720/02D5050223D3/99",))
+    assert isinstance(connack, MQTTConnAck) and connack.accepted and connack.code == 0
+    assert connect.ts < connack.ts
 
 
 def test_ndpi_flows_found_by_engine() -> None:

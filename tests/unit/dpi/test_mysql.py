@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.mysql import MySQLAnalyzer, detect_tcp
+from netwatch.dpi.mysql import MySQLAnalyzer, MySQLGreeting, MySQLLogin, detect_tcp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -54,6 +54,21 @@ def test_mariadb_capture(mode: str) -> None:
     assert r["login"] == "failed" and r["error"]["code"] == 1045
     assert r["error"]["sql_state"] == "28000"
     assert tls.handoff == "TLS" and tls.record()["ssl"] and tls.record()["user"] is None
+
+
+def test_events() -> None:
+    def events(flow: Flow) -> list[object]:
+        a = MySQLAnalyzer()
+        return [e for d, data, ts in flow.chunks for e in a.feed(Dir(d), data, ts)]
+
+    ok, refused, tls = FLOWS
+    greeting, login = events(ok)
+    assert isinstance(greeting, MySQLGreeting) and greeting.connection_id == 4
+    assert greeting.server_version == "10.11.19-MariaDB-0+deb12u1"
+    assert login == MySQLLogin(login.ts, "alice", "shop", True, None)
+    logins = [e for e in events(refused) if isinstance(e, MySQLLogin)]
+    assert [(e.user, e.ok, e.error_code) for e in logins] == [("alice", False, 1045)]
+    assert [type(e) for e in events(tls)] == [MySQLGreeting]
 
 
 def test_engine_hands_sslrequest_to_tls() -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.postgres import PostgresAnalyzer, detect_tcp
+from netwatch.dpi.postgres import PostgresAnalyzer, PostgresLogin, PostgresStartup, detect_tcp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -52,6 +52,35 @@ def test_postgresql_capture(mode: str) -> None:
     assert tls.record()["ssl_request"] and tls.record()["user"] is None
     r = nodb.record()
     assert r["database"] == "nodb" and r["error"]["code"] == "3D000"
+
+
+def test_events() -> None:
+    def events(flow: Flow) -> list[object]:
+        a = PostgresAnalyzer()
+        return [e for d, data, ts in flow.chunks for e in a.feed(Dir(d), data, ts)]
+
+    ok, wrong, tls, nodb = FLOWS
+    start, login = events(ok)
+    assert isinstance(start, PostgresStartup) and isinstance(login, PostgresLogin)
+    assert (start.user, start.database, start.application_name) == (
+        "postgres",
+        "postgres",
+        "nwtest",
+    )
+    assert (login.ok, login.method, login.error_code) == (True, "sasl", None)
+    assert [(e.ok, e.error_code) for e in events(wrong) if isinstance(e, PostgresLogin)] == [
+        (False, "28P01")
+    ]
+    assert events(tls) == []
+    assert [e.ok for e in events(nodb) if isinstance(e, PostgresLogin)] == [True]
+
+
+def test_trust_login() -> None:
+    a = PostgresAnalyzer()
+    a.feed(Dir.CLIENT, startup(user="u"), 0.0)
+    (login,) = a.feed(Dir.SERVER, msg(b"R", struct.pack("!I", 0)), 1.0)
+    assert login == PostgresLogin(1.0, True, "trust", None)
+    assert a.record()["auth_method"] == "trust"
 
 
 def test_engine_hands_sslrequest_to_tls() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.redis import RedisAnalyzer, detect_tcp
+from netwatch.dpi.redis import RedisAnalyzer, RedisAuth, detect_tcp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -43,6 +43,19 @@ def test_redis_server_capture(mode: str) -> None:
     assert setcmd["commands"] == ["AUTH", "SET"] and setcmd["replies"] == 2
     assert info["server_version"] == "7.0.15"
     assert inline["commands"] == ["AUTH", "PING", "GET", "QUIT"] and inline["auth"] == "ok"
+
+
+def test_auth_events() -> None:
+    def events(i: int) -> list[object]:
+        a = RedisAnalyzer()
+        return [e for d, data, ts in FLOWS[i].chunks for e in a.feed(Dir(d), data, ts)]
+
+    assert [(e.username, e.ok) for e in events(0) if isinstance(e, RedisAuth)] == [
+        ("default", False)
+    ]
+    assert [(e.username, e.ok) for e in events(5) if isinstance(e, RedisAuth)] == [
+        ("default", True)
+    ]
 
 
 def test_engine_records_match_schema() -> None:
