@@ -222,7 +222,7 @@ def run_record(args: argparse.Namespace) -> int:
         raise
     from netwatch.store.packets_record import packet_recording
 
-    packets = packet_recording(args, cfg.store, writer, on_error)
+    packets = packet_recording(args, cfg.store, writer, on_error, live=raw.live)
     from netwatch.metrics import Outputs, StoreFiles
 
     outputs = Outputs.open(args.metrics, args.ipfix, recorder=StoreFiles(writer, cfg.store))

@@ -12,8 +12,10 @@ Packet Blocks to the current pcapng file (``packets/`` under the store; a new fi
 ``rotate_bytes`` or ``rotate_seconds`` of capture time), flushes it, and only then commits
 the index rows, so an index entry never points past what the file holds. Each block carries
 an ``opt_comment``: ``conn=17 dir=c2s app=TLS process=curl pid=4242`` (the process and the
-application as known when the packet is written: the first packets of a connection may
-precede its detection). ``dir`` is ``c2s`` from the originator, ``s2c`` from the responder.
+application as known when the packet is written: live, packets wait ``hold`` seconds in the
+queue first, so attribution, which runs every half second, usually has named the process;
+a connection's first packets may still precede its detection). ``dir`` is ``c2s`` from
+the originator, ``s2c`` from the responder.
 
 Retention (the store's ``Retention``): a file goes, with its index rows, when its last
 packet is older than ``max_age`` (wall clock, as the store's connections), and the oldest
@@ -152,8 +154,12 @@ class PacketWriter:
         rotate_seconds: float = ROTATE_SECONDS,
         commit_interval: float = COMMIT_INTERVAL,
         retention_interval: float = 60.0,
+        hold: float = 0.0,
     ) -> None:
         self.directory = Path(directory)
+        # Live: packets wait ``hold`` seconds (of capture time against the wall clock)
+        # before they are written, so the process found meanwhile is in their comment.
+        self.hold = hold
         self.run = run
         self.sampler = sampler
         # A callable is asked at each pass (the recorder's SIGHUP reload changes it).
@@ -232,17 +238,25 @@ class PacketWriter:
     def _main(self) -> None:
         next_retention = time.monotonic() + self.retention_interval
         while not self._stop.wait(self.commit_interval):
-            self._drain()
+            self._drain(time.time() - self.hold if self.hold > 0 else None)
             if self.error is None and time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + self.retention_interval
                 self.retain(time.time())
         self._drain()
 
-    def _drain(self) -> None:
+    def _drain(self, before: float | None = None) -> None:
+        """Write what is queued (``before``: only packets captured before that time)."""
         q = self._q
         while q and self.error is None:
             n = min(len(q), BATCH_PACKETS)
-            batch = [q.popleft() for _ in range(n)]
+            if before is None:
+                batch = [q.popleft() for _ in range(n)]
+            else:
+                batch = []
+                while q and len(batch) < n and q[0][0] < before:
+                    batch.append(q.popleft())
+                if not batch:
+                    break
             try:
                 self._write(batch)
             except (OSError, sqlite3.Error) as exc:

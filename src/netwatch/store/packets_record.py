@@ -22,6 +22,8 @@ from netwatch.store.packets import QUEUE_SIZE, PacketWriter
 from netwatch.store.timespec import parse_age, parse_size
 
 log = logging.getLogger("netwatch.record")
+#: Live: seconds a packet waits before it is written (its process is found meanwhile).
+LIVE_HOLD = 1.5
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -114,6 +116,8 @@ def packet_recording(
     directory: str,
     store: Any,
     on_error: Callable[[str], None],
+    *,
+    live: bool = False,
 ) -> PacketRecording | None:
     """The packet machinery ``args`` ask for, None when none; ``store`` is the
     :class:`netwatch.store.StoreWriter` (its run id; its retention, followed on reload)."""
@@ -145,5 +149,6 @@ def packet_recording(
             on_error=on_error,
             rotate_bytes=rotate_bytes,
             rotate_seconds=rotate_seconds,
+            hold=LIVE_HOLD if live else 0.0,
         )
     return PacketRecording(dedup, writer)
