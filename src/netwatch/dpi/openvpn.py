@@ -22,6 +22,7 @@ record is kept as ``tls``. Data packets (opcodes 6 and 9) are only counted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -51,8 +52,17 @@ EARLY_NEG_TLV = 6  # OpenVPN 2.6 adds a type/length/flags TLV to the client's ha
 FIRST_SIZES = frozenset({14, 14 + EARLY_NEG_TLV}) | frozenset(
     22 + h + extra for h in HMAC_SIZES for extra in (0, EARLY_NEG_TLV)
 )
-MAX_PACKET = 2048 + 64
+MAX_PACKET = 65535  # the TCP length prefix is 16 bits; large tun-mtu values are allowed
 MAX_PENDING = 16
+
+
+@dataclass(frozen=True, slots=True)
+class OpenVPNSession(AppEvent):
+    """The server's hard reset answered the client's: both session ids and the wrapping."""
+
+    client_session_id: str
+    server_session_id: str
+    control_wrapping: str
 
 
 def _first_packet(pkt: bytes) -> bool:
@@ -114,8 +124,8 @@ class OpenVPNAnalyzer(AnalyzerBase):
         if self._lost[direction]:
             return ()
         if not self._tcp:
-            self._packet(direction, data, ts)
-            return ()
+            return self._packet(direction, data, ts)
+        events: list[AppEvent] = []
         buf = self._bufs[direction]
         buf += data
         while len(buf) >= 2:
@@ -126,8 +136,8 @@ class OpenVPNAnalyzer(AnalyzerBase):
                 break
             pkt = bytes(buf[2 : 2 + n])
             del buf[: 2 + n]
-            self._packet(direction, pkt, ts)
-        return ()
+            events.extend(self._packet(direction, pkt, ts))
+        return events
 
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
@@ -138,7 +148,7 @@ class OpenVPNAnalyzer(AnalyzerBase):
 
     # -- packets -------------------------------------------------------------------------
 
-    def _packet(self, direction: Dir, pkt: bytes, ts: float) -> None:
+    def _packet(self, direction: Dir, pkt: bytes, ts: float) -> Sequence[AppEvent]:
         if not pkt:
             raise MalformedError(PROTO, "empty packet")
         op, key = pkt[0] >> 3, pkt[0] & 7
@@ -152,22 +162,27 @@ class OpenVPNAnalyzer(AnalyzerBase):
             self._data_bytes[direction] += len(pkt)
             if op == 9 and len(pkt) >= 4 and self._peer_id is None:
                 self._peer_id = int.from_bytes(pkt[1:4], "big")
-            return
+            return ()
         if len(pkt) < 9:
             raise MalformedError(PROTO, "control packet shorter than its session id")
         sid = pkt[1:9]
         if self._sids[direction] is None:
             self._sids[direction] = sid
-        if self._wrap is None and op in (2, 8):
-            self._learn_wrapping(direction, pkt)
+        event: tuple[AppEvent, ...] = ()
+        client_sid = self._sids[Dir.CLIENT]
+        if self._wrap is None and op in (2, 8) and client_sid is not None:
+            wrap = self._learn_wrapping(direction, pkt)
+            if wrap is not None:
+                event = (OpenVPNSession(ts, client_sid.hex(), sid.hex(), wrap),)
         if self._wrap in ("none", "tls-auth") and op == 4 and key == 0:
             self._control(direction, pkt, ts)
+        return event
 
-    def _learn_wrapping(self, direction: Dir, pkt: bytes) -> None:
+    def _learn_wrapping(self, direction: Dir, pkt: bytes) -> str | None:
         """From the server's hard reset: where (if anywhere) it echoes the client's id."""
         client_sid = self._sids[Dir.CLIENT]
         if direction != Dir.SERVER or client_sid is None:
-            return
+            return None
         at = pkt.find(client_sid, 9)
         if at == 14:
             self._wrap, self._hmac = "none", 0
@@ -175,6 +190,7 @@ class OpenVPNAnalyzer(AnalyzerBase):
             self._wrap, self._hmac = "tls-auth", at - 22
         else:
             self._wrap = "tls-crypt"
+        return self._wrap
 
     def _control(self, direction: Dir, pkt: bytes, ts: float) -> None:
         if self._tls_failed:

@@ -18,6 +18,7 @@ Nothing is decrypted: the record says which messages, sessions and volumes were 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -34,6 +35,18 @@ MESSAGES: dict[int, tuple[str, int | None]] = {
 }
 MIN_DATA = 32  # header 16 + the AEAD tag of an empty keepalive
 MAX_INDICES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class WireGuardHandshake(AppEvent):
+    """A handshake response: a new session between the two indices (hex)."""
+
+    initiator_index: str
+    responder_index: str
+
+
+def _index_text(raw: bytes) -> str:
+    return raw[::-1].hex()  # little-endian on the wire, shown as a number
 
 
 def _shape(data: bytes) -> int | None:
@@ -84,6 +97,7 @@ class WireGuardAnalyzer(AnalyzerBase):
             raise MalformedError(PROTO, "not a WireGuard message (type, reserved bytes, size)")
         name = MESSAGES[kind][0]
         self._counts[name] += 1
+        event: WireGuardHandshake | None = None
         if kind == 1:
             if self._initiator is None:
                 self._initiator = direction
@@ -93,6 +107,7 @@ class WireGuardAnalyzer(AnalyzerBase):
         elif kind == 2:
             self._index(direction, data[4:8])
             self._handshakes += 1
+            event = WireGuardHandshake(ts, _index_text(data[8:12]), _index_text(data[4:8]))
             if self._first_handshake_ts is None:
                 self._first_handshake_ts = ts
             self._last_handshake_ts = ts
@@ -106,10 +121,10 @@ class WireGuardAnalyzer(AnalyzerBase):
                 self._keepalives += 1
             counter = int.from_bytes(data[8:16], "little")
             self._max_counter[direction] = max(self._max_counter[direction], counter)
-        return ()
+        return () if event is None else (event,)
 
     def _index(self, direction: Dir, raw: bytes) -> None:
-        text = raw[::-1].hex()  # little-endian on the wire, shown as a number
+        text = _index_text(raw)
         seen = self._indices[direction]
         if text not in seen and len(seen) < MAX_INDICES:
             seen.append(text)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
 from netwatch.dpi.bittorrent import BitTorrentAnalyzer, detect_tcp, detect_udp
+from netwatch.dpi.bittorrent.analyzer import PeerHandshake, TrackerAnnounce
 from netwatch.dpi.bittorrent.bencode import decode, decode_prefix
 from netwatch.dpi.bittorrent.clients import client_of
 from netwatch.dpi.bittorrent.tracker import MAGIC
@@ -114,6 +115,35 @@ def test_libtorrent_tcp_and_utp() -> None:
         assert len(r["peer_ids"]) == 2 and r["info_hash"] is not None
         if kind == "utp":
             assert r["utp_types"][:2] == ["syn", "state"]
+
+
+def events(flow: Flow) -> list[object]:
+    a = BitTorrentAnalyzer(flow.transport)
+    return [e for d, data, ts in flow.chunks for e in a.feed(Dir(d), data, ts)]
+
+
+def test_handshake_and_announce_events() -> None:
+    for name in ("libtorrent-tcp.pcap", "libtorrent-utp.pcap"):
+        (flow,) = [f for f in flows_of(DATA / name) if f.chunks]
+        hs = [e for e in events(flow) if isinstance(e, PeerHandshake)]
+        assert [e.direction for e in hs] == [Dir.CLIENT, Dir.SERVER]
+        # a hybrid v1/v2 torrent: libtorrent answers with the other (truncated v2) hash
+        assert len(hs[0].info_hash) == len(hs[1].info_hash) == 40
+        assert hs[0].peer_id != hs[1].peer_id
+        assert hs[0].client == "libtorrent 2.0.8"
+    flow = by_client(corpus_file("ndpi_bittorrent.pcap"))[("192.168.1.3", 52888)]
+    assert [e.peer_id for e in events(flow) if isinstance(e, PeerHandshake)] == [
+        "2d554d313836302d418e181ac9ba17987152663e"
+    ]
+    flows = [f for f in flows_of(DATA / "opentracker-udp.pcap") if f.chunks]
+    announces = [e for f in flows for e in events(f)]
+    assert all(isinstance(e, TrackerAnnounce) for e in announces)
+    # the seeder starts; the leecher starts, then completes its download
+    assert sorted(e.event for e in announces if isinstance(e, TrackerAnnounce)) == [
+        "completed",
+        "started",
+        "started",
+    ]
 
 
 def test_libtorrent_dht() -> None:

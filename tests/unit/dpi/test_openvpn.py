@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.openvpn import OpenVPNAnalyzer, detect_tcp, detect_udp
+from netwatch.dpi.openvpn import OpenVPNAnalyzer, OpenVPNSession, detect_tcp, detect_udp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -62,6 +62,17 @@ def test_openvpn_captures(name: str, mode: str) -> None:
     else:
         assert r["tls"]["version"] == "TLSv1.3" and r["tls"]["ja3"]
         assert r["tls"]["cipher"] == "TLS_AES_256_GCM_SHA384" and r["tls_error"] is None
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURES))
+def test_session_event(name: str) -> None:
+    flow = the_flow(name)
+    a = OpenVPNAnalyzer(flow.transport)
+    (event,) = [e for d, data, ts in flow.chunks for e in a.feed(Dir(d), data, ts)]
+    r = a.record()
+    assert event == OpenVPNSession(
+        flow.chunks[1][2], r["client_session_id"], r["server_session_id"], CAPTURES[name][1]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CAPTURES))

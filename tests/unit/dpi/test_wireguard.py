@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.base import Dir
-from netwatch.dpi.wireguard import WireGuardAnalyzer, detect_udp, detect_udp_midstream
+from netwatch.dpi.wireguard import (
+    WireGuardAnalyzer,
+    WireGuardHandshake,
+    detect_udp,
+    detect_udp_midstream,
+)
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -47,6 +52,16 @@ def test_wireguard_go_tunnel() -> None:
     assert receivers == {sender_c}
     assert r["data_bytes_originator"] == r["data_bytes_responder"] == 3 * 96
     assert a.app_state == "WG_ESTABLISHED" and a.summary() == "WireGuard (1 handshake)"
+
+
+def test_handshake_event() -> None:
+    a = WireGuardAnalyzer()
+    events = [e for d, data, ts in FLOW.chunks for e in a.feed(Dir(d), data, ts)]
+    (hs,) = events
+    r = a.record()
+    assert hs == WireGuardHandshake(
+        r["first_handshake"], r["originator_indices"][0], r["responder_indices"][0]
+    )
 
 
 def test_engine_record_matches_schema() -> None:

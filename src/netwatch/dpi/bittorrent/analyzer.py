@@ -19,6 +19,7 @@ that direction can tell (as a TCP gap would).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
@@ -44,6 +45,24 @@ from netwatch.errors import MalformedError
 MAX_LIST = 16
 #: after this many datagrams a DHT or uTP flow with nothing new is only counted
 MAX_DATAGRAMS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class PeerHandshake(AppEvent):
+    """One side's peer-wire handshake (hex info hash and peer id, BEP 20 client name)."""
+
+    direction: Dir
+    info_hash: str
+    peer_id: str
+    client: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerAnnounce(AppEvent):
+    """A UDP tracker announce request."""
+
+    info_hash: str
+    event: str | None
 
 
 def detect_tcp(data: bytes) -> bool:
@@ -107,38 +126,48 @@ class BitTorrentAnalyzer(AnalyzerBase):
         self._tracker: dict[str, Any] = {}
 
     def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
+        peer = self._peers[direction]
+        had_handshake = peer.peer_id is not None
         if self._kind == "tcp":
-            self._peers[direction].feed(data)
-            return ()
-        self._datagrams += 1
-        if self._kind is None:
-            self._kind = _udp_kind(data)
-        if self._kind == "tracker":
-            self._track(direction, data)
-        elif data[:1] == b"d" and looks_like_krpc(data):
-            self._krpc(data)
+            peer.feed(data)
         else:
-            self._utp(direction, data)
-        return ()
+            self._datagrams += 1
+            if self._kind is None:
+                self._kind = _udp_kind(data)
+            if self._kind == "tracker":
+                return self._track(direction, data, ts)
+            if data[:1] == b"d" and looks_like_krpc(data):
+                self._krpc(data)
+            else:
+                self._utp(direction, data)
+        if had_handshake or peer.peer_id is None or peer.info_hash is None:
+            return ()
+        pid = peer.peer_id
+        return (PeerHandshake(ts, direction, peer.info_hash.hex(), pid.hex(), client_of(pid)),)
 
-    def _track(self, direction: Dir, data: bytes) -> None:
+    def _track(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
+        t = self._tracker
         if direction == Dir.CLIENT:
             msg = parse_request(data)
-            if msg.info_hash is not None:
-                self._tracker.setdefault("info_hash", msg.info_hash)
+            _add(self._actions, msg.action)
             if msg.peer_id is not None:
-                self._tracker.setdefault("peer_id", msg.peer_id)
-            if msg.event is not None:
-                self._tracker["event"] = msg.event
+                t.setdefault("peer_id", msg.peer_id)
             if msg.port:
-                self._tracker["port"] = msg.port
-        else:
-            msg = parse_response(data)
-            if msg.action == "announce" and msg.seeders is not None:
-                self._tracker.update(seeders=msg.seeders, leechers=msg.leechers, peers=msg.peers)
-            elif msg.error is not None:
-                self._tracker["error"] = msg.error
+                t["port"] = msg.port
+            if msg.info_hash is None:
+                return ()
+            t.setdefault("info_hash", msg.info_hash)
+            if msg.event is None:
+                return ()
+            t["event"] = msg.event
+            return (TrackerAnnounce(ts, msg.info_hash.hex(), msg.event),)
+        msg = parse_response(data)
         _add(self._actions, msg.action)
+        if msg.action == "announce" and msg.seeders is not None:
+            t.update(seeders=msg.seeders, leechers=msg.leechers, peers=msg.peers)
+        elif msg.error is not None:
+            t["error"] = msg.error
+        return ()
 
     def _krpc(self, data: bytes) -> None:
         msg = parse_krpc(data)
