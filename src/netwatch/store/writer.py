@@ -76,7 +76,8 @@ class StoreWriter:
         retention_interval: float = 60.0,
     ) -> None:
         self.directory = Path(directory)
-        self.retention = retention or Retention()
+        self._retention = retention or Retention()
+        self._retain_now = threading.Event()
         self.retention_interval = retention_interval
         self.commit_interval = commit_interval
         self._on_error = on_error
@@ -95,6 +96,16 @@ class StoreWriter:
         last = self._db.execute("SELECT max(id) FROM connections").fetchone()[0]
         self._next_id = int(last or 0) + 1
         self._thread = threading.Thread(target=self._main, name="netwatch-store", daemon=True)
+
+    @property
+    def retention(self) -> Retention:
+        return self._retention
+
+    @retention.setter
+    def retention(self, policy: Retention) -> None:
+        """A new policy (SIGHUP): applied at the writer's next batch, not in a minute."""
+        self._retention = policy
+        self._retain_now.set()
 
     # ------------------------------------------------------------ capture thread side
     def start(self) -> None:
@@ -167,7 +178,10 @@ class StoreWriter:
                 continue  # drain and drop: the store is read-only from now on
             if batch:
                 self._write(batch)
-            if self.error is None and time.monotonic() >= next_retention:
+            if self.error is None and (
+                time.monotonic() >= next_retention or self._retain_now.is_set()
+            ):
+                self._retain_now.clear()
                 next_retention = time.monotonic() + self.retention_interval
                 self._retain()
 
@@ -217,7 +231,7 @@ class StoreWriter:
 
     def _retain(self) -> None:
         try:
-            removed = apply_retention(self._db, self.retention, time.time())
+            removed = apply_retention(self._db, self._retention, time.time())
         except sqlite3.Error as exc:
             self._rollback()
             if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:

@@ -135,16 +135,23 @@ def test_retention_by_size_drops_the_oldest(tmp_path: Path) -> None:
 
 
 def test_writer_applies_retention(tmp_path: Path) -> None:
-    w = StoreWriter(tmp_path, source="test", retention=Retention(max_age=3600))
+    w = StoreWriter(tmp_path, source="test", retention_interval=3600)
     w.start()
     now = time.time()
-    w.put_connection(view(1, now - 7200))  # two hours old: dropped at the next pass
+    w.put_connection(view(1, now - 7200))  # two hours old
     w.put_connection(view(2, now - 60))
-    w.retention_interval = 0.0
-    time.sleep(1.2)
+    time.sleep(0.8)  # committed; the next retention pass is an hour away
+    w.retention = Retention(max_age=3600)  # what SIGHUP does: applied at once
+    deadline = time.monotonic() + 3
+    left: list[int] = []
+    while time.monotonic() < deadline:
+        with Store(tmp_path) as st:
+            left = [c.conn for c in st.connections()]
+        if left == [2]:
+            break
+        time.sleep(0.1)
     w.close()
-    with Store(tmp_path) as st:
-        assert [c.conn for c in st.connections()] == [2]
+    assert left == [2]
 
 
 # ---------------------------------------------------------------- parsers
