@@ -51,6 +51,18 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     p.add_argument(
         "--run", dest="run_id", type=int, metavar="RUN", help="only connections of this run"
     )
+    p.add_argument(
+        "--payload",
+        metavar="REGEX",
+        help="only connections with a stored packet whose payload matches REGEX (Python "
+        "syntax, over bytes; each packet on its own)",
+    )
+    p.add_argument(
+        "--payload-budget",
+        default="256M",
+        metavar="SIZE",
+        help="read at most SIZE of stored packets for --payload (default 256M)",
+    )
     p.set_defaults(run=run_export)
 
 
@@ -68,12 +80,37 @@ def run_export(args: argparse.Namespace) -> int:
                 if (args.conn is None or c.conn == args.conn)
                 and (args.run_id is None or c.run == args.run_id)
             )
+        if args.payload is not None:
+            conns = iter(_with_payload(args, list(conns)))
         if args.format in ("pcap", "pcapng"):
             everything = not args.expr and since is None and until is None
             everything = everything and args.conn is None and args.run_id is None
+            everything = everything and args.payload is None
             pairs = None if everything else [(c.run, c.conn) for c in conns]
             return _packets(args, pairs)
         return _records(args, (c.record for c in conns))
+
+
+def _with_payload(args: argparse.Namespace, conns: list[Any]) -> list[Any]:
+    """The connections whose stored packets match ``--payload`` (bounded by the budget)."""
+    import re
+
+    from netwatch.store import parse_size
+    from netwatch.store.packets_export import search_payloads
+
+    try:
+        pattern = re.compile(args.payload.encode("utf-8", "surrogateescape"))
+    except re.error as exc:
+        raise UsageError(f"--payload {args.payload!r}: {exc}") from None
+    budget = parse_size(args.payload_budget)
+    found = search_payloads(args.store, [(c.run, c.conn) for c in conns], pattern, budget)
+    if found.truncated:
+        print(
+            f"netwatch: warning: --payload stopped after {found.scanned_bytes} bytes "
+            "(--payload-budget): later connections were not searched",
+            file=sys.stderr,
+        )
+    return [c for c in conns if (c.run, c.conn) in found.matched]
 
 
 def _packets(args: argparse.Namespace, pairs: list[tuple[int, int]] | None) -> int:

@@ -6,10 +6,14 @@ store's filter and time range chose them), looks up their packets' block offsets
 offset), into a pcapng file (each packet keeps its comment; interfaces are renumbered, one
 per link type) or a classic pcap (one link type only: pcap has one per file). Nothing is
 scanned: each packet is one seek and one read.
+
+:func:`search_payloads` (``export --payload REGEX``) reads the candidates' packets and
+keeps the connections whose transport payload matches, within a byte budget.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +21,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from netwatch import __version__
-from netwatch.errors import MalformedError, UsageError
+from netwatch.decode.packet import decode
+from netwatch.errors import DecodeError, MalformedError, UsageError
 from netwatch.store.db import connect
 from netwatch.store.packets import offsets_of
 from netwatch.store.pcapng import (
@@ -30,6 +35,8 @@ from netwatch.store.pcapng import (
 )
 
 PacketFormat = Literal["pcap", "pcapng"]
+#: Bytes of stored packets a payload search reads at most, unless told otherwise.
+PAYLOAD_BUDGET = 256 * 1024 * 1024
 
 
 @dataclass
@@ -146,3 +153,71 @@ def export_packets(
             fh.close()
     counts.connections = len(counts.per_conn)
     return counts
+
+
+@dataclass
+class PayloadSearch:
+    """What :func:`search_payloads` found: the matching ``(run, conn)``, what it read."""
+
+    matched: set[tuple[int, int]] = field(default_factory=set)
+    scanned_bytes: int = 0
+    #: The byte budget ran out before every candidate packet was read.
+    truncated: bool = False
+
+
+def search_payloads(
+    directory: str | Path,
+    pairs: Iterable[tuple[int, int]] | None,
+    pattern: re.Pattern[bytes],
+    budget: int = PAYLOAD_BUDGET,
+) -> PayloadSearch:
+    """The connections among ``pairs`` (None: all) with a stored packet whose transport
+    payload ``pattern`` matches (each packet on its own: a match across two segments is not
+    found). Reads at most ``budget`` bytes of packets, then stops and says so."""
+    directory = Path(directory)
+    db = connect(directory, create=False)
+    try:
+        files = _files(db)
+        locs = locations(db, pairs)
+    finally:
+        db.close()
+    found = PayloadSearch()
+    fh: BinaryIO | None = None
+    current = -1
+    try:
+        for fid, off, run, conn in locs:
+            if (run, conn) in found.matched or fid not in files:
+                continue
+            if found.scanned_bytes >= budget:
+                found.truncated = True
+                break
+            if fid != current:
+                if fh is not None:
+                    fh.close()
+                fh, current = None, fid
+                try:
+                    fh = open(directory / files[fid].name, "rb")  # noqa: SIM115 - closed below
+                except OSError:
+                    continue
+            if fh is None:
+                continue
+            try:
+                p = read_packet_at(fh, off)
+            except MalformedError:
+                continue
+            found.scanned_bytes += len(p.data)
+            lts = files[fid].linktypes
+            if p.interface < len(lts) and pattern.search(_payload(lts[p.interface], p.data)):
+                found.matched.add((run, conn))
+    finally:
+        if fh is not None:
+            fh.close()
+    return found
+
+
+def _payload(linktype: int, data: bytes) -> bytes:
+    """The transport payload of a frame; the whole frame when it does not decode."""
+    try:
+        return bytes(decode(linktype, data).payload)
+    except DecodeError:
+        return data

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -21,10 +22,11 @@ import pytest
 
 from netwatch.cli import main
 from netwatch.store import store_path
+from netwatch.store.packets_export import search_payloads
 from tests.util.corpus import corpus_file
 
 #: Ethernet, Linux SLL2, IPv6, QinQ VLANs, DNS, SSH, IPv4 fragments (packets in no
-#: connection until reassembled), a 6in4 tunnel, DHCP broadcasts.
+#: connection until reassembled), a 6in4 tunnel, DHCP broadcasts, HTTP/1.1.
 CAPTURES = (
     "foxio_tls-handshake.pcapng",
     "sv_decode-sll2-01.pcap",
@@ -34,6 +36,7 @@ CAPTURES = (
     "ndpi_dns_fragmented.pcap",
     "ndpi_6in4tunnel.pcap",
     "foxio_dhcp.pcapng",
+    "foxio_http1-with-cookies.pcapng",
 )
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
@@ -222,3 +225,21 @@ def test_sampling_stores_fewer_packets_and_counts_all(tmp_path: Path) -> None:
 def test_sampling_needs_packets(tmp_path: Path) -> None:
     cap = str(corpus_file("ndpi_dns.pcap"))
     assert main(["record", "-r", cap, "--store", str(tmp_path), "--sample", "2"]) == 2
+
+
+def test_payload_search(recorded: dict[str, Recorded], tmp_path: Path) -> None:
+    """HTTP request lines in the stored packets select their connections; a budget bounds
+    the search and says it stopped."""
+    r = recorded["foxio_http1-with-cookies.pcapng"]
+    http = [x for x in r.records if x["app"].get("protocol") == "HTTP"]
+    assert http
+    out = tmp_path / "p.jsonl"
+    base = ["export", "--store", str(r.store), "--format", "jsonl", "-o", str(out)]
+    assert main([*base, "--payload", r"^(GET|POST) /"]) == 0
+    got = {json.loads(x)["id"] for x in out.read_text().splitlines()}
+    assert got == {x["id"] for x in http}
+    assert main([*base, "--payload", "no such bytes"]) == 0
+    assert out.read_text() == ""
+    found = search_payloads(r.store, None, re.compile(rb"HTTP/1\.1 200"), budget=1)
+    assert found.truncated and len(found.matched) <= 1
+    assert main([*base, "--payload", "("]) == 2
