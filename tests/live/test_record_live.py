@@ -205,8 +205,11 @@ class _Lines:
         return any(text in ln for ln in self.lines)
 
 
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
 def _loopback_exchanges(n: int) -> int:
-    """``n`` TCP connections to a local echo server; returns its port."""
+    """``n`` HTTP/1.1 exchanges with a local server, one per connection; returns its port."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(n)
@@ -216,15 +219,17 @@ def _loopback_exchanges(n: int) -> int:
         for _ in range(n):
             c, _ = srv.accept()
             with c:
-                c.sendall(c.recv(100))
+                c.recv(1000)
+                c.sendall(RESPONSE)
         srv.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     for i in range(n):
         with socket.create_connection(("127.0.0.1", port)) as s:
-            s.sendall(b"hello %d" % i)
-            s.recv(100)
+            s.sendall(b"GET /item/%d HTTP/1.1\r\nHost: rec.example\r\n\r\n" % i)
+            while s.recv(1000):
+                pass
     t.join(5)
     return port
 
@@ -269,3 +274,8 @@ def test_live_loopback_sighup_reload_and_sigterm(tmp_path: Path) -> None:
     assert len(rows) == 5, json.dumps(rows)[:2000]
     assert all(r["bytes_in"] > 0 and r["bytes_out"] > 0 for r in rows)
     assert run is not None
+    # ... and what the HTTP analyzer saw is searchable: the index finds the five requests
+    with Store(store) as st:
+        found = list(st.connections(f"http.host = rec.example and http.status = 200 port:{port}"))
+        paths = sorted(c.record["app"]["http"]["requests"][0]["path"] for c in found)
+    assert paths == [f"/item/{i}" for i in range(5)]
