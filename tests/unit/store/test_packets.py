@@ -243,3 +243,19 @@ def test_payload_search(recorded: dict[str, Recorded], tmp_path: Path) -> None:
     found = search_payloads(r.store, None, re.compile(rb"HTTP/1\.1 200"), budget=1)
     assert found.truncated and len(found.matched) <= 1
     assert main([*base, "--payload", "("]) == 2
+
+
+def test_payload_search_finds_server_names(recorded: dict[str, Recorded]) -> None:
+    """SNI bytes in ClientHellos: the matching connections are those whose record names it
+    (TLS over TCP; QUIC's Initial is encrypted, so its SNI is not in the clear)."""
+    r = recorded["foxio_tls-handshake.pcapng"]
+    sni = "static.xx.fbcdn.net"
+    found = search_payloads(r.store, None, re.compile(re.escape(sni.encode())))
+    assert not found.truncated
+    want = {
+        (1, x["id"])
+        for x in r.records
+        if x["app"].get("protocol") == "TLS" and x["app"]["tls"].get("sni") == sni
+    }
+    assert len(want) > 1
+    assert found.matched == want
