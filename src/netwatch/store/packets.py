@@ -84,6 +84,8 @@ def direction(lt: int, d: bytes, c: Conn) -> str:
     ca, sa = c.c_addr, c.s_addr
     if ca != sa:
         return "c2s" if src == ca else "s2c" if src == sa else "?"
+    if len(d) <= off:
+        return "?"
     l4 = off + ((d[off] & 0x0F) * 4 if ver == 4 else 40)
     if len(d) < l4 + 2:
         return "?"

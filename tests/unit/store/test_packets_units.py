@@ -269,3 +269,28 @@ def test_offsets_pack_round_trip() -> None:
     from netwatch.store.packets import _le
 
     assert list(offsets_of(_le(a))) == [0, 24, 2**40]
+
+
+class _Row:
+    """The attributes of a tracker row that a comment reads."""
+
+    id = 5
+    c_addr = bytes((198, 18, 0, 1))
+    s_addr = bytes((198, 18, 0, 1))  # same host both sides: the port decides
+    c_port = 1000
+    analyzer = None
+    app = {"protocol": "DNS"}
+    proc = None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 300), st.binary(max_size=80))
+def test_comments_of_any_frame(lt: int, data: bytes) -> None:
+    text = comment_of(lt, data, _Row())  # type: ignore[arg-type]
+    assert text.startswith("conn=5 dir=")
+
+
+def test_comment_direction_by_port_on_one_host() -> None:
+    row = _Row()
+    assert comment_of(1, _udp_frame(0), row) == "conn=5 dir=c2s app=DNS"  # type: ignore[arg-type]
+    assert comment_of(1, _udp_frame(1), row) == "conn=5 dir=s2c app=DNS"  # type: ignore[arg-type]
