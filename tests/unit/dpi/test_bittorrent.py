@@ -15,7 +15,8 @@ from netwatch.dpi.bittorrent import BitTorrentAnalyzer, detect_tcp, detect_udp
 from netwatch.dpi.bittorrent.analyzer import PeerHandshake, TrackerAnnounce
 from netwatch.dpi.bittorrent.bencode import decode, decode_prefix
 from netwatch.dpi.bittorrent.clients import client_of
-from netwatch.dpi.bittorrent.tracker import MAGIC
+from netwatch.dpi.bittorrent.tracker import MAGIC, parse_request, parse_response
+from netwatch.dpi.bittorrent.utp import parse_utp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
 from tests.unit.engine.test_schema import VALIDATOR
@@ -284,3 +285,40 @@ def test_fuzz_only_malformed_escapes(data: st.DataObject) -> None:
         pass
     a.record()
     a.summary()
+
+
+def _encode(value: object) -> bytes:
+    """Test-only bencoder (BEP 3), to check the decoder against generated values."""
+    if isinstance(value, int):
+        return b"i%de" % value
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    if isinstance(value, list):
+        return b"l" + b"".join(_encode(v) for v in value) + b"e"
+    assert isinstance(value, dict)
+    return b"d" + b"".join(_encode(k) + _encode(value[k]) for k in sorted(value)) + b"e"
+
+
+BENCODED = st.recursive(
+    st.integers(-(2**63), 2**63) | st.binary(max_size=24),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.binary(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(BENCODED)
+def test_bencode_round_trip(value: object) -> None:
+    assert decode(_encode(value)) == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_fuzz_bencode_and_tracker_parsers(data: bytes) -> None:
+    for parse in (decode, parse_request, parse_response, parse_utp):
+        try:
+            parse(data)
+        except MalformedError:
+            pass
