@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from netwatch.capture.open import open_file
 from netwatch.engine import Engine
 from netwatch.errors import UsageError
-from netwatch.metrics import MetricsServer, NetwatchCollector, Outputs, parse_listen
+from netwatch.metrics import MetricsServer, NetwatchCollector, Outputs, StoreFiles, parse_listen
 from netwatch.model.snapshot import ConnectionView, Snapshot
 from tests.util.corpus import corpus_file
 
@@ -119,3 +120,33 @@ def test_parse_listen(text: str, want: tuple[str, int]) -> None:
 def test_parse_listen_rejects(text: str) -> None:
     with pytest.raises(UsageError):
         parse_listen(text)
+
+
+def test_recorder_metrics_from_a_real_store(tmp_path: Path) -> None:
+    """The recorder's writer behind StoreFiles: counts from the writer, size from disk."""
+    from netwatch.store import StoreWriter
+
+    writer = StoreWriter(tmp_path, source="test")
+    writer.start()
+    views: list[ConnectionView] = []
+    outputs = Outputs.open(metrics="127.0.0.1:0", recorder=StoreFiles(writer, tmp_path))
+    assert outputs.server is not None
+    try:
+
+        def finished(v: ConnectionView) -> None:
+            views.append(v)
+            writer.put_connection(v)
+
+        Engine(
+            open_file(str(corpus_file("ndpi_whatsapp_login_chat.pcap"))),
+            on_finish=outputs.on_finish(finished),
+            on_snapshot=outputs.on_snapshot,
+        ).run()
+        writer.close()
+        v = fetch(outputs.server.url)
+    finally:
+        outputs.close()
+    on_disk = sum(p.stat().st_size for p in tmp_path.iterdir() if p.name.startswith("netwatch"))
+    assert v[("netwatch_store_connections_total", frozenset())] == len(views) > 0
+    assert v[("netwatch_store_size_bytes", frozenset())] == on_disk > 0
+    assert v[("netwatch_store_dropped_total", frozenset())] == 0
