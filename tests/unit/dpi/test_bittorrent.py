@@ -140,7 +140,7 @@ def test_handshake_and_announce_events() -> None:
     announces = [e for f in flows for e in events(f)]
     assert all(isinstance(e, TrackerAnnounce) for e in announces)
     # the seeder starts; the leecher starts, then completes its download
-    assert sorted(e.event for e in announces if isinstance(e, TrackerAnnounce)) == [
+    assert sorted(str(e.event) for e in announces if isinstance(e, TrackerAnnounce)) == [
         "completed",
         "started",
         "started",

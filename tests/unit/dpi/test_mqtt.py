@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netwatch.dpi.base import Dir
+from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.mqtt import MQTTAnalyzer, MQTTConnAck, MQTTConnect, MQTTSubscribe, detect_tcp
 from netwatch.errors import MalformedError
 from tests.unit.engine.helpers import analyze
@@ -77,7 +77,7 @@ def test_matches_suricata() -> None:
 def test_events() -> None:
     flows = by_client(corpus_file("ndpi_mqtt.pcap"))
     a = MQTTAnalyzer()
-    events = []
+    events: list[AppEvent] = []
     for d, data, ts in flows[("192.168.0.1", 41892)].chunks:
         events.extend(a.feed(Dir(d), data, ts))
     connect, subscribe, connack = events

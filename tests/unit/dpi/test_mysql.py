@@ -65,6 +65,7 @@ def test_events() -> None:
     greeting, login = events(ok)
     assert isinstance(greeting, MySQLGreeting) and greeting.connection_id == 4
     assert greeting.server_version == "10.11.19-MariaDB-0+deb12u1"
+    assert isinstance(login, MySQLLogin)
     assert login == MySQLLogin(login.ts, "alice", "shop", True, None)
     logins = [e for e in events(refused) if isinstance(e, MySQLLogin)]
     assert [(e.user, e.ok, e.error_code) for e in logins] == [("alice", False, 1045)]
