@@ -215,7 +215,11 @@ def run_record(args: argparse.Namespace) -> int:
 
     try:
         writer = StoreWriter(
-            cfg.store, source=raw.description, retention=retention, on_error=on_error
+            cfg.store,
+            source=raw.description,
+            retention=retention,
+            on_error=on_error,
+            block=not raw.live,
         )
     except BaseException:
         raw.close()

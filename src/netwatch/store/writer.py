@@ -2,9 +2,10 @@
 
 The capture thread only enqueues (``put_connection``, ``put_event``: a ``put_nowait`` on a
 bounded queue); when the queue is full the item is dropped and counted in ``dropped``,
-never blocking the capture. One thread owns the database connection: it takes what is
-queued, writes it in one transaction at most every :data:`COMMIT_INTERVAL` seconds or
-:data:`BATCH_ROWS` items, and runs retention every ``retention_interval`` seconds.
+never blocking a live capture (``block=True``, for files, waits for room instead). One
+thread owns the database connection: it takes what is queued, writes it in one transaction
+at most every :data:`COMMIT_INTERVAL` seconds or :data:`BATCH_ROWS` items, and runs
+retention every ``retention_interval`` seconds.
 
 A full disk (``SQLITE_FULL``) or any other write error rolls the transaction back (SQLite
 keeps what was committed intact), records a one-line ``error``, and calls ``on_error``
@@ -72,6 +73,7 @@ class StoreWriter:
         retention: Retention | None = None,
         on_error: Callable[[str], None] | None = None,
         queue_size: int = QUEUE_SIZE,
+        block: bool = False,
         commit_interval: float = COMMIT_INTERVAL,
         retention_interval: float = 60.0,
     ) -> None:
@@ -82,6 +84,9 @@ class StoreWriter:
         self.commit_interval = commit_interval
         self._on_error = on_error
         self._q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        #: Wait for room instead of dropping: for files, where nothing is lost by waiting
+        #: (the end of a capture hands over every open connection at once).
+        self._block = block
         self.error: str | None = None
         self.dropped = 0
         self.connections = 0
@@ -127,10 +132,22 @@ class StoreWriter:
         if self.error is not None:
             self.dropped += 1
             return
+        if self._block:
+            while not self._failed():
+                try:
+                    self._q.put(item, timeout=0.5)  # the writer may fail meanwhile
+                    return
+                except queue.Full:
+                    continue
+            self.dropped += 1
+            return
         try:
             self._q.put_nowait(item)
         except queue.Full:
             self.dropped += 1  # only this thread writes it: no lock needed
+
+    def _failed(self) -> bool:
+        return self.error is not None
 
     def stats(self) -> WriterStats:
         return WriterStats(

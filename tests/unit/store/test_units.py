@@ -75,6 +75,18 @@ def test_full_queue_drops_and_counts(tmp_path: Path) -> None:
         assert st.summary()["dropped"] == 15
 
 
+def test_blocking_writer_for_files_loses_nothing(tmp_path: Path) -> None:
+    """A file's end hands over every open row at once: with ``block`` nothing is dropped."""
+    w = StoreWriter(tmp_path, source="test", queue_size=10, block=True)
+    w.start()
+    for i in range(3000):
+        w.put_connection(view(i, 1000.0 + i))
+    w.close()
+    with Store(tmp_path) as st:
+        assert st.summary()["connections"] == 3000
+        assert st.summary()["dropped"] == 0
+
+
 def test_commits_within_the_interval(tmp_path: Path) -> None:
     """A finished connection is readable by another process within ~COMMIT_INTERVAL."""
     w = StoreWriter(tmp_path, source="test", commit_interval=0.2)
