@@ -12,6 +12,7 @@ reasons are stable tokens, and remote addresses only as the top N plus ``other``
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -31,6 +32,21 @@ from netwatch.model.snapshot import ConnectionView, Snapshot
 TOP_TALKERS = 10
 
 
+class ExportCounts(Protocol):
+    @property
+    def messages(self) -> int: ...
+    @property
+    def records(self) -> int: ...
+    @property
+    def send_errors(self) -> int: ...
+
+
+class ExportStats(Protocol):
+    """The IPFIX exporter (``netwatch.export.ipfix_exporter.IpfixExporter``)."""
+
+    def stats(self) -> ExportCounts: ...
+
+
 class NetwatchCollector(Collector):
     """``on_finish`` → :meth:`finished`, ``on_snapshot`` → :meth:`snapshot` (engine thread);
     :meth:`collect` runs in the HTTP server's thread."""
@@ -39,6 +55,7 @@ class NetwatchCollector(Collector):
         self.totals = FlowTotals()
         self.recorder = recorder
         self.top = top
+        self.ipfix: ExportStats | None = None
 
     def finished(self, v: ConnectionView) -> None:
         self.totals.finished(v)
@@ -57,6 +74,8 @@ class NetwatchCollector(Collector):
             yield _talkers(frozen.snapshot, self.top)
         if self.recorder is not None:
             yield from _recorder(self.recorder)
+        if self.ipfix is not None:
+            yield from _ipfix(self.ipfix)
 
 
 def _capture(f: Frozen) -> Iterator[Metric]:
@@ -216,3 +235,18 @@ def _recorder(rec: RecorderStats) -> Iterator[Metric]:
             "Write transactions committed.",
             value=st.transactions,
         )
+
+
+def _ipfix(exp: ExportStats) -> Iterator[Metric]:
+    st = exp.stats()
+    yield CounterMetricFamily(
+        "netwatch_ipfix_messages", "IPFIX messages sent to the collector.", value=st.messages
+    )
+    yield CounterMetricFamily(
+        "netwatch_ipfix_records", "IPFIX flow records sent to the collector.", value=st.records
+    )
+    yield CounterMetricFamily(
+        "netwatch_ipfix_send_errors",
+        "IPFIX messages that could not be sent (collector unreachable); their records are lost.",
+        value=st.send_errors,
+    )

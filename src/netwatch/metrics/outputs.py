@@ -46,6 +46,8 @@ class Outputs:
                 if exporter is not None:
                     exporter.close()
                 raise
+        if server is not None:
+            server.collector.ipfix = exporter
         return cls(server, exporter)
 
     def set_recorder(self, recorder: RecorderStats) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import urllib.request
 from collections import Counter
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from netwatch.capture.open import open_file
 from netwatch.engine import Engine
 from netwatch.errors import UsageError
+from netwatch.export.ipfix import decode_message
 from netwatch.metrics import MetricsServer, NetwatchCollector, Outputs, StoreFiles, parse_listen
 from netwatch.model.snapshot import ConnectionView, Snapshot
 from tests.util.corpus import corpus_file
@@ -150,3 +152,32 @@ def test_recorder_metrics_from_a_real_store(tmp_path: Path) -> None:
     assert v[("netwatch_store_connections_total", frozenset())] == len(views) > 0
     assert v[("netwatch_store_size_bytes", frozenset())] == on_disk > 0
     assert v[("netwatch_store_dropped_total", frozenset())] == 0
+
+
+def test_ipfix_export_counted_in_the_metrics() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(0.5)
+        port = rx.getsockname()[1]
+        outputs = Outputs.open(metrics="127.0.0.1:0", ipfix=f"127.0.0.1:{port}")
+        assert outputs.server is not None and outputs.ipfix is not None
+        exporter = outputs.ipfix
+        try:
+            Engine(
+                open_file(str(corpus_file("ndpi_http_ipv6.pcap"))),
+                on_finish=outputs.on_finish(),
+                on_snapshot=outputs.on_snapshot,
+            ).run()
+            exporter.close()
+            v = fetch(outputs.server.url)
+        finally:
+            outputs.close()
+        received = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                received += len(decode_message(rx.recv(65535)).records)
+    st = exporter.stats()
+    assert st.records == received > 0 and st.send_errors == 0
+    assert v[("netwatch_ipfix_records_total", frozenset())] == st.records
+    assert v[("netwatch_ipfix_messages_total", frozenset())] == st.messages
+    assert v[("netwatch_ipfix_send_errors_total", frozenset())] == 0
