@@ -96,6 +96,19 @@ OPTIONAL=(
     "samba (nmbd):samba"
     "capsh:libcap2-bin"
     "IEEE OUI listing:ieee-data"
+    "mosquitto:mosquitto"
+    "mosquitto clients:mosquitto-clients"
+    "redis:redis-server"
+    "postgresql:postgresql"
+    "mariadb server:mariadb-server"
+    "mariadb client:mariadb-client"
+    "openvpn:openvpn"
+    "wireguard tools:wireguard-tools"
+    "wireguard-go:wireguard-go"
+    "libtorrent (system python):python3-libtorrent"
+    "opentracker:opentracker"
+    "prometheus (promtool, server):prometheus"
+    "nfdump (nfcapd IPFIX collector):nfdump"
 )
 
 PKGS=("${REQUIRED[@]}")
@@ -139,7 +152,9 @@ fi
 SERVICE_PACKAGES=(
     nginx:nginx-common ssh:openssh-server dovecot:dovecot-core chrony:chrony
     snmpd:snmpd coturn:coturn kamailio:kamailio minidlna:minidlna smbd:samba nmbd:samba
-    samba-ad-dc:samba
+    samba-ad-dc:samba mosquitto:mosquitto redis-server:redis-server postgresql:postgresql
+    mariadb:mariadb-server openvpn:openvpn opentracker:opentracker prometheus:prometheus
+    nfdump:nfdump
 )
 SERVICES=()
 declare -A SERVICE_PKG
