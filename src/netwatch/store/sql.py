@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.filters import And, Node, Not, Or, Regex, Term, field_spec
+from netwatch.filters import And, Node, Not, Or, Regex, Term, Word, field_spec
 from netwatch.filters.keywords import PROTO_FAMILIES
 from netwatch.filters.values import (
     FALSE_WORDS,
@@ -100,7 +100,29 @@ def translate(node: Node) -> Cond | None:
         return Cond(f"NOT COALESCE(({inner.sql}), 0)", inner.params, True)
     if isinstance(node, Term):
         return _term(node)
-    return None  # Word, Regex: searched in the record by the residual filter
+    if isinstance(node, Word):
+        return _word(node.text)
+    return None  # Regex: searched in the record by the residual filter
+
+
+#: Characters a plain word may hold for the record's JSON text to contain it whenever the
+#: search text does: JSON escapes quotes, backslashes and controls; endpoints are composed
+#: as ``addr:port`` / ``[addr]:port`` (a part without ``:[]`` lies in the address or port).
+_WORD_UNSAFE = frozenset('":[]\\') | frozenset(map(chr, range(32))) | {chr(127)}
+
+
+def _word(text: str) -> Cond | None:
+    """A plain word → ``record LIKE '%word%'``: a cheap scan in SQLite before any record is
+    decoded. LIKE folds ASCII case only, so records with any non-ASCII character stay
+    candidates (their lower case may differ in ways LIKE does not know)."""
+    if not text or not text.isascii() or _WORD_UNSAFE.intersection(text):
+        return None
+    return Cond(
+        # non-ASCII test: characters != bytes (a GLOB for it was ten times slower)
+        "record LIKE ? ESCAPE '\\' OR length(CAST(record AS BLOB)) != length(record)",
+        (_like(text.lower()),),
+        False,
+    )
 
 
 def _any(conds: list[Cond | None]) -> Cond | None:

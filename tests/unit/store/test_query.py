@@ -74,6 +74,14 @@ EXPRESSIONS = (
     "duration>1",
     "duration<0.5 and proto:udp",
     "google",
+    "GOOGLE",
+    "443",
+    "192.168.1.",
+    ":443",
+    "openssh",
+    "h2 -proto:quic",
+    "50%",
+    "a_b",
     "/openssh_[0-9]/",
     "(sni:google or dns:google) and not port:53",
     "app.protocol = tls",
@@ -164,6 +172,7 @@ def _terms(vals: dict[str, list[str]]) -> st.SearchStrategy[str]:
         ),
         st.integers(0, 5000).map(lambda v: f"bytes>{v}"),
         st.sampled_from(["google", "/^www/", "http.status >= 300", "tls.version:1.3"]),
+        st.text(st.sampled_from("abcdefgoGO1234.-_%/:"), min_size=1, max_size=4).map(q),
     )
 
 
@@ -237,7 +246,10 @@ def test_time_range(recorded: Recorded) -> None:
 def test_translation_is_a_superset_only_when_it_says_so() -> None:
     exact = translate(compile_record("port:443 and proto:tcp").ast)
     assert exact is not None and exact.exact
-    assert translate(compile_record("google").ast) is None
+    word = translate(compile_record("google").ast)
+    assert word is not None and not word.exact and "LIKE" in word.sql
+    for unsafe in ('"a:b"', '"x\\"y"', '"[::1]"', "é"):
+        assert translate(compile_record(unsafe).ast) is None, unsafe
     partial = translate(compile_record("port:443 google").ast)
     assert partial is not None and not partial.exact
     # a NOT of an inexact condition cannot be narrowed
@@ -262,3 +274,21 @@ def test_remote_name_that_is_an_ip_is_found_by_dst(tmp_path: Path) -> None:
         assert [c.conn for c in st.connections("dst:fe80::/10")] == [2]
         assert [c.conn for c in st.connections("-dst:10.0.0.0/8")] == [2, 3]
         assert st.plan("dst:10.0.0.0/8").residual is None  # exact: no record is decoded
+
+
+def test_words_in_non_ascii_records(tmp_path: Path) -> None:
+    """LIKE folds ASCII only: a Kelvin sign lower-cases to 'k' for the filter, so records
+    with non-ASCII text stay candidates and the filter decides."""
+    w = StoreWriter(tmp_path, source="test")
+    w.start()
+    w.put_connection(replace(view(1, 1000.0), remote_name="\u212aelvin.example"))
+    w.put_connection(replace(view(2, 1001.0), remote_name="Köln.example"))
+    w.put_connection(replace(view(3, 1002.0), remote_name="kelvin.example"))
+    w.put_connection(replace(view(4, 1003.0), remote_name='say "50%" a_b'))
+    w.close()
+    with Store(tmp_path) as st:
+        assert [c.conn for c in st.connections("kelvin")] == [1, 3]
+        assert [c.conn for c in st.connections("KÖLN")] == [2]
+        assert [c.conn for c in st.connections("50%")] == [4]
+        assert [c.conn for c in st.connections("a_b")] == [4]
+        assert [c.conn for c in st.connections('"say \\"50"')] == [4]
