@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import dpkt
 import pytest
@@ -133,3 +134,78 @@ def test_record_packets_live_and_export(
     # Packets wait 1.5 s before they are written: attribution has named curl by then.
     assert len(named) == len(mine), [c for c, _ in mine if c not in named]
     assert any("app=HTTP" in c for c, _ in mine)
+
+
+def _armed_any(proc: subprocess.Popen[bytes]) -> None:
+    """``proc`` (in its namespace) holds an AF_PACKET socket on every interface (0)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            lines = Path(f"/proc/{proc.pid}/net/packet").read_text().splitlines()[1:]
+            bound = {f[8] for f in (line.split() for line in lines) if f[4] == "0"}
+            fds = [os.readlink(fd) for fd in Path(f"/proc/{proc.pid}/fd").iterdir()]
+            if any(link[8:-1] in bound for link in fds if link.startswith("socket:[")):
+                time.sleep(0.3)
+                return
+        except (OSError, IndexError):
+            pass
+        assert proc.poll() is None, f"capture exited early: {proc.returncode}"
+        time.sleep(0.05)
+    raise AssertionError("capture did not start")
+
+
+def test_dedup_on_any_across_a_bridge(netpair: Pair, tmp_path: Path) -> None:
+    """In a namespace whose veth is a port of a bridge, ``-i any`` sees each packet twice
+    (on the veth and on the bridge): ``--dedup drop`` counts and stores it once, a
+    recorder with ``--dedup count`` beside it counts both copies."""
+    side, peer = netpair.client, netpair.server
+    for argv in (
+        ["ip", "addr", "flush", "dev", side.ifname],
+        ["ip", "link", "add", "nwbr0", "type", "bridge"],
+        ["ip", "link", "set", side.ifname, "master", "nwbr0"],
+        ["ip", "addr", "add", f"{side.ip4}/24", "dev", "nwbr0"],
+        ["ip", "link", "set", "nwbr0", "up"],
+    ):
+        assert side.run(argv, capture_output=True).returncode == 0, argv
+    recorders = {}
+    for mode in ("drop", "count"):
+        recorders[mode] = side.popen(
+            [sys.executable, "-m", "netwatch", "record", "-i", "any", "--store",
+             str(tmp_path / mode), "--packets", "--dedup", mode, "--attribution", "none",
+             "--duration", "8"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    try:
+        for proc in recorders.values():
+            _armed_any(proc)
+        ping = peer.run(["ping", "-c", "10", "-i", "0.2", side.ip4], capture_output=True)
+        assert ping.returncode == 0, ping.stderr
+        errs = {mode: proc.communicate(timeout=40)[1].decode() for mode, proc in recorders.items()}
+    finally:
+        for proc in recorders.values():
+            if proc.poll() is None:
+                proc.kill()
+    for mode, proc in recorders.items():
+        assert proc.returncode == 0, errs[mode]
+
+    def ping_records(mode: str) -> list[dict[str, Any]]:
+        q = _netwatch("query", "--store", str(tmp_path / mode), "--format", "jsonl", "icmp")
+        assert q.returncode == 0, q.stderr
+        recs = [json.loads(line) for line in q.stdout.splitlines()]
+        return [r for r in recs if {r["local_addr"], r["remote_addr"]} == {side.ip4, peer.ip4}]
+
+    def packets(recs: list[dict[str, Any]]) -> int:
+        return sum(int(r["packets_out"]) + int(r["packets_in"]) for r in recs)
+
+    (echo,) = ping_records("drop")
+    assert packets([echo]) == 20
+    assert packets(ping_records("count")) == 40
+    dropped = int(errs["drop"].split(" duplicate packets dropped")[0].rsplit(" ", 1)[-1])
+    counted = int(errs["count"].split(" duplicate packets counted")[0].rsplit(" ", 1)[-1])
+    assert dropped >= 20 and counted >= 20
+    one = tmp_path / "ping.pcapng"
+    ex = _netwatch("export", "--store", str(tmp_path / "drop"), "--conn", str(echo["id"]),
+                   "--format", "pcapng", "-o", str(one))  # fmt: skip
+    assert ex.returncode == 0, ex.stderr
+    with one.open("rb") as fh:
+        assert sum(1 for _ in dpkt.pcapng.Reader(fh)) == 20

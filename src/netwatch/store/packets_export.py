@@ -13,9 +13,10 @@ keeps the connections whose transport payload matches, within a byte budget.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -26,6 +27,8 @@ from netwatch.errors import DecodeError, MalformedError, UsageError
 from netwatch.store.db import connect
 from netwatch.store.packets import offsets_of
 from netwatch.store.pcapng import (
+    EPB_TYPE,
+    StoredPacket,
     interface_block,
     pcap_header,
     pcap_record,
@@ -83,74 +86,104 @@ def locations(
     return out
 
 
+def _open_store(directory: Path, pairs: Iterable[tuple[int, int]] | None) -> _Selection:
+    db = connect(directory, create=False)
+    try:
+        return _Selection(directory, _files(db), locations(db, pairs))
+    finally:
+        db.close()
+
+
+@dataclass
+class _Selection:
+    """The selected packets' locations, read back file by file (one handle open at once)."""
+
+    directory: Path
+    files: dict[int, _File]
+    locs: list[tuple[int, int, int, int]]
+    #: Index entries whose file is gone or whose block does not read back.
+    missing: int = 0
+
+    def read(self, *, header_only: bool = False) -> Iterator[tuple[int, int, int, StoredPacket]]:
+        """``(run, conn, linktype, packet)`` in capture order; ``header_only``: the
+        packet's data and block are left empty (a 12-byte read: the interface only)."""
+        self.missing = 0
+        fh: BinaryIO | None = None
+        current = -1
+        try:
+            for fid, off, run, conn in self.locs:
+                f = self.files.get(fid)
+                if fid != current:
+                    if fh is not None:
+                        fh.close()
+                    fh, current = None, fid
+                    if f is not None:
+                        with contextlib.suppress(OSError):
+                            fh = open(self.directory / f.name, "rb")  # noqa: SIM115
+                if f is None or fh is None:
+                    self.missing += 1
+                    continue
+                try:
+                    p = _header_at(fh, off) if header_only else read_packet_at(fh, off)
+                except MalformedError:
+                    self.missing += 1
+                    continue
+                if p.interface >= len(f.linktypes):
+                    self.missing += 1
+                    continue
+                yield run, conn, f.linktypes[p.interface], p
+        finally:
+            if fh is not None:
+                fh.close()
+
+
+def _header_at(fh: BinaryIO, offset: int) -> StoredPacket:
+    fh.seek(offset)
+    head = fh.read(12)
+    if len(head) < 12 or int.from_bytes(head[:4], "little") != EPB_TYPE:
+        raise MalformedError("pcapng", f"no packet block at offset {offset}")
+    return StoredPacket(int.from_bytes(head[8:12], "little"), 0, b"", 0, "", b"")
+
+
 def export_packets(
     directory: str | Path,
     pairs: Iterable[tuple[int, int]] | None,
     out: BinaryIO,
     fmt: PacketFormat = "pcapng",
 ) -> ExportCounts:
-    """Write the packets of ``pairs`` (``(run, conn)``; None: all) to ``out``."""
-    directory = Path(directory)
-    db = connect(directory, create=False)
-    try:
-        files = _files(db)
-        locs = locations(db, pairs)
-    finally:
-        db.close()
-    used = sorted({lt for fid, *_ in locs if fid in files for lt in files[fid].linktypes})
-    # An empty export still gets an interface (Ethernet): readers expect one.
-    used = used or [1]
+    """Write the packets of ``pairs`` (``(run, conn)``; None: all) to ``out``.
+
+    pcapng gets an interface per link type, written before the first packet of that type
+    (section 4.2 allows IDBs after packet blocks); pcap needs the one link type first, so
+    a first pass reads each block's interface id (12 bytes) and refuses a mix."""
+    sel = _open_store(Path(directory), pairs)
+    counts = ExportCounts()
     if fmt == "pcap":
+        used = sorted({lt for _, _, lt, _ in sel.read(header_only=True)})
         if len(used) > 1:
             raise UsageError(
                 f"the selected packets have {len(used)} link types ({', '.join(map(str, used))}); "
                 "pcap holds one: use --format pcapng"
             )
-        out.write(pcap_header(used[0]))
+        out.write(pcap_header(used[0] if used else 1))
     else:
         out.write(section_header(f"netwatch {__version__} export"))
-        for lt in used:
-            out.write(interface_block(lt))
-    new_if = {lt: i for i, lt in enumerate(used)}
-    counts = ExportCounts()
-    fh: BinaryIO | None = None
-    current = -1
-    try:
-        for fid, off, run, conn in locs:
-            f = files.get(fid)
-            if f is None:
-                counts.missing += 1
-                continue
-            if fid != current:
-                if fh is not None:
-                    fh.close()
-                fh, current = None, fid
-                try:
-                    fh = open(directory / f.name, "rb")  # noqa: SIM115 - closed below
-                except OSError:
-                    pass
-            if fh is None:
-                counts.missing += 1
-                continue
-            try:
-                p = read_packet_at(fh, off)
-            except MalformedError:
-                counts.missing += 1
-                continue
-            if p.interface >= len(f.linktypes):
-                counts.missing += 1
-                continue
-            lt = f.linktypes[p.interface]
-            if fmt == "pcap":
-                out.write(pcap_record(p))
-            else:
-                out.write(with_interface(p.block, new_if[lt]))
-            counts.packets += 1
-            key = (run, conn)
-            counts.per_conn[key] = counts.per_conn.get(key, 0) + 1
-    finally:
-        if fh is not None:
-            fh.close()
+    new_if: dict[int, int] = {}
+    for run, conn, lt, p in sel.read():
+        if fmt == "pcap":
+            out.write(pcap_record(p))
+        else:
+            i = new_if.get(lt)
+            if i is None:
+                i = new_if[lt] = len(new_if)
+                out.write(interface_block(lt))
+            out.write(with_interface(p.block, i))
+        counts.packets += 1
+        key = (run, conn)
+        counts.per_conn[key] = counts.per_conn.get(key, 0) + 1
+    if fmt == "pcapng" and not new_if:
+        out.write(interface_block(1))  # an empty export still has an interface: readers expect one
+    counts.missing = sel.missing
     counts.connections = len(counts.per_conn)
     return counts
 
@@ -174,44 +207,17 @@ def search_payloads(
     """The connections among ``pairs`` (None: all) with a stored packet whose transport
     payload ``pattern`` matches (each packet on its own: a match across two segments is not
     found). Reads at most ``budget`` bytes of packets, then stops and says so."""
-    directory = Path(directory)
-    db = connect(directory, create=False)
-    try:
-        files = _files(db)
-        locs = locations(db, pairs)
-    finally:
-        db.close()
+    sel = _open_store(Path(directory), pairs)
     found = PayloadSearch()
-    fh: BinaryIO | None = None
-    current = -1
-    try:
-        for fid, off, run, conn in locs:
-            if (run, conn) in found.matched or fid not in files:
-                continue
-            if found.scanned_bytes >= budget:
-                found.truncated = True
-                break
-            if fid != current:
-                if fh is not None:
-                    fh.close()
-                fh, current = None, fid
-                try:
-                    fh = open(directory / files[fid].name, "rb")  # noqa: SIM115 - closed below
-                except OSError:
-                    continue
-            if fh is None:
-                continue
-            try:
-                p = read_packet_at(fh, off)
-            except MalformedError:
-                continue
-            found.scanned_bytes += len(p.data)
-            lts = files[fid].linktypes
-            if p.interface < len(lts) and pattern.search(_payload(lts[p.interface], p.data)):
-                found.matched.add((run, conn))
-    finally:
-        if fh is not None:
-            fh.close()
+    for run, conn, lt, p in sel.read():
+        if (run, conn) in found.matched:
+            continue  # matched already: its other packets need no search
+        if found.scanned_bytes >= budget:
+            found.truncated = True
+            break
+        found.scanned_bytes += len(p.data)
+        if pattern.search(_payload(lt, p.data)):
+            found.matched.add((run, conn))
     return found
 
 
