@@ -2,22 +2,26 @@
 
 * :class:`StoreWriter`: the single writer thread behind a bounded queue (engine callbacks
   ``put_connection`` / ``put_event``), batched transactions, retention, disk-full handling;
+  a :class:`RecordSink`, as is :class:`MemorySink`, the fake for tests;
 * :class:`Store`: reading back by filter expression and time range, top talkers, stats;
 * the schema and its migrations in :mod:`netwatch.store.schema` (``docs/recorder.md``).
 """
 
+from netwatch.store.base import MemorySink, RecordSink, WriterStats
 from netwatch.store.db import STORE_FILENAME, store_path
 from netwatch.store.reader import Plan, Store, StoredConnection, StoredEvent, TopRow
 from netwatch.store.retention import Retention
 from netwatch.store.schema import MIGRATIONS, SCHEMA_VERSION
 from netwatch.store.timespec import parse_age, parse_size, parse_time
-from netwatch.store.writer import StoreWriter, WriterStats
+from netwatch.store.writer import StoreWriter
 
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "STORE_FILENAME",
+    "MemorySink",
     "Plan",
+    "RecordSink",
     "Retention",
     "Store",
     "StoreWriter",

@@ -22,13 +22,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netwatch import __version__
 from netwatch.dpi.base import AppEvent
 from netwatch.model.snapshot import ConnectionView
+from netwatch.store.base import WriterStats
 from netwatch.store.db import connect
 from netwatch.store.retention import Retention, apply_retention
 from netwatch.store.rows import CONNECTION_COLUMNS, connection_row, event_row
@@ -53,17 +53,9 @@ MAX_VARIABLES = 999 if sqlite3.sqlite_version_info < (3, 32) else 30_000
 _STOP = object()
 
 
-@dataclass(frozen=True, slots=True)
-class WriterStats:
-    connections: int
-    events: int
-    dropped: int
-    transactions: int
-    queued: int
-
-
 class StoreWriter:
-    """``StoreWriter(dir, source=...)``; ``start()``; engine callbacks; ``close()``."""
+    """The SQLite :class:`~netwatch.store.base.RecordSink`: ``StoreWriter(dir, source=...)``;
+    ``start()``; the engine's callbacks; ``close()``."""
 
     def __init__(
         self,

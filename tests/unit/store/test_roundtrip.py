@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from netwatch.capture.pcapfile import open_capture_file
-from netwatch.cli import main
+from netwatch.cli import build_parser, main
+from netwatch.commands.common import make_enrichment
 from netwatch.dpi.base import AppEvent
 from netwatch.engine import Engine
 from netwatch.model.snapshot import ConnectionView
-from netwatch.store import Store
+from netwatch.store import MemorySink, RecordSink, Store, StoreWriter
 from netwatch.store.rows import dumps
 from tests.unit.store.conftest import CAPTURES, Recorded, canonical
 from tests.util.corpus import corpus_file
@@ -102,3 +103,28 @@ def test_query_jsonl_equals_analyze(recorded: Recorded, capsys: Any) -> None:
     with Store(recorded.store) as st:
         n = sum(1 for c in st.connections("app:dns") if c.run == run)
     assert n == len(want)
+
+
+def test_memory_sink_is_the_store_without_a_disk(recorded: Recorded, tmp_path: Path) -> None:
+    """The fake sink, wired as ``record`` wires the writer, holds what the store holds."""
+    name = "sv_ssh-hassh.pcap"
+    run = CAPTURES.index(name) + 1
+    sink = MemorySink(run=run)
+    path = corpus_file(name)
+    args = build_parser().parse_args(["record", "-r", str(path), "--store", str(tmp_path)])
+    engine = Engine(
+        open_capture_file(path),
+        on_finish=sink.put_connection,
+        enrich=make_enrichment(args, live=False),  # as record does: the geo scope
+    )
+    engine.tracker.on_event = lambda c, ev: sink.put_event_of(c.id, ev)
+    engine.run()
+    with Store(recorded.store) as st:
+        stored = [c.record for c in st.connections() if c.run == run]
+        events = [(e.run, e.conn, e.ts, e.type, e.data) for e in st.events() if e.run == run]
+    assert canonical(sink.records) == canonical(stored)
+    assert sorted(map(repr, sink.events)) == sorted(map(repr, events))
+    assert isinstance(sink, RecordSink)
+    writer = StoreWriter(tmp_path, source="test")
+    assert isinstance(writer, RecordSink)
+    writer.close()
