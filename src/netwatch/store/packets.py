@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from array import array
@@ -95,16 +96,22 @@ def direction(lt: int, d: bytes, c: Conn) -> str:
 
 def comment_of(lt: int, d: bytes, c: Conn | None) -> str:
     if c is None:
-        return "conn=- (no connection)"
-    parts = [f"conn={c.id}", f"dir={direction(lt, d, c)}"]
+        return NO_CONN_COMMENT
+    return f"conn={c.id} dir={direction(lt, d, c)}{_tail(c)}"
+
+
+NO_CONN_COMMENT = "conn=- (no connection)"
+
+
+def _tail(c: Conn) -> str:
+    """`` app=TLS process=curl pid=4242``: what is known of the row now."""
     an = c.analyzer
     app = an.protocol if an is not None else (c.app or {}).get("protocol")
-    if app:
-        parts.append(f"app={app}")
+    out = f" app={app}" if app else ""
     proc = c.proc
     if proc is not None:
-        parts.append(f"process={proc[0].name} pid={proc[0].pid}")
-    return " ".join(parts)
+        out += f" process={proc[0].name} pid={proc[0].pid}"
+    return out
 
 
 class _File:
@@ -157,11 +164,15 @@ class PacketWriter:
         commit_interval: float = COMMIT_INTERVAL,
         retention_interval: float = 60.0,
         hold: float = 0.0,
+        lossless: bool = False,
     ) -> None:
         self.directory = Path(directory)
         # Live: packets wait ``hold`` seconds (of capture time against the wall clock)
         # before they are written, so the process found meanwhile is in their comment.
         self.hold = hold
+        # Files: a full queue makes the reader wait instead of dropping (nothing is lost
+        # by reading a file more slowly); live capture cannot wait, so it drops and counts.
+        self.lossless = lossless
         self.run = run
         self.sampler = sampler
         # A callable is asked at each pass (the recorder's SIGHUP reload changes it).
@@ -185,6 +196,7 @@ class PacketWriter:
         self._file: _File | None = None
         self._seq = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a lossless sink waits: write without delay
         self._thread = threading.Thread(target=self._main, name="netwatch-packets", daemon=True)
 
     # ------------------------------------------------------------ capture thread side
@@ -197,10 +209,21 @@ class PacketWriter:
         s = self.sampler
         if s is not None and not s.keep(backlog):
             return
+        if backlog >= self.capacity and self.lossless:
+            backlog = self._wait_for_room()
         if backlog >= self.capacity or self.error is not None:
             self.dropped += 1
             return
         q.append((ts, lt, bytes(data), wirelen, conn))
+
+    def _wait_for_room(self) -> int:
+        """Files: wait until the writer has taken a quarter of the queue (or failed)."""
+        self._wake.set()
+        while len(self._q) > self.capacity * 3 // 4 and self.error is None:
+            if not self._thread.is_alive():
+                break  # not started (tests) or ended: nothing will make room
+            time.sleep(0.001)
+        return len(self._q)
 
     def backlog(self) -> int:
         return len(self._q)
@@ -211,6 +234,7 @@ class PacketWriter:
     def close(self) -> None:
         if self._thread.is_alive():
             self._stop.set()
+            self._wake.set()
             self._thread.join()
         else:
             self._drain()
@@ -239,7 +263,9 @@ class PacketWriter:
     # ------------------------------------------------------------ writer thread
     def _main(self) -> None:
         next_retention = time.monotonic() + self.retention_interval
-        while not self._stop.wait(self.commit_interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.commit_interval)
+            self._wake.clear()
             self._drain(time.time() - self.hold if self.hold > 0 else None)
             if self.error is None and time.monotonic() >= next_retention:
                 next_retention = time.monotonic() + self.retention_interval
@@ -372,8 +398,11 @@ class PacketWriter:
                 self._on_error(msg)
 
 
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
 def _le(offsets: array[int]) -> bytes:
-    if array("H", [1]).tobytes()[0] != 1:  # big-endian host: store little-endian anyway
+    if _BIG_ENDIAN:  # the index is little-endian whatever the host
         offsets = array("Q", offsets)
         offsets.byteswap()
     return offsets.tobytes()
@@ -382,7 +411,7 @@ def _le(offsets: array[int]) -> bytes:
 def offsets_of(blob: bytes) -> array[int]:
     a = array("Q")
     a.frombytes(blob)
-    if array("H", [1]).tobytes()[0] != 1:
+    if _BIG_ENDIAN:
         a.byteswap()
     return a
 

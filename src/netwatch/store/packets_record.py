@@ -150,5 +150,6 @@ def packet_recording(
             rotate_bytes=rotate_bytes,
             rotate_seconds=rotate_seconds,
             hold=LIVE_HOLD if live else 0.0,
+            lossless=not live,
         )
     return PacketRecording(dedup, writer)
