@@ -294,3 +294,24 @@ def test_comment_direction_by_port_on_one_host() -> None:
     row = _Row()
     assert comment_of(1, _udp_frame(0), row) == "conn=5 dir=c2s app=DNS"  # type: ignore[arg-type]
     assert comment_of(1, _udp_frame(1), row) == "conn=5 dir=s2c app=DNS"  # type: ignore[arg-type]
+
+
+def test_lossless_writer_makes_the_reader_wait(tmp_path: Path) -> None:
+    """Reading a file: a full queue waits for the writer thread instead of dropping."""
+    sw, pw = _writer(tmp_path, queue_size=64, lossless=True, commit_interval=0.01)
+    pw.start()
+    for i in range(3000):
+        pw.sink(1_700_000_000 + i * 1e-3, 1, _udp_frame(i), 100, None)
+    pw.close()
+    sw.close()
+    st = pw.stats()
+    assert (st.seen, st.stored, st.dropped) == (3000, 3000, 0)
+
+
+def test_lossless_writer_not_started_does_not_hang(tmp_path: Path) -> None:
+    sw, pw = _writer(tmp_path, queue_size=10, lossless=True)
+    for i in range(30):
+        pw.sink(1.0 + i, 1, _udp_frame(i), 100, None)
+    assert pw.stats().dropped == 20
+    pw.close()
+    sw.close()
