@@ -36,6 +36,10 @@ ATTRIBUTION_TRIES = 5
 ATTRIBUTION_INTERVAL = 0.5
 #: How long one poll of the resolver may block (bounds the attribution thread's stop time).
 ATTRIBUTION_POLL_MS = 200
+#: Caller's-thread runs with ``on_snapshot`` (metrics, IPFIX): the next snapshot waits at
+#: least this many times as long as the last one took, so snapshots of a big table take at
+#: most ~1/10 of the capture thread (measured: 12,000 rows take 0.3 s to freeze).
+PUBLISH_COST_FACTOR = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +239,11 @@ class Engine:
                     self.publish(now)
                     next_snap = now + interval
                 elif self._on_snapshot is not None and self._thread is None:
-                    if time.monotonic() >= next_wall:
+                    started = time.monotonic()
+                    if started >= next_wall:
                         self.publish(now)
-                        next_wall = time.monotonic() + interval
+                        spent = time.monotonic() - started
+                        next_wall = started + max(interval, PUBLISH_COST_FACTOR * spent)
         except TruncatedCaptureError as exc:
             self.error = str(exc)
             self._end()
