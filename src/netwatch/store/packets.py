@@ -262,7 +262,7 @@ class PacketWriter:
 
     # ------------------------------------------------------------ writer thread
     def _main(self) -> None:
-        next_retention = time.monotonic() + self.retention_interval
+        next_retention = time.monotonic()  # at start too: a restart removes what expired
         while not self._stop.is_set():
             self._wake.wait(self.commit_interval)
             self._wake.clear()

@@ -259,3 +259,21 @@ def test_payload_search_finds_server_names(recorded: dict[str, Recorded]) -> Non
     }
     assert len(want) > 1
     assert found.matched == want
+
+
+def test_retention_through_record(tmp_path: Path) -> None:
+    """A second run with ``--retain`` removes the first run's old packet files and their
+    index rows at its start, as the store removes their connections."""
+    store = tmp_path / "s"
+    first, second = corpus_file("ndpi_dns.pcap"), corpus_file("sv_decode-sll2-01.pcap")
+    assert main(["record", "-r", str(first), "--store", str(store), "--packets"]) == 0
+    assert list((store / "packets").glob("netwatch-r1-*.pcapng"))
+    argv = ["record", "-r", str(second), "--store", str(store), "--packets", "--retain", "1d"]
+    assert main(argv) == 0
+    assert [p.name for p in (store / "packets").glob("*.pcapng")] == ["netwatch-r2-00001.pcapng"]
+    db = sqlite3.connect(store_path(store))
+    assert db.execute("SELECT DISTINCT run FROM packet_index").fetchall() == [(2,)]
+    db.close()
+    out = tmp_path / "all.pcapng"
+    assert main(["export", "--store", str(store), "--format", "pcapng", "-o", str(out)]) == 0
+    assert [d for _, d in _frames(out)] == [d for _, d in _frames(second)]
