@@ -181,3 +181,35 @@ def test_ipfix_export_counted_in_the_metrics() -> None:
     assert v[("netwatch_ipfix_records_total", frozenset())] == st.records
     assert v[("netwatch_ipfix_messages_total", frozenset())] == st.messages
     assert v[("netwatch_ipfix_send_errors_total", frozenset())] == 0
+
+
+def test_monitor_serves_metrics_while_the_ui_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``netwatch -r FILE --metrics``: the engine in its thread, the UI replaced by a stand-in
+    that scrapes once the replay has ended; the server is gone after the UI returns."""
+    import netwatch.tui
+    from netwatch.cli import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen: list[Values] = []
+
+    def fake_ui(engine: Engine, config: object) -> int:
+        seq = 0
+        for _ in range(100):
+            snap = engine.wait_next(seq, 0.5)
+            if snap is not None:
+                seq = snap.seq
+                if snap.finished:
+                    break
+        seen.append(fetch(f"http://127.0.0.1:{port}/metrics"))
+        seen.append({("packets", frozenset()): float(engine.tracker.packets)})
+        return 0
+
+    monkeypatch.setattr(netwatch.tui, "run_tui", fake_ui)
+    capture = corpus_file("ndpi_http_ipv6.pcap")
+    assert main(["-r", str(capture), "--speed", "0", "--metrics", f"127.0.0.1:{port}"]) == 0
+    v, truth = seen
+    assert v[("netwatch_packets_total", frozenset())] == truth[("packets", frozenset())] > 0
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
