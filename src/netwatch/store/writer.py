@@ -16,8 +16,8 @@ keeps what was committed intact), records a one-line ``error``, and calls ``on_e
 # every value from the user or the capture is a bound parameter.
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import sqlite3
 import threading
 import time
@@ -50,7 +50,6 @@ _INSERT_DPI = "INSERT OR IGNORE INTO dpi_index (key, value, connection, num) VAL
 _INSERT_EVENT = "INSERT INTO events (run, conn, ts, type, data) VALUES "
 #: Bound parameters per statement (SQLite's limit is 32,766 since 3.32; 999 before).
 MAX_VARIABLES = 999 if sqlite3.sqlite_version_info < (3, 32) else 30_000
-_STOP = object()
 
 
 class StoreWriter:
@@ -75,7 +74,15 @@ class StoreWriter:
         self.retention_interval = retention_interval
         self.commit_interval = commit_interval
         self._on_error = on_error
-        self._q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        # A deque, not queue.Queue: an append is atomic under the GIL and wakes nobody. The
+        # writer sleeps a commit interval (or until a batch is waiting) and then drains;
+        # Queue.get() woke it per item, a GIL hand-off per connection that cost more CPU
+        # than the row's insert.
+        self._q: collections.deque[Any] = collections.deque()
+        self._max = queue_size
+        self._wake = threading.Event()  # a full batch is waiting, or stop
+        self._room = threading.Event()  # the writer drained: blocked producers go on
+        self._stopping = False
         #: Wait for room instead of dropping: for files, where nothing is lost by waiting
         #: (the end of a capture hands over every open connection at once).
         self._block = block
@@ -124,32 +131,35 @@ class StoreWriter:
         if self.error is not None:
             self.dropped += 1
             return
-        if self._block:
-            while not self._failed():
-                try:
-                    self._q.put(item, timeout=0.5)  # the writer may fail meanwhile
+        q = self._q
+        if len(q) >= self._max:
+            if not self._block:
+                self.dropped += 1  # only this thread writes it: no lock needed
+                return
+            while len(q) >= self._max:  # a file: wait for the writer, unless it failed
+                self._room.clear()
+                self._wake.set()
+                self._room.wait(0.5)
+                if self._failed():
+                    self.dropped += 1
                     return
-                except queue.Full:
-                    continue
-            self.dropped += 1
-            return
-        try:
-            self._q.put_nowait(item)
-        except queue.Full:
-            self.dropped += 1  # only this thread writes it: no lock needed
+        q.append(item)
+        if len(q) == BATCH_ROWS:
+            self._wake.set()
 
     def _failed(self) -> bool:
         return self.error is not None
 
     def stats(self) -> WriterStats:
         return WriterStats(
-            self.connections, self.events, self.dropped, self.transactions, self._q.qsize()
+            self.connections, self.events, self.dropped, self.transactions, len(self._q)
         )
 
     def close(self) -> None:
         """Write what is queued, record the run's end, close the database."""
         if self._thread.is_alive():
-            self._q.put(_STOP)
+            self._stopping = True
+            self._wake.set()
             self._thread.join()
         if self.error is None:
             try:
@@ -165,28 +175,19 @@ class StoreWriter:
     # ------------------------------------------------------------ writer thread
     def _main(self) -> None:
         next_retention = time.monotonic()
-        done = False
-        while not done:
-            batch: list[Any] = []
-            deadline = time.monotonic() + self.commit_interval
-            while len(batch) < BATCH_ROWS:
-                timeout = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._q.get(timeout=max(timeout, 0.0))
-                        if timeout > 0
-                        else (self._q.get_nowait())
-                    )
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    done = True
-                    break
-                batch.append(item)
-            if self.error is not None:
-                continue  # drain and drop: the store is read-only from now on
-            if batch:
-                self._write(batch)
+        q = self._q
+        while True:
+            stopping = self._stopping  # read before draining: nothing is left behind
+            if not stopping and len(q) < BATCH_ROWS:
+                self._wake.wait(self.commit_interval)
+            self._wake.clear()
+            while q:
+                batch = [q.popleft() for _ in range(min(len(q), BATCH_ROWS))]
+                self._room.set()
+                if self.error is None:
+                    self._write(batch)  # else drop: the store is read-only from now on
+            if stopping:
+                return
             if self.error is None and (
                 time.monotonic() >= next_retention or self._retain_now.is_set()
             ):
