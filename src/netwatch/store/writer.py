@@ -1,11 +1,11 @@
 """The recorder's single writer: a bounded queue in, batched SQLite transactions out.
 
-The capture thread only enqueues (``put_connection``, ``put_event``: a ``put_nowait`` on a
-bounded queue); when the queue is full the item is dropped and counted in ``dropped``,
-never blocking a live capture (``block=True``, for files, waits for room instead). One
-thread owns the database connection: it takes what is queued, writes it in one transaction
-at most every :data:`COMMIT_INTERVAL` seconds or :data:`BATCH_ROWS` items, and runs
-retention every ``retention_interval`` seconds.
+The capture thread only enqueues (``put_connection``, ``put_event_of``: an append to a
+bounded deque); when it is full the item is dropped and counted in ``dropped``, never
+blocking a live capture (``block=True``, for files, waits for room instead). One thread
+owns the database connection: every :data:`COMMIT_INTERVAL` seconds, or as soon as
+:data:`BATCH_ROWS` items wait, it takes them and writes them in one transaction, and it
+runs retention every ``retention_interval`` seconds.
 
 A full disk (``SQLITE_FULL``) or any other write error rolls the transaction back (SQLite
 keeps what was committed intact), records a one-line ``error``, and calls ``on_error``
