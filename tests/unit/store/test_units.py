@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from netwatch.errors import UsageError
+from netwatch.errors import FilterSyntaxError, UsageError
 from netwatch.store import Retention, Store, StoreWriter, parse_age, parse_size, parse_time, schema
 from netwatch.store.db import connect, store_path
 from netwatch.store.retention import apply_retention, used_bytes
@@ -194,3 +196,36 @@ def test_ages_and_sizes() -> None:
             parse_size(bad)
     with pytest.raises(UsageError):
         parse_age("forever")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_parsers_raise_only_usage_errors(text: str) -> None:
+    for parse in (lambda t: parse_time(t, 1e9), parse_age, parse_size):
+        try:
+            parse(text)
+        except UsageError:
+            pass
+
+
+_PLAN_STORE: list[Store] = []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from('ab1:=!<>~/()-" .*%_\\tlsnipordh'), max_size=30))
+def test_any_expression_plans_or_is_a_syntax_error(text: str) -> None:
+    """Whatever is typed, the query layer raises FilterSyntaxError or runs valid SQL."""
+    if not _PLAN_STORE:
+        import tempfile
+
+        d = Path(tempfile.mkdtemp())
+        w = StoreWriter(d, source="fuzz")
+        w.start()
+        w.put_connection(view(1, 1000.0, sni="a.example"))
+        w.close()
+        _PLAN_STORE.append(Store(d))
+    store = _PLAN_STORE[0]
+    try:
+        list(store.connections(text))
+    except FilterSyntaxError:
+        pass
