@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.dns.analyzer import DNSAnalyzer
 from netwatch.errors import MalformedError
 
 PROTO = "NetBIOS"  # name service; app key "netbios"
@@ -110,6 +111,10 @@ class NetBIOSAnalyzer(AnalyzerBase):
         self._rcodes: list[int] = []
         self._broadcast = False
         self._counts = {"queries": 0, "responses": 0}
+        # NetBIOS-NS messages are DNS messages (RFC 1002 §4.2): the DNS parser also reads
+        # them, and its transactions (ids, TTLs, rcodes, pairing) feed Zeek's dns.log,
+        # which logs name service traffic there. A message it refuses is simply not kept.
+        self._dns = DNSAnalyzer(transport="udp")
 
     def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
         if not data:
@@ -135,6 +140,10 @@ class NetBIOSAnalyzer(AnalyzerBase):
             pos = self._record(data, pos)
         if pos > len(data):
             raise MalformedError(PROTO, "question runs past the packet")
+        try:
+            self._dns.feed(direction, data, ts)
+        except MalformedError:
+            pass  # the NetBIOS record above stands; only the DNS view of it is lost
         return ()
 
     def _record(self, data: bytes, pos: int) -> int:
@@ -176,6 +185,7 @@ class NetBIOSAnalyzer(AnalyzerBase):
             "rcodes": list(self._rcodes),
             "broadcast": self._broadcast,
             **self._counts,
+            "dns": self._dns.record(),
         }
 
     def summary(self) -> str:

@@ -318,8 +318,12 @@ def _rows(record: Mapping[str, Any], seen: set[str]) -> Iterator[tuple[str, Row]
         return
     yield "conn", conn_row(f)
     app = f.app
-    if isinstance(app.get("dns"), Mapping):
-        for row in dns_rows(f, app["dns"]):
+    dns = app.get("dns")
+    netbios = app.get("netbios")
+    if not isinstance(dns, Mapping) and isinstance(netbios, Mapping):
+        dns = netbios.get("dns")  # Zeek logs NetBIOS name service in dns.log
+    if isinstance(dns, Mapping):
+        for row in dns_rows(f, dns):
             yield "dns", row
     if isinstance(app.get("http"), Mapping):
         for row in http_rows(f, app["http"]):

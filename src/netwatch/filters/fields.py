@@ -103,6 +103,7 @@ def _rproc(rec: Any, key: str) -> Any:
 #: ``vlan_stack``, ``picked_up``), which is what the ``extra`` field gives for views.
 RECORD_KEYS = frozenset(
     {
+        "id",
         "proto",
         "ip_version",
         "local_addr",

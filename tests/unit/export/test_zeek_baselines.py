@@ -45,14 +45,14 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
         "the query has bad IP/UDP checksums: Zeek (without -C) drops it, netwatch does not",
     ),
     ("http-connect-smtp", "conn"): {
-        "service": "no SMTP analyzer after an HTTP CONNECT yet",
         "duration": "Zeek stops at the second FIN; the record ends at the last packet",
         "history": "the engine marks retransmissions (t) by the responder only",
     },
-    ("http-connect-smtp", "http"): dict.fromkeys(
-        ["method", "uri", "response_body_len"],
-        "the HTTP analyzer rejects the 'CONNECT host:25 / HTTP/1.0' request line",
-    ),
+    ("http-connect-smtp", "smtp"): {
+        "first_received": "the SMTP analyzer does not keep the message's Received: headers",
+        "path": "the SMTP analyzer does not keep the message's Received: headers",
+        "last_reply": "the record keeps the session's last reply (QUIT's 221), not the message's",
+    },
     ("http-pipelining", "http"): {
         "response_body_len": "Zeek counts the decoded (gunzipped) body, netwatch the wire bytes",
     },
