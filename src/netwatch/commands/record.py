@@ -115,7 +115,13 @@ def merge(args: argparse.Namespace, file: dict[str, Any]) -> RecordConfig:
         "max_size": args.max_size,
         "log_level": args.log_level,
     }
+    if cfg.read and cfg.interface:
+        raise UsageError("the configuration names both an interface and a file to read")
     cfg = replace(cfg, **{k: v for k, v in cli.items() if v is not None})
+    if args.read:  # the command line's source replaces the file's, whichever kind it is
+        cfg = replace(cfg, interface=None)
+    elif args.interface:
+        cfg = replace(cfg, read=None)
     if args.attribution != "auto":
         cfg = replace(cfg, attribution=args.attribution)
     if args.no_dpi:
@@ -200,8 +206,6 @@ def run_record(args: argparse.Namespace) -> int:
     setup_logging(cfg.log_level)
     if not cfg.store:
         raise UsageError("record needs --store DIR (or 'store' in --config)")
-    if cfg.read and cfg.interface and args.config:
-        raise UsageError("give either an interface or a file to read, not both")
     if cfg.read and args.duration is not None:
         raise UsageError("--duration applies to live capture (-i), not to -r FILE")
     retention = retention_of(cfg)

@@ -75,3 +75,18 @@ def test_unknown_setting_is_refused(tmp_path: Path) -> None:
     bad.write_text("store = \n")
     with pytest.raises(UsageError, match="not valid TOML"):
         load_config(str(bad))
+
+
+def test_command_line_source_replaces_the_files(tmp_path: Path) -> None:
+    cfg = tmp_path / "r.toml"
+    cfg.write_text('interface = "eth0"\nstore = "/x"\n')
+    args = build_parser().parse_args(["record", "-r", "a.pcap", "--config", str(cfg)])
+    got = merge(args, load_config(str(cfg)))
+    assert (got.read, got.interface, got.store) == ("a.pcap", None, "/x")
+    args = build_parser().parse_args(["record", "-i", "lo", "--store", "/y"])
+    got = merge(args, {"read": "b.pcap"})
+    assert (got.read, got.interface, got.store) == (None, "lo", "/y")
+    from netwatch.errors import UsageError
+
+    with pytest.raises(UsageError, match="both"):
+        merge(args, {"read": "b.pcap", "interface": "eth0"})
