@@ -167,8 +167,8 @@ def test_full_disk_stops_cleanly(tmp_path: Path, spread_capture: Path) -> None:
             timeout=300,
         )
         assert got.returncode == 74, got.stderr
-        errors = [ln for ln in got.stderr.splitlines() if ln.startswith("netwatch: error:")]
-        assert len(errors) == 1 and "disk full" in errors[0], got.stderr
+        errors = [ln for ln in got.stderr.splitlines() if "disk full" in ln]
+        assert len(errors) == 1 and errors[0].startswith("netwatch: error:"), got.stderr
         assert "Traceback" not in got.stderr
         assert _integrity(store) == "ok"
         with Store(store) as st:

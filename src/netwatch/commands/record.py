@@ -277,7 +277,11 @@ def run_record(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     st = writer.stats()
     if failure or writer.error:
-        print(f"netwatch: error: {writer.error or failure[0]}", file=sys.stderr)
+        msg = writer.error or failure[0]
+        if os.environ.get("JOURNAL_STREAM"):
+            log.error("%s", msg)  # with its priority, for journalctl -p err
+        else:
+            print(f"netwatch: error: {msg}", file=sys.stderr)
         return EXIT_STORE
     log.info(
         "stored %d connections and %d events (%d dropped)", st.connections, st.events, st.dropped

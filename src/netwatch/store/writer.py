@@ -265,6 +265,6 @@ class StoreWriter:
         else:
             msg = f"{self.directory}: cannot write the store ({exc}), recording stopped"
         self.error = msg
-        log.error("%s", msg)
+        log.debug("%s", msg)  # the recorder reports it once, as its last line
         if self._on_error is not None:
             self._on_error(msg)
