@@ -63,6 +63,7 @@ class Engine:
         local_addresses: Callable[[], set[bytes]] | None = None,
         resolver: ProcessResolver | None = None,
         on_event: Callable[[ConnectionView | None, AppEvent], None] | None = None,
+        on_event_id: Callable[[int, AppEvent], None] | None = None,
         enrich: EnrichHandle | None = None,
         packet_sink: PacketSink | None = None,
         batch_filter: Callable[[Sequence[Packet]], Sequence[Packet]] | None = None,
@@ -83,7 +84,7 @@ class Engine:
             history=self.config.history,
             dpi=self.config.dpi,
             on_finish=self._finished if on_finish else None,
-            on_event=self._event if on_event else None,
+            on_event=self._event if on_event else self._event_id if on_event_id else None,
             enrich=enrich.enricher if enrich is not None else None,
         )
         self.enrich = enrich
@@ -99,6 +100,8 @@ class Engine:
         # second of the capture's clock).
         self._on_snapshot = on_snapshot
         self._on_event = on_event
+        # Cheaper than ``on_event``: the row's id only, no view built per event (recorder).
+        self._on_event_id = on_event_id
         self.error: str | None = None
         self._stop = threading.Event()
         self._paused = threading.Event()
@@ -124,6 +127,10 @@ class Engine:
             if v.proto == "arp":
                 self.enrich.enricher.observe(v)
         self._on_finish_view(v)
+
+    def _event_id(self, c: Conn, ev: AppEvent) -> None:
+        assert self._on_event_id is not None
+        self._on_event_id(c.id, ev)
 
     def _event(self, c: Conn, ev: AppEvent) -> None:
         """An analyzer event, with the row it belongs to as it stands now (recorder)."""
