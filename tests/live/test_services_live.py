@@ -611,7 +611,10 @@ def test_sip_call_through_kamailio_links_rtp(netpair2: Pair, tmp_path: Path) -> 
     cfg.write_text(KAMAILIO_CFG.format(ip=srv.ip4, mpath=f"{mpaths[0]}/"))
     log = tmp_path / "kamailio.log"
     argv = ["kamailio", "-DD", "-E", "-f", str(cfg), "-P", str(tmp_path / "pid"),
-            "-Y", str(tmp_path), "-w", str(tmp_path), "-m", "32", "-M", "8"]  # fmt: skip
+            "-Y", str(tmp_path), "-w", str(tmp_path), "-m", "32", "-M", "8",
+            # One UDP worker: with several, kamailio may forward the callee's 180 and 200
+            # out of order under load (legal SIP, but it confuses this test's simple caller).
+            "-n", "1"]  # fmt: skip
     bob_ip = srv.extra_ip4[0]
     assert bob_ip == proxy_media(srv.ip4)
     registered, done = threading.Event(), threading.Event()
