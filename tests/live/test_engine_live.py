@@ -10,7 +10,6 @@ analyzers report must equal what the clients asked for.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -24,45 +23,11 @@ import dpkt
 import pytest
 
 from tests.live.harness import clients, servers
+from tests.live.harness.armed import wait_armed
 from tests.live.harness.netns import Pair
 
 pytestmark = pytest.mark.live
 DURATION = 14.0
-
-
-def _packet_socket_bound(pid: int, ifindex: int) -> bool:
-    """True once ``pid`` holds an AF_PACKET socket bound to ``ifindex`` (capture armed).
-
-    /proc/net/packet columns: sk RefCnt Type Proto Iface R Rmem User Inode.
-    """
-    try:
-        bound = {
-            f[8]
-            for f in (
-                line.split() for line in Path("/proc/net/packet").read_text().splitlines()[1:]
-            )
-            if int(f[4]) == ifindex
-        }
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            link = os.readlink(fd)
-            if link.startswith("socket:[") and link[8:-1] in bound:
-                return True
-    except (OSError, IndexError, ValueError):
-        return False
-    return False
-
-
-def _wait_armed(proc: subprocess.Popen[bytes], iface: str) -> None:
-    ifindex = socket.if_nametoindex(iface)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if _packet_socket_bound(proc.pid, ifindex):
-            time.sleep(0.2)  # the ring and filter are set up before the bind
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"capture exited early: {proc.returncode}")
-        time.sleep(0.05)
-    raise AssertionError("capture did not start")
 
 
 def _tcpdump_counts(pcap: Path) -> dict[tuple[Any, ...], Counter[str]]:
@@ -112,8 +77,8 @@ def test_live_analyze_matches_tcpdump(
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_armed(td, iface)
-        _wait_armed(nw, iface)
+        wait_armed(td, iface)
+        wait_armed(nw, iface)
         t0 = time.monotonic()
         www, api = servers.WWW, servers.API
         runs = [

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,37 +17,11 @@ import dpkt
 import pytest
 
 from tests.live.harness import clients, servers
+from tests.live.harness.armed import wait_armed
 from tests.live.harness.netns import Pair
 
 pytestmark = pytest.mark.live
 DURATION = 10.0
-
-
-def _armed(pid: int, ifindex: int) -> bool:
-    """``pid`` holds an AF_PACKET socket bound to ``ifindex`` (/proc/net/packet: sk RefCnt
-    Type Proto Iface R Rmem User Inode)."""
-    try:
-        lines = Path("/proc/net/packet").read_text().splitlines()[1:]
-        bound = {f[8] for f in (line.split() for line in lines) if int(f[4]) == ifindex}
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            link = os.readlink(fd)
-            if link.startswith("socket:[") and link[8:-1] in bound:
-                return True
-    except (OSError, IndexError, ValueError):
-        return False
-    return False
-
-
-def _wait_armed(proc: subprocess.Popen[bytes], iface: str) -> None:
-    ifindex = socket.if_nametoindex(iface)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if _armed(proc.pid, ifindex):
-            time.sleep(0.2)
-            return
-        assert proc.poll() is None, f"capture exited early: {proc.returncode}"
-        time.sleep(0.05)
-    raise AssertionError("capture did not start")
 
 
 def _tcp_packets(pcap: Path, port: int) -> int:
@@ -87,8 +60,8 @@ def test_record_packets_live_and_export(
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        _wait_armed(td, iface)
-        _wait_armed(rec, iface)
+        wait_armed(td, iface)
+        wait_armed(rec, iface)
         # /slow/: 64 KiB at 64 KiB/s, a second of traffic: attributed while it runs.
         slow = clients.curl(None, f"http://{srv4}/slow/64k.bin", http="1.1")
         fast = clients.curl(None, f"http://{srv4}/1k.bin", http="1.1")
