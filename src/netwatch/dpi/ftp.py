@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, ExpectConnection
-from netwatch.dpi.smtp.text import MAX_LIST, Lines, add_unique, software_of, text
+from netwatch.dpi.base import AppEvent, Dir, ExpectConnection
+from netwatch.dpi.smtp.text import MAX_LIST, Lines, LineSession, add_unique, software_of, text
 from netwatch.errors import MalformedError
 
 PROTO = "FTP"
@@ -73,7 +73,7 @@ def eprt(raw: bytes) -> tuple[str, int] | None:
     return (text(parts[2]), port) if 0 < port < 65536 else None
 
 
-class FTPAnalyzer(AnalyzerBase):
+class FTPAnalyzer(LineSession):
     """One FTP control connection."""
 
     protocol = PROTO
@@ -82,12 +82,10 @@ class FTPAnalyzer(AnalyzerBase):
         self.server_port = server_port
         self._client = Lines(PROTO)
         self._server = Lines(PROTO)
-        self._lost = [False, False]
+        super().__init__()
         self._pending: deque[tuple[str, str | None]] = deque()
         self._reply: list[bytes] = []
         self._greeted = False
-        self._handoff: str | None = None
-        self._quit = False
         self._data: dict[str, Any] | None = None  # the last announced data connection
         self._events: list[AppEvent] = []
         self.banner: str | None = None
@@ -118,17 +116,8 @@ class FTPAnalyzer(AnalyzerBase):
         events, self._events = self._events, []
         return events
 
-    def gap(self, direction: Dir, length: int) -> None:
-        self._lost[direction] = True
-        (self._client if direction is Dir.CLIENT else self._server).clear()
-
-    @property
-    def finished(self) -> bool:
-        return self._quit or all(self._lost)
-
-    @property
-    def handoff(self) -> str | None:
-        return self._handoff
+    def _buffer(self, direction: Dir) -> Lines:
+        return self._client if direction is Dir.CLIENT else self._server
 
     def record(self) -> dict[str, Any]:
         return {

@@ -23,10 +23,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.smtp.text import (
     MAX_LIST,
     Lines,
+    LineSession,
     add_unique,
     b64,
     sasl_user,
@@ -121,7 +122,7 @@ def astrings(raw: bytes, n: int) -> list[str]:
     return out
 
 
-class IMAPAnalyzer(AnalyzerBase):
+class IMAPAnalyzer(LineSession):
     """One IMAP session, up to LOGOUT or STARTTLS."""
 
     protocol = PROTO
@@ -130,13 +131,11 @@ class IMAPAnalyzer(AnalyzerBase):
         self._client = _Reader()
         self._server = _Reader()
         self._server.lines.overlong = "split"
-        self._lost = [False, False]
+        super().__init__()
         self._tags: dict[bytes, str] = {}  # tag -> command
         self._sasl_tag: bytes | None = None
         self._idle = False
         self._greeted = False
-        self._handoff: str | None = None
-        self._logout = False
         self.greeting: str | None = None
         self.server_software: str | None = None
         self.capabilities: list[str] = []
@@ -162,17 +161,8 @@ class IMAPAnalyzer(AnalyzerBase):
                 self._server_line(line)
         return ()
 
-    def gap(self, direction: Dir, length: int) -> None:
-        self._lost[direction] = True
-        (self._client if direction is Dir.CLIENT else self._server).lines.clear()
-
-    @property
-    def finished(self) -> bool:
-        return self._logout or all(self._lost)
-
-    @property
-    def handoff(self) -> str | None:
-        return self._handoff
+    def _buffer(self, direction: Dir) -> Lines:
+        return (self._client if direction is Dir.CLIENT else self._server).lines
 
     def record(self) -> dict[str, Any]:
         return {
@@ -274,7 +264,7 @@ class IMAPAnalyzer(AnalyzerBase):
             self.starttls = True
             self._handoff = "TLS"
         elif verb == "LOGOUT":
-            self._logout = True
+            self._quit = True
         elif verb == "IDLE":
             self._idle = False
 

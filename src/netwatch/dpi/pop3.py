@@ -23,10 +23,11 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.smtp.text import (
     MAX_LIST,
     Lines,
+    LineSession,
     add_unique,
     b64,
     sasl_user,
@@ -51,7 +52,7 @@ def multiline(verb: str, arg: str) -> bool:
     return verb == "AUTH" and not arg  # mechanisms listed (RFC 1734 servers)
 
 
-class POP3Analyzer(AnalyzerBase):
+class POP3Analyzer(LineSession):
     """One POP3 session, up to QUIT or STLS."""
 
     protocol = PROTO
@@ -59,13 +60,11 @@ class POP3Analyzer(AnalyzerBase):
     def __init__(self) -> None:
         self._client = Lines(PROTO)
         self._server = Lines(PROTO, overlong="split")
-        self._lost = [False, False]
+        super().__init__()
         self._pending: deque[tuple[str, str]] = deque()
         self._in_list: tuple[str, str] | None = None  # the command whose lines we read
         self._sasl = False
         self._greeted = False
-        self._handoff: str | None = None
-        self._quit = False
         self.greeting: str | None = None
         self.capabilities: list[str] = []
         self.commands: list[str] = []
@@ -102,17 +101,8 @@ class POP3Analyzer(AnalyzerBase):
                 self._server_line(line)
         return ()
 
-    def gap(self, direction: Dir, length: int) -> None:
-        self._lost[direction] = True
-        (self._client if direction is Dir.CLIENT else self._server).clear()
-
-    @property
-    def finished(self) -> bool:
-        return self._quit or all(self._lost)
-
-    @property
-    def handoff(self) -> str | None:
-        return self._handoff
+    def _buffer(self, direction: Dir) -> Lines:
+        return self._client if direction is Dir.CLIENT else self._server
 
     def record(self) -> dict[str, Any]:
         return {

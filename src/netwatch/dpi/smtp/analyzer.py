@@ -24,10 +24,11 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.base import AppEvent, Dir
 from netwatch.dpi.smtp.text import (
     MAX_LIST,
     Lines,
+    LineSession,
     add_unique,
     b64,
     sasl_user,
@@ -71,7 +72,7 @@ class _Message:
         self.result: int | None = None
 
 
-class SMTPAnalyzer(AnalyzerBase):
+class SMTPAnalyzer(LineSession):
     """One SMTP session, up to QUIT or STARTTLS."""
 
     protocol = PROTO
@@ -79,14 +80,12 @@ class SMTPAnalyzer(AnalyzerBase):
     def __init__(self) -> None:
         self._client = Lines(PROTO)
         self._server = Lines(PROTO)
-        self._lost = [False, False]
+        super().__init__()
         self._mode = "command"  # command | data | bdat | sasl
         self._bdat_left = 0
         self._pending: deque[str] = deque()
         self._reply: list[bytes] = []
         self._greeted = False
-        self._handoff: str | None = None
-        self._quit = False
         self._msg: _Message | None = None
         self._envelope: dict[str, Any] = {}
         self.banner: str | None = None
@@ -122,17 +121,8 @@ class SMTPAnalyzer(AnalyzerBase):
                 self._server_line(line)
         return ()
 
-    def gap(self, direction: Dir, length: int) -> None:
-        self._lost[direction] = True
-        (self._client if direction is Dir.CLIENT else self._server).clear()
-
-    @property
-    def finished(self) -> bool:
-        return self._quit or all(self._lost)
-
-    @property
-    def handoff(self) -> str | None:
-        return self._handoff
+    def _buffer(self, direction: Dir) -> Lines:
+        return self._client if direction is Dir.CLIENT else self._server
 
     def record(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from netwatch.dpi.base import AnalyzerBase, Dir
 from netwatch.errors import MalformedError
 
 #: Longest line kept while cutting; RFC 5321 §4.5.3.1.4 allows 512 for commands and
@@ -169,3 +170,32 @@ def add_unique(items: list[str], value: str, cap: int = MAX_LIST) -> bool:
         return False
     items.append(value)
     return True
+
+
+class LineSession(AnalyzerBase):
+    """What the line-based command/reply analyzers (SMTP, POP3, IMAP, FTP) share: a
+    direction is lost after a gap, the session ends at QUIT/LOGOUT (``_quit``) or when both
+    directions are lost, and STARTTLS-like commands hand the stream over (``_handoff``).
+
+    Subclasses set ``_client``/``_server`` and implement ``_buffer(direction) -> Lines``.
+    """
+
+    def __init__(self) -> None:
+        self._lost = [False, False]
+        self._handoff: str | None = None
+        self._quit = False
+
+    def _buffer(self, direction: Dir) -> Lines:
+        raise NotImplementedError
+
+    def gap(self, direction: Dir, length: int) -> None:
+        self._lost[direction] = True
+        self._buffer(direction).clear()
+
+    @property
+    def finished(self) -> bool:
+        return self._quit or all(self._lost)
+
+    @property
+    def handoff(self) -> str | None:
+        return self._handoff
