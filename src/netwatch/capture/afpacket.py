@@ -203,6 +203,10 @@ def _interface_hatype(name: str) -> int:
     return int(struct.unpack_from("=H", ifreq, 16)[0])
 
 
+#: How long one wait for a ring block may last before an empty batch is yielded.
+IDLE_POLL_MS = 250
+
+
 class AfPacketSource:
     """Live capture on one interface (or ``any``) through a TPACKET_V3 ring.
 
@@ -343,9 +347,12 @@ class AfPacketSource:
             while not self._closing:
                 start = index * bsize
                 if not status_of.unpack_from(ring, start + 8)[0] & TP_STATUS_USER:
-                    for fd, events in poller.poll(1000):
+                    for fd, events in poller.poll(IDLE_POLL_MS):
                         if fd != self._wake and events & (select.POLLERR | select.POLLNVAL):
                             self._raise_socket_error()
+                    # Nothing arrived: an empty batch, so the engine still runs its clock
+                    # (snapshots, rates decaying, staleness) on a quiet interface.
+                    yield []
                     continue
                 batch = walk_block(ring, start, bsize, cooked)
                 if batch:

@@ -233,6 +233,8 @@ class LibpcapSource:
                     self._received += len(out)
                     self._bytes += sum(len(p[2]) for p in out)
                     yield out
+                else:
+                    yield []  # the read timed out: the engine's clock still runs
         finally:
             with self._lock:
                 self._running = False

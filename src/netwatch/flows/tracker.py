@@ -399,6 +399,14 @@ class Tracker:
                 break
             del rc[k]
 
+    def advance(self, now: float) -> None:
+        """Live capture: time passes without packets too (rows expire on a quiet link)."""
+        if now > self.now:
+            self.now = now
+            if now >= self._next_expire:
+                self._next_expire = now + EXPIRE_EVERY
+                self.expire(now)
+
     def finish_all(self) -> None:
         """End of capture: flush every open row to ``on_finish`` (oldest first)."""
         for c in sorted(self.table.values(), key=lambda r: (r.first, r.id)):

@@ -295,3 +295,11 @@ def test_packet_sink_sees_every_packet_with_its_row() -> None:
     assert [t for t, _ in seen] == [1.0, 1.01, 1.011, 2.0, 2.5]
     ids = {cid for _, cid in seen[:4]}
     assert len(ids) == 1 and None not in ids and seen[-1][1] is None
+
+
+def test_advance_expires_rows_without_packets() -> None:
+    tr, done = run([(1.0, build.udp(C, 50000, S, 9999, b"x"))])
+    tr.advance(50.0)
+    assert tr.table  # not yet
+    tr.advance(1000.0)
+    assert not tr.table and len(done) == 1

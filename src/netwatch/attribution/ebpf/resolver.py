@@ -16,6 +16,7 @@ import os
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from netwatch.attribution.base import BackendUnavailable, Resolved
@@ -296,14 +297,21 @@ class EbpfResolver:
 
     def process(self, pid: int) -> ProcessInfo | None:
         """/proc now; else what was read while it lived; else the kernel's own record."""
+        owner = self.state.by_pid.get(pid)
         info = self.proc.info(pid)
         if info is not None:
-            self._enriched[pid] = info
+            if not info.cmdline and owner is not None and owner.args:
+                # Read as it exited (a zombie's /proc/PID/cmdline is empty): keep the
+                # argv the kernel recorded at connect time rather than lose it.
+                info = replace(info, cmdline=owner.args)
+            if info.cmdline or pid not in self._enriched:
+                self._enriched[pid] = info
+            else:
+                info = self._enriched[pid]  # an earlier, fuller read of the same process
             return info
         info = self._enriched.get(pid)
         if info is not None:
             return info
-        owner = self.state.by_pid.get(pid)
         if owner is None:
             return None
         return ProcessInfo(
