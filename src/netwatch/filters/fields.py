@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from netwatch.model.snapshot import ConnectionView
+from netwatch.model.snapshot import RECORD_KEYS, ConnectionView
 
 Getter = Callable[[Any], Any]
 
@@ -98,40 +98,6 @@ def _rproc(rec: Any, key: str) -> Any:
     return _get(_get(rec, "process"), key)
 
 
-#: The keys every record has (``ConnectionView.to_record``) or may have from the view
-#: itself; anything else in a record came from ``ConnectionView.extra`` (``icmp``, ``arp``,
-#: ``vlan_stack``, ``picked_up``), which is what the ``extra`` field gives for views.
-RECORD_KEYS = frozenset(
-    {
-        "id",
-        "proto",
-        "ip_version",
-        "local_addr",
-        "local_port",
-        "remote_addr",
-        "remote_port",
-        "state",
-        "service",
-        "first_seen",
-        "last_seen",
-        "duration",
-        "packets_out",
-        "packets_in",
-        "bytes_out",
-        "bytes_in",
-        "rtt_ms",
-        "vlan",
-        "retransmits",
-        "out_of_order",
-        "dup_acks",
-        "app",
-        "remote_name",
-        "remote_name_source",
-        "process",
-        "attribution",
-        "geo",
-    }
-)
 
 
 def _record_extra(rec: Any) -> dict[str, Any] | None:

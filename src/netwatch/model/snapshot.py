@@ -20,6 +20,19 @@ def rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+#: The keys ``ConnectionView.to_record`` writes itself (``geo`` when known); every other key
+#: of a record comes from ``ConnectionView.extra`` (``icmp``, ``history``, ``picked_up``...).
+RECORD_KEYS = frozenset(
+    {
+        "id", "proto", "ip_version", "local_addr", "local_port", "remote_addr",
+        "remote_port", "state", "service", "first_seen", "last_seen", "duration",
+        "packets_out", "packets_in", "bytes_out", "bytes_in", "rtt_ms", "vlan",
+        "retransmits", "out_of_order", "dup_acks", "app", "remote_name",
+        "remote_name_source", "process", "attribution", "geo",
+    }
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionView:
     """One row of the connection table, frozen at snapshot time.

@@ -48,3 +48,15 @@ def test_every_app_schema_is_referenced() -> None:
     refs = {v["$ref"] for v in root["properties"]["app"]["properties"].values() if "$ref" in v}
     files = {f"app/{p.name}" for p in (SCHEMA_DIR / "app").glob("*.schema.json")}
     assert files <= refs, files - refs
+
+
+def test_record_keys_are_what_to_record_writes() -> None:
+    """The filters tell a record's own keys from its extras by RECORD_KEYS: keep it true."""
+    from netwatch.model.snapshot import RECORD_KEYS, ConnectionView
+
+    v = ConnectionView(1, "tcp", 4, "198.18.0.1", 1, "198.18.0.2", 2, "ESTABLISHED", "",
+                       1.0, 2.0, 1, 1, 60, 60)  # fmt: skip
+    assert set(v.to_record()) == RECORD_KEYS - {"geo"}
+    with_geo = ConnectionView(1, "udp", 4, "a", 1, "b", 2, "UDP_ACTIVE", "", 1.0, 1.0, 1, 0,
+                              60, 0, geo={"scope": "private"}, extra={"history": "D"})  # fmt: skip
+    assert set(with_geo.to_record()) == RECORD_KEYS | {"history"}
