@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netwatch.decode.packet import PROTO_NAMES
 from netwatch.dpi.base import Analyzer
 from netwatch.model.process import Attribution, ProcessInfo
 from netwatch.reassembly.stream import StreamReassembler
@@ -64,10 +65,6 @@ class TcpHalf:
         self.reasm: StreamReassembler | None = None
 
 
-_PROTO_STR: dict[object, str] = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6", "arp": "arp"}
-_PROTO_NAMES = {2: "igmp", 132: "sctp", 47: "gre", 50: "esp", 51: "ah"}
-
-
 class Conn:
     __slots__ = (
         "analyzer",
@@ -112,13 +109,7 @@ class Conn:
         self,
         cid: int,
         key: tuple[Any, ...],
-        proto: str,
-        ipver: int,
-        c_addr: bytes,
-        c_port: int,
-        s_addr: bytes,
-        s_port: int,
-        vlan: int | tuple[int, ...] | None,
+        clow: bool,
         ts: float,
         local_is_client: bool,
     ) -> None:
@@ -126,18 +117,7 @@ class Conn:
         self.key = key
         # The endpoints, protocol and VLAN live in ``key`` only (memory: a row must stay
         # under 1 KiB); ``clow`` says whether the originator is the key's lower side.
-        self.clow = c_addr == key[1] and c_port == key[2]
-        if (
-            proto != self.proto
-            or ipver != self.ipver
-            or (s_addr, s_port)
-            != (
-                self.s_addr,
-                self.s_port,
-            )
-        ):
-            raise ValueError(f"row key {key!r} does not match {proto} {c_addr!r}:{c_port}")
-        del vlan  # key[5]
+        self.clow = clow
         self.first = ts
         self.last = ts
         self.pk0 = self.pk1 = self.by0 = self.by1 = 0
@@ -170,11 +150,10 @@ class Conn:
     # -- derived from the key (see __init__) ---------------------------------------------
     @property
     def proto(self) -> str:
-        k0 = self.key[0]
-        name = _PROTO_STR.get(k0)
-        if name is None:
-            name = _PROTO_NAMES.get(k0) or f"ip-{k0}"  # type: ignore[call-overload,unused-ignore]
-        return name
+        k0 = self.key[0]  # an IP protocol number, or "arp"
+        if type(k0) is str:
+            return k0
+        return PROTO_NAMES.get(k0) or f"ip-{k0}"
 
     @property
     def ipver(self) -> int:

@@ -72,7 +72,7 @@ def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> Conn:
         key = (proto, lo, 0, hi, ("type", t), p.vlan)
     c = tr.table.get(key)
     if c is None:
-        c = tr._new(key, "icmp" if proto == PROTO_ICMP else "icmpv6", p, not is_rep, ts)
+        c = tr._new(key, p, not is_rep, ts)
         c.extra = {
             "icmp": {
                 "type": t,
@@ -117,7 +117,7 @@ def arp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> Conn:
     key = ("arp", lo, 0, hi, 0, p.vlan)
     c = tr.table.get(key)
     if c is None:
-        c = tr._new(key, "arp", p, p.arp_op != ARP_REPLY, ts)
+        c = tr._new(key, p, p.arp_op != ARP_REPLY, ts)
         c.extra = {"arp": {"requests": 0, "replies": 0, "macs": {}}}
     tr.count(c, src == c.c_addr, ts, wirelen)
     assert c.extra is not None

@@ -298,36 +298,18 @@ class Tracker:
         return whole
 
     # ------------------------------------------------------------------ rows
-    def _new(
-        self,
-        key: tuple[Any, ...],
-        proto: str,
-        p: Packet,
-        client_is_src: bool,
-        ts: float,
-    ) -> Conn:
+    def _new(self, key: tuple[Any, ...], p: Packet, client_is_src: bool, ts: float) -> Conn:
         if len(self.table) >= self.max_connections:
             self._evict()
         if client_is_src:
-            c_addr, c_port, s_addr, s_port = p.src, p.sport, p.dst, p.dport
+            c_addr, c_port, s_addr = p.src, p.sport, p.dst
         else:
-            c_addr, c_port, s_addr, s_port = p.dst, p.dport, p.src, p.sport
+            c_addr, c_port, s_addr = p.dst, p.dport, p.src
         local_is_client = True
         if self.live and c_addr not in self.local_addrs and s_addr in self.local_addrs:
             local_is_client = False
-        c = Conn(
-            self._next_id,
-            key,
-            proto,
-            p.ipver,
-            c_addr,
-            c_port,
-            s_addr,
-            s_port,
-            p.vlan,
-            ts,
-            local_is_client,
-        )
+        # The originator is the key's lower side when its address and port come first.
+        c = Conn(self._next_id, key, c_addr == key[1] and c_port == key[2], ts, local_is_client)
         self._next_id += 1
         if not self.dpi_enabled:
             c.dpi = DPI_DONE
@@ -444,7 +426,7 @@ class Tracker:
                 client_is_src = not flags & ACK
             else:
                 client_is_src = self._client_is_src("tcp", sport, dport)
-            c = self._new(key, "tcp", p, client_is_src, ts)
+            c = self._new(key, p, client_is_src, ts)
             c.h0, c.h1 = TcpHalf(), TcpHalf()
         d = 0 if (src == c.c_addr and sport == c.c_port) else 1
         plen = len(p.payload)
@@ -766,7 +748,7 @@ class Tracker:
             key = (17, dst, dport, src, sport, p.vlan)
         c = self.table.get(key)
         if c is None:
-            c = self._new(key, "udp", p, self._client_is_src("udp", sport, dport), ts)
+            c = self._new(key, p, self._client_is_src("udp", sport, dport), ts)
         if src == c.c_addr and sport == c.c_port:
             d = 0
             c.pk0 += 1
@@ -792,8 +774,7 @@ class Tracker:
         key = (p.proto, lo, 0, hi, 0, p.vlan)
         c = self.table.get(key)
         if c is None:
-            name = _pk.PROTO_NAMES.get(p.proto, f"ip-{p.proto}")
-            c = self._new(key, name, p, True, ts)
+            c = self._new(key, p, True, ts)
             c.state = "ACTIVE"
         self.count(c, p.src == c.c_addr, ts, wirelen)
         return c

@@ -57,9 +57,11 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         app["protocol"] = an.protocol
     else:
         app = dict(c.app) if c.app else {}
-    for k, v in app.items():
-        if isinstance(v, dict):  # an announced row's info is shared with its analyzer
-            app[k] = dict(v)
+    linked = app.get(str(app.get("protocol", "")).lower())
+    if isinstance(linked, dict) and "parent" in linked:
+        # An announced row (FTP data, RTP) shares its info dict with the announcing
+        # analyzer, which may still fill it in: the view gets a copy.
+        app[str(app["protocol"]).lower()] = dict(linked)
     name = c.name or tr.names.get(raddr)
     name_source = "dns" if name else None
     geo = tr.enrich(ntop(raddr)) if tr.enrich is not None else None

@@ -117,8 +117,27 @@ def test_every_transition_row_is_reachable_data() -> None:
         "TIME_WAIT",
         "CLOSED",
     } <= states
-    for (state, direction, event), new in tcpstate.TRANSITIONS.items():
-        assert tcpstate.next_state(state, direction, event) == new
+    # Every state the table names is reachable from NEW, and from every one of them the
+    # table (plus RST) leads to a closed state: a mistyped row would break one or the other.
+    edges: dict[str, set[str]] = {}
+    for (state, _d, _e), new in tcpstate.TRANSITIONS.items():
+        edges.setdefault(state, set()).add(new)
+    seen, todo = {tcpstate.NEW}, [tcpstate.NEW]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    assert states <= seen, states - seen
+    for state in states - tcpstate.CLOSED_STATES:
+        assert tcpstate.next_state(state, tcpstate.IN, "R") == tcpstate.RESET_STATE
+        reach, todo = {state}, [state]
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in reach:
+                    reach.add(nxt)
+                    todo.append(nxt)
+        assert reach & tcpstate.CLOSED_STATES, f"{state} never closes without a RST"
 
 
 def test_retransmission_and_dup_ack_counted() -> None:
@@ -303,3 +322,17 @@ def test_advance_expires_rows_without_packets() -> None:
     assert tr.table  # not yet
     tr.advance(1000.0)
     assert not tr.table and len(done) == 1
+
+
+def test_rows_derive_protocol_and_endpoints_from_their_key() -> None:
+    import dpkt
+
+    gre = bytes(dpkt.ip.IP(src=bytes([198, 18, 0, 1]), dst=bytes([198, 18, 0, 2]), p=47,
+                           data=b"\x00" * 8, len=28))  # fmt: skip
+    frame = b"\x02" * 12 + b"\x08\x00" + gre
+    tr, _ = run([(1.0, frame), (1.0, build.icmp_echo(S, C, 9, 1))])
+    rows = {v.proto: v for v in views(tr)}
+    assert set(rows) == {"gre", "icmp"}
+    assert (rows["gre"].local_addr, rows["gre"].remote_addr) == (C, S)
+    assert (rows["icmp"].local_addr, rows["icmp"].remote_addr) == (S, C)  # the requester
+    assert rows["icmp"].ip_version == 4 and rows["icmp"].local_port == 0
