@@ -98,8 +98,6 @@ def _rproc(rec: Any, key: str) -> Any:
     return _get(_get(rec, "process"), key)
 
 
-
-
 def _record_extra(rec: Any) -> dict[str, Any] | None:
     if type(rec) is not dict and not isinstance(rec, Mapping):
         return None
