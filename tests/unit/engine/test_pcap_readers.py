@@ -50,6 +50,37 @@ def test_many_records_across_chunks(tmp_path: Path) -> None:
     assert len(_read(build.write_pcap(tmp_path / "big.pcap", pkts))) == 20000
 
 
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_contents_exact_across_refills_and_huge_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The buffer is refilled in place: every packet, checked while its batch is current,
+    must be the bytes written, across refills and records larger than the buffer."""
+    import netwatch.capture.pcapfile as pf
+
+    monkeypatch.setattr(pf, "CHUNK", 200_000)  # many refills
+    frames = [PKT + bytes([i % 251]) * (i * 37 % 1500) for i in range(3000)]
+    for i in range(50, 3000, 97):  # blocks that straddle a refill with a batch pending
+        frames[i] = PKT + bytes([i % 13]) * 120_000
+    frames[1000] = PKT + b"\xab" * 300_000  # larger than the whole buffer
+    pkts = [(1700000000 + i * 0.001, f) for i, f in enumerate(frames)]
+    if fmt == "pcap":
+        path = build.write_pcap(tmp_path / "x.pcap", pkts)
+    else:
+        path = build.write_pcapng(
+            tmp_path / "x.pcapng", [(t, 0, f) for t, f in pkts], interfaces=[(1, 6)]
+        )
+    src = open_capture_file(path)
+    i = 0
+    for batch in src.batches():
+        for _ts, _lt, data, wirelen in batch:  # read while the batch is the current one
+            assert bytes(data) == frames[i], i
+            assert wirelen == len(frames[i])
+            i += 1
+    src.close()
+    assert i == len(frames)
+
+
 def test_truncated_file_yields_everything_before(tmp_path: Path) -> None:
     p = build.write_pcap(tmp_path / "t.pcap", [(1.0, PKT), (2.0, PKT), (3.0, PKT)])
     data = p.read_bytes()
