@@ -1,4 +1,5 @@
-"""CPU time per flow of the TLS and QUIC analyzers, apart from capture and flow tracking.
+"""CPU time per flow of the TLS, QUIC and DNS analyzers and of detection, apart from
+capture and flow tracking.
 
     python3 benchmarks/bench_dpi.py [CAPTURE ...] [--generate N] [--corpus [DIR]] [--runs 7]
 
@@ -10,6 +11,13 @@ the analyzer's own detector accepts gets a fresh analyzer, is fed chunk by chunk
 engine keeps). A ``MalformedError`` ends a flow as in the engine. Printed: the median
 over the runs of CPU microseconds per flow. Cross-flow caches are emptied before each
 run, so a run costs what one pass over the capture costs.
+
+Two more lines: ``detect``, the cost of ``registry.detect`` per flow (every flow with a
+payload, TCP and UDP: its payloads in capture order, up to ``MAX_DETECT_PACKETS``, until a
+detector takes it; the analyzer it returns is built but not fed), and ``engine``, what
+the engine's DPI does per flow: detect, then feed the analyzer found the same bytes and
+the rest until ``finished``, then ``record()`` and ``summary()``. The engine line holds
+the costs that only show when detection and analysis run back to back.
 
 ``--generate N`` adds a capture of N packets made by ``gen_mixed.py``; ``--corpus`` adds
 every capture of the shared corpus (or of DIR). ``--dump FILE`` writes each flow's
@@ -37,7 +45,10 @@ sys.path.insert(0, str(REPO))
 from tests.util.corpus import CORPUS  # noqa: E402
 from tests.util.streams import flows_of  # noqa: E402
 
+from netwatch.dpi import registry  # noqa: E402
 from netwatch.dpi.base import Dir  # noqa: E402
+from netwatch.dpi.dns import PORT_VARIANTS, DNSAnalyzer  # noqa: E402
+from netwatch.dpi.dns import detect_udp as detect_dns  # noqa: E402
 from netwatch.dpi.quic.analyzer import QUICAnalyzer, detect_udp  # noqa: E402
 from netwatch.dpi.tls.analyzer import TLSAnalyzer, detect_tcp  # noqa: E402
 from netwatch.errors import MalformedError  # noqa: E402
@@ -45,10 +56,22 @@ from netwatch.errors import MalformedError  # noqa: E402
 Chunks = list[tuple[Dir, bytes, float]]
 
 
-def load(paths: list[Path]) -> tuple[list[tuple[str, int, Chunks]], list[tuple[str, Chunks]]]:
-    """(TLS flows as (name, server port, chunks), QUIC flows as (name, chunks))."""
-    tls: list[tuple[str, int, Chunks]] = []
-    quic: list[tuple[str, Chunks]] = []
+class Flows:
+    """The flows of a group of captures, sorted by the analyzer that takes them."""
+
+    def __init__(self) -> None:
+        #: (name, server port, chunks)
+        self.tls: list[tuple[str, int, Chunks]] = []
+        #: (name, chunks)
+        self.quic: list[tuple[str, Chunks]] = []
+        #: UDP DNS flows: (name, server port, chunks)
+        self.dns: list[tuple[str, int, Chunks]] = []
+        #: every flow with a payload: (name, transport, client port, server port, chunks)
+        self.all: list[tuple[str, str, int, int, Chunks]] = []
+
+
+def load(paths: list[Path]) -> Flows:
+    out = Flows()
     for path in paths:
         try:
             flows = flows_of(path)
@@ -61,11 +84,14 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, int, Chunks]], list[tuple[s
             if first is None:
                 continue
             name = f"{path.name}#{i}"
+            out.all.append((name, flow.transport, flow.client[1], flow.server[1], chunks))
             if flow.transport == "tcp" and detect_tcp(first):
-                tls.append((name, flow.server[1], chunks))
+                out.tls.append((name, flow.server[1], chunks))
             elif flow.transport == "udp" and detect_udp(first):
-                quic.append((name, chunks))
-    return tls, quic
+                out.quic.append((name, chunks))
+            elif flow.transport == "udp" and detect_dns(first):
+                out.dns.append((name, flow.server[1], chunks))
+    return out
 
 
 def run_flow(analyzer: Any, chunks: Chunks) -> tuple[dict[str, Any], str, list[Any]]:
@@ -78,6 +104,24 @@ def run_flow(analyzer: Any, chunks: Chunks) -> tuple[dict[str, Any], str, list[A
     except MalformedError as exc:
         events.append(("malformed", exc.protocol, exc.reason))
     return analyzer.record(), analyzer.summary(), events
+
+
+def detect_flow(transport: str, cport: int, sport: int, chunks: Chunks) -> Any:
+    """The analyzer ``registry.detect`` finds for a flow (None), and the index of the
+    chunk it was found on, trying payloads as the engine does."""
+    for i, (_, data, _) in enumerate(chunks[: registry.MAX_DETECT_PACKETS]):
+        an = registry.detect(transport, data, cport, sport)
+        if an is not None:
+            return an, i
+    return None, len(chunks)
+
+
+def engine_flow(transport: str, cport: int, sport: int, chunks: Chunks) -> Any:
+    """Detect, then feed from the chunk detection took (the engine's DPI of one flow)."""
+    an, i = detect_flow(transport, cport, sport, chunks)
+    if an is None:
+        return None
+    return run_flow(an, chunks[i:])
 
 
 def clear_caches() -> None:
@@ -99,6 +143,29 @@ def time_flows(make: Callable[[Any], Any], flows: list[tuple[Any, Chunks]], runs
             run_flow(make(arg), chunks)
         samples.append((time.process_time() - start) / len(flows) * 1e6)
     return statistics.median(samples)
+
+
+def time_calls(call: Callable[..., Any], flows: list[tuple[Any, ...]], runs: int) -> float:
+    """Median over ``runs`` of the CPU microseconds of ``call(*flow)`` per flow."""
+    samples = []
+    for _ in range(runs):
+        clear_caches()
+        start = time.process_time()
+        for flow in flows:
+            call(*flow)
+        samples.append((time.process_time() - start) / len(flows) * 1e6)
+    return statistics.median(samples)
+
+
+def dump_repr(out: tuple[dict[str, Any], str, list[Any]] | None) -> Any:
+    if out is None:
+        return None
+    rec, summ, events = out
+    return [rec, summ, [repr(e) for e in events]]
+
+
+def write_dump(dump: Any, name: str, out: tuple[dict[str, Any], str, list[Any]]) -> None:
+    dump.write(json.dumps([name, *dump_repr(out)]) + "\n")
 
 
 def main() -> None:
@@ -128,23 +195,44 @@ def main() -> None:
 
     dump = args.dump.open("w") if args.dump else None
     for label, paths in groups.items():
-        tls, quic = load(paths)
-        print(f"{label}: {len(tls)} TLS flows, {len(quic)} QUIC flows, {args.runs} runs")
-        if tls:
+        f = load(paths)
+        print(
+            f"{label}: {len(f.tls)} TLS flows, {len(f.quic)} QUIC flows, {len(f.dns)} DNS "
+            f"flows, {len(f.all)} flows in all, {args.runs} runs"
+        )
+        if f.tls:
             us = time_flows(
-                lambda port: TLSAnalyzer(server_port=port), [(p, c) for _, p, c in tls], args.runs
+                lambda port: TLSAnalyzer(server_port=port),
+                [(p, c) for _, p, c in f.tls],
+                args.runs,
             )
-            print(f"  TLS   {us:8.1f} us/flow")
-        if quic:
-            us = time_flows(lambda _: QUICAnalyzer(), [(None, c) for _, c in quic], args.runs)
-            print(f"  QUIC  {us:8.1f} us/flow")
+            print(f"  TLS    {us:8.1f} us/flow")
+        if f.quic:
+            us = time_flows(lambda _: QUICAnalyzer(), [(None, c) for _, c in f.quic], args.runs)
+            print(f"  QUIC   {us:8.1f} us/flow")
+        if f.dns:
+            us = time_flows(
+                lambda port: DNSAnalyzer("udp", PORT_VARIANTS.get(port, "dns")),
+                [(p, c) for _, p, c in f.dns],
+                args.runs,
+            )
+            print(f"  DNS    {us:8.1f} us/flow")
+        if f.all:
+            flows = [(t, cp, sp, c) for _, t, cp, sp, c in f.all]
+            us = time_calls(detect_flow, flows, args.runs)
+            print(f"  detect {us:8.1f} us/flow (all flows)")
+            us = time_calls(engine_flow, flows, args.runs)
+            print(f"  engine {us:8.1f} us/flow (all flows: detect, then analyze)")
         if dump is not None:
-            for name, port, chunks in tls:
-                rec, summ, events = run_flow(TLSAnalyzer(server_port=port), chunks)
-                dump.write(json.dumps([name, rec, summ, [repr(e) for e in events]]) + "\n")
-            for name, chunks in quic:
-                rec, summ, events = run_flow(QUICAnalyzer(), chunks)
-                dump.write(json.dumps([name, rec, summ, [repr(e) for e in events]]) + "\n")
+            for name, port, chunks in f.tls:
+                write_dump(dump, name, run_flow(TLSAnalyzer(server_port=port), chunks))
+            for name, chunks in f.quic:
+                write_dump(dump, name, run_flow(QUICAnalyzer(), chunks))
+            for name, t, cport, sport, chunks in f.all:
+                an, i = detect_flow(t, cport, sport, chunks)
+                proto = an.protocol if an is not None else None
+                res = run_flow(an, chunks[i:]) if an is not None else None
+                dump.write(json.dumps([name, "engine", proto, i, dump_repr(res)]) + "\n")
     if dump is not None:
         dump.close()
     tmp.cleanup()
