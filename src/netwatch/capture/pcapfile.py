@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator, Sequence
+from io import BufferedReader
 from pathlib import Path
-from typing import BinaryIO
 
 from netwatch.capture.base import Packet, SourceStats
 from netwatch.errors import CaptureError, TruncatedCaptureError
@@ -73,7 +73,7 @@ class FileSource:
 
     live = False
 
-    def __init__(self, path: Path, fh: BinaryIO) -> None:
+    def __init__(self, path: Path, fh: BufferedReader) -> None:
         self.path = path
         self.description = f"file {path.name}"
         self._fh = fh
@@ -107,7 +107,7 @@ class _Buffer:
     and the readers never refill while a batch they built is still unyielded.
     """
 
-    def __init__(self, fh: BinaryIO, base: int = 0) -> None:
+    def __init__(self, fh: BufferedReader, base: int = 0) -> None:
         self.fh = fh
         self.buf = bytearray(CHUNK)
         self.view = memoryview(self.buf)
@@ -144,7 +144,7 @@ class _Buffer:
 
 
 class PcapSource(FileSource):
-    def __init__(self, path: Path, fh: BinaryIO) -> None:
+    def __init__(self, path: Path, fh: BufferedReader) -> None:
         super().__init__(path, fh)
         hdr = fh.read(24)
         if len(hdr) < 24:
@@ -203,7 +203,7 @@ class PcapSource(FileSource):
 class PcapngSource(FileSource):
     """pcapng: several sections and interfaces, each with its own link type and clock."""
 
-    def __init__(self, path: Path, fh: BinaryIO) -> None:
+    def __init__(self, path: Path, fh: BufferedReader) -> None:
         super().__init__(path, fh)
         self.linktype = -1
         self._ifaces: list[tuple[int, float, float]] = []  # (linktype, resolution, offset)

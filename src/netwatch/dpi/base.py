@@ -116,6 +116,17 @@ class Analyzer(Protocol):
         ``"DETECT"``: detect the rest afresh (an HTTP CONNECT tunnel of unknown content)."""
         ...
 
+    def skippable(self, direction: Dir) -> int:
+        """TCP: how many of ``direction``'s next stream bytes need only be counted (a body
+        of known length, ciphertext): the engine may pass up to that many in-order bytes
+        without feeding them, and reports them later through ``skipped``. 0: feed all."""
+        ...
+
+    def skipped(self, direction: Dir, length: int) -> None:
+        """``length`` bytes of ``direction`` passed uninspected (at most what ``skippable``
+        allowed), reported before the next ``feed``, ``gap`` or ``record``."""
+        ...
+
     def tunnel_bytes(self, direction: Dir) -> bytes:
         """Bytes this analyzer consumed that belong to the protocol it hands over to
         (replayed into the next analyzer, e.g. the ClientHello after an HTTP CONNECT)."""
@@ -141,6 +152,12 @@ class AnalyzerBase:
     @property
     def handoff(self) -> str | None:
         return None
+
+    def skippable(self, direction: Dir) -> int:
+        return 0
+
+    def skipped(self, direction: Dir, length: int) -> None:
+        """Never called while ``skippable`` is 0."""
 
     def tunnel_bytes(self, direction: Dir) -> bytes:
         return b""

@@ -58,6 +58,8 @@ MAX_EXPECTED = 4096
 PRE_DETECT_BYTES = 8192
 _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
+_SYN_RECV = "SYN_RECV"
+_DIRS = (Dir.CLIENT, Dir.SERVER)
 
 EventSink = Callable[[Conn, AppEvent], None]
 PacketSink = Callable[[float, int, "bytes | memoryview", int, "Conn | None"], None]
@@ -179,25 +181,40 @@ class Tracker:
                     c = table.get((6, src, sport, dst, dport, None))
                 else:
                     c = table.get((6, dst, dport, src, sport, None))
-                if c is None or c.dpi != done:
+                if c is None or c.state == _SYN_RECV:  # (an ACK may open it)
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
                 if low == c.clow:  # sent by the originator
                     h, o = c.h0, c.h1
                     di = 0
-                    c.pk0 += 1
-                    c.by0 += wirelen
                 else:
                     h, o = c.h1, c.h0
                     di = 1
+                assert h is not None and o is not None  # TCP rows always have both halves
+                plen = end - l4 - (doff >> 4) * 4
+                if plen > 0 and c.dpi != done:
+                    # An analyzer is attached (or detection pending): only bytes it said it
+                    # needs just counted (a body of known length) stay here, in order.
+                    r = h.reasm
+                    if r is None or r.skip < plen or r.next_seq != seq or r.pending:
+                        slow(ts, lt, d, wirelen)
+                        now = self.now
+                        continue
+                    r.next_seq = (seq + plen) % MOD
+                    r.skip -= plen
+                    r.skipped += plen
+                if di == 0:
+                    c.pk0 += 1
+                    c.by0 += wirelen
+                    if c.rtt is None and c.syn_ts and o.isn is not None and flags & ACK:
+                        c.rtt = ts - c.syn_ts  # the handshake's round trip (iRTT)
+                else:
                     c.pk1 += 1
                     c.by1 += wirelen
                 c.last = ts
-                assert h is not None and o is not None  # TCP rows always have both halves
                 if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
                     self._tcp_state_only(c, o, src, sport, ack, flags)
-                plen = end - l4 - (doff >> 4) * 4
                 bit = (_BIT_D if plen > 0 else _BIT_A) << di
                 if not c.hist & bit:
                     add_history(c, "d" if plen > 0 else "a", di)
@@ -558,6 +575,10 @@ class Tracker:
         if r is None:
             start = (h.isn + 1) % MOD if h.isn is not None else seq
             r = h.reasm = StreamReassembler(start)
+        elif r.skipped:
+            self._settle_half(c, d, r)  # bytes passed by the fast path, before these
+            if c.dpi == DPI_DONE:
+                return
         for item in r.add(seq, bytes(payload)):
             if c.dpi == DPI_DONE:
                 return
@@ -573,14 +594,17 @@ class Tracker:
             self._drop_streams(c)
             return
         try:
-            an.gap(Dir(d), length)
+            an.gap(_DIRS[d], length)
         except MalformedError as exc:
             self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
 
     def _flush_streams(self, c: Conn) -> None:
         if c.h0 is None or c.h1 is None or c.dpi == DPI_DONE:
             return
+        self.settle(c)
         for d, h in enumerate((c.h0, c.h1)):
+            if c.dpi == DPI_DONE:
+                return
             if h.reasm is not None and h.reasm.pending:
                 for item in h.reasm.flush():
                     if c.dpi == DPI_DONE:
@@ -594,6 +618,28 @@ class Tracker:
         if c.h0 is not None and c.h1 is not None:
             c.h0.reasm = None
             c.h1.reasm = None
+
+    def settle(self, c: Conn) -> None:
+        """Tell the analyzer about bytes the fast path only counted (see ``skippable``):
+        before its record is read (views, detaching) and before it is fed again."""
+        if c.analyzer is None or c.h0 is None or c.h1 is None:
+            return
+        for d, h in enumerate((c.h0, c.h1)):
+            r = h.reasm
+            if r is not None and r.skipped:
+                self._settle_half(c, d, r)
+
+    def _settle_half(self, c: Conn, d: int, r: StreamReassembler) -> None:
+        an = c.analyzer
+        n, r.skipped = r.skipped, 0
+        if an is None:
+            return
+        try:
+            an.skipped(_DIRS[d], n)
+        except MalformedError as exc:
+            self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - an analyzer bug must not stop capture
+            self._analyzer_failed(c, an.protocol, f"internal error: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ DPI glue
     def _feed(self, c: Conn, d: int, data: bytes, ts: float, transport: str) -> None:
@@ -622,8 +668,9 @@ class Tracker:
                     self._feed(c, pd, pdata, ts, transport)
                     if c.analyzer is not an:
                         return
+        direction = _DIRS[d]
         try:
-            events = an.feed(Dir(d), data, ts)
+            events = an.feed(direction, data, ts)
         except MalformedError as exc:
             self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
             return
@@ -640,6 +687,10 @@ class Tracker:
             self._handoff(c, an.handoff, an)
         elif an.finished:
             self._detach(c)
+        elif transport == "tcp":
+            h = c.h0 if d == 0 else c.h1
+            if h is not None and h.reasm is not None:
+                h.reasm.skip = an.skippable(direction)
 
     @staticmethod
     def _keep_undetected(c: Conn, d: int, data: bytes) -> None:
@@ -666,7 +717,7 @@ class Tracker:
             c.analyzer = an
             c.dpi = DPI_ACTIVE
         for d in (0, 1):
-            replay = old.tunnel_bytes(Dir(d))
+            replay = old.tunnel_bytes(_DIRS[d])
             if replay and c.dpi != DPI_DONE:
                 self._feed(c, d, replay, c.last, c.proto)
 
@@ -680,6 +731,9 @@ class Tracker:
     def _detach(self, c: Conn, keep_streams: bool = False) -> None:
         """Freeze the analyzer's result into the row and stop feeding it."""
         an = c.analyzer
+        if an is not None:
+            self.settle(c)
+            an = c.analyzer  # (settling may have failed it: then it is detached already)
         if an is not None:
             try:
                 rec = an.record()
@@ -697,6 +751,10 @@ class Tracker:
         if not keep_streams:
             c.dpi = DPI_DONE
             self._drop_streams(c)
+        elif c.h0 is not None and c.h1 is not None:
+            for h in (c.h0, c.h1):
+                if h.reasm is not None:
+                    h.reasm.skip = 0  # the next analyzer says what it skips
 
     def _events(self, c: Conn, events: Iterable[AppEvent]) -> None:
         for ev in events:

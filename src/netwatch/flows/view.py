@@ -47,6 +47,8 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         rate_out, rate_in = c.rate1, c.rate0
     app: dict[str, Any]
     if c.analyzer is not None:
+        tr.settle(c)
+    if c.analyzer is not None:
         an = c.analyzer
         app = dict(c.app) if c.app else {}
         try:

@@ -5,6 +5,11 @@ order) or ``int`` (a gap of that many bytes the analyzer must be told about). Ha
 in-order, out-of-order, retransmitted and overlapping segments (the first copy of a byte
 wins, as most stacks do), and sequence wrap-around (all comparisons are mod 2**32).
 
+Skipping: an analyzer may say the next ``skip`` bytes need only be counted (a body of known
+length, ciphertext). The tracker's fast path then advances ``next_seq`` over in-order
+segments itself, without this class, and adds them to ``skipped`` until it tells the
+analyzer (``Analyzer.skipped``).
+
 Bounded: at most ``max_pending`` bytes wait out of order. Past that the lowest hole is
 declared a gap and skipped, so a lost segment never makes memory grow. Only flows with an
 attached analyzer have reassemblers; once the analyzer detaches they are dropped.
@@ -20,7 +25,15 @@ HALF = 1 << 31
 
 
 class StreamReassembler:
-    __slots__ = ("gap_bytes", "max_pending", "next_seq", "pending", "pending_bytes")
+    __slots__ = (
+        "gap_bytes",
+        "max_pending",
+        "next_seq",
+        "pending",
+        "pending_bytes",
+        "skip",
+        "skipped",
+    )
 
     def __init__(self, next_seq: int | None = None, max_pending: int = 256 << 10) -> None:
         self.next_seq = next_seq
@@ -28,6 +41,8 @@ class StreamReassembler:
         self.pending_bytes = 0
         self.max_pending = max_pending
         self.gap_bytes = 0
+        self.skip = 0  # in-order bytes the analyzer lets pass uninspected, from next_seq
+        self.skipped = 0  # bytes passed that way, not yet reported to the analyzer
 
     def add(self, seq: int, data: bytes) -> list[bytes | int]:
         if not data:

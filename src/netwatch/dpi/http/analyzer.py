@@ -28,6 +28,7 @@ MAX_PENDING = 256  # requests awaiting a response (pipelining depth)
 MAX_STREAMS = 1024  # HTTP/2 streams remembered for pairing
 TUNNEL_SNIFF = 64  # tunnel bytes of one side after which unknown content goes to detection
 TUNNEL_PEEK = 4096  # first tunnel bytes kept per direction for a hand-off
+SKIP_UNTIL_CLOSE = 1 << 40  # a body that ends with the connection: skip it all
 
 
 class Mode(Enum):
@@ -112,6 +113,36 @@ class HTTPAnalyzer(AnalyzerBase):
         if side.mode is not Mode.TUNNEL:
             side.mode = Mode.LOST
             side.buf.clear()
+
+    def skippable(self, direction: Dir) -> int:
+        """A body of known length (or until close) is only counted: the engine may pass it
+        by without feeding it (no per-packet cost for downloads on keep-alive connections)."""
+        side = self._sides[direction]
+        if side.buf:
+            return 0
+        mode = side.mode
+        if mode is Mode.LENGTH or mode is Mode.CHUNK_DATA:
+            return side.remaining
+        if mode is Mode.UNTIL_CLOSE:
+            return SKIP_UNTIL_CLOSE
+        return 0
+
+    def skipped(self, direction: Dir, length: int) -> None:
+        side = self._sides[direction]
+        mode = side.mode
+        if mode is Mode.UNTIL_CLOSE:
+            self._count(direction, side, length)
+            return
+        if mode is not Mode.LENGTH and mode is not Mode.CHUNK_DATA:
+            return  # (cannot happen: nothing else is skippable)
+        step = min(length, side.remaining)
+        side.remaining -= step
+        self._count(direction, side, step)
+        if side.remaining == 0:
+            if mode is Mode.CHUNK_DATA:
+                side.mode = Mode.CHUNK_END
+            else:
+                self._message_done(direction, side)
 
     @property
     def finished(self) -> bool:

@@ -1,0 +1,127 @@
+"""The batch fast path (``Tracker.packets_batch``) must give exactly what the general
+per-packet path (``Tracker.packet``) gives: same rows, counters, states, RTTs, health
+counters and application records. Both are driven one packet per batch, so rows expire at
+the same moments; only the path a packet takes differs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netwatch.capture.pcapfile import open_capture_file
+from netwatch.flows.conn import Conn
+from netwatch.flows.tracker import Tracker
+from netwatch.flows.view import view
+from tests.util import build
+from tests.util.corpus import CORPUS
+
+C, S = "198.18.0.1", "198.18.0.2"
+CAPTURES = sorted(p.name for p in CORPUS.glob("*.pcap*")) if CORPUS.is_dir() else []
+
+
+def _records(packets: list[tuple[float, int, bytes, int]], fast: bool) -> list[str]:
+    done: list[Conn] = []
+    tr = Tracker(on_finish=done.append)
+    for p in packets:
+        if fast:
+            tr.packets_batch([p])
+        else:
+            tr.packet(*p)
+    tr.finish_all()
+    return [json.dumps(view(tr, c, tr.now).to_record(), sort_keys=True) for c in done]
+
+
+def _read(path: Path) -> list[tuple[float, int, bytes, int]]:
+    src = open_capture_file(path)
+    out = [(ts, lt, bytes(d), w) for b in src.batches() for ts, lt, d, w in b]
+    src.close()
+    return out
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_fast_path_equals_general_path_on_the_corpus(name: str) -> None:
+    packets = _read(CORPUS / name)
+    assert _records(packets, fast=True) == _records(packets, fast=False)
+
+
+def _http_keepalive(reorder: bool) -> list[tuple[float, int, bytes, int]]:
+    """Two requests on one connection; the first response's body comes in six segments
+    (one retransmitted, optionally two swapped), the second is chunked."""
+    cp, t = 40000, 1.0
+    pk: list[tuple[float, bytes]] = [
+        (t, build.tcp(C, cp, S, 80, "S", seq=100)),
+        (t + 0.01, build.tcp(S, 80, C, cp, "SA", seq=500, ack=101)),
+        (t + 0.011, build.tcp(C, cp, S, 80, "A", seq=101, ack=501)),
+    ]
+    req = b"GET /a HTTP/1.1\r\nHost: h.example\r\n\r\n"
+    pk.append((1.02, build.tcp(C, cp, S, 80, "PA", seq=101, ack=501, payload=req)))
+    cs = 101 + len(req)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n"
+    pk.append((1.03, build.tcp(S, 80, C, cp, "PA", seq=501, ack=cs, payload=head)))
+    ss = 501 + len(head)
+    body = [(ss + i * 1000, bytes([65 + i]) * 1000) for i in range(6)]
+    order = [0, 1, 3, 2, 4, 5] if reorder else [0, 1, 2, 3, 4, 5]
+    for k, i in enumerate(order):
+        seq, data = body[i]
+        pk.append((1.04 + k * 0.001, build.tcp(S, 80, C, cp, "A", seq=seq, ack=cs, payload=data)))
+        if k == 1:  # a retransmission of a skipped segment
+            pk.append((1.0415, build.tcp(S, 80, C, cp, "A", seq=seq, ack=cs, payload=data)))
+        pk.append((1.0405 + k * 0.001, build.tcp(C, cp, S, 80, "A", seq=cs, ack=seq + 1000)))
+    ss += 6000
+    req2 = b"GET /b HTTP/1.1\r\nHost: h.example\r\n\r\n"
+    pk.append((1.1, build.tcp(C, cp, S, 80, "PA", seq=cs, ack=ss, payload=req2)))
+    cs += len(req2)
+    chunked = (
+        b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"7d0\r\n"
+        + b"x" * 2000
+        + b"\r\n0\r\n\r\n"
+    )
+    for i in range(0, len(chunked), 700):
+        part = chunked[i : i + 700]
+        pk.append((1.11 + i * 1e-6, build.tcp(S, 80, C, cp, "A", seq=ss, ack=cs, payload=part)))
+        ss += len(part)
+    pk.append((1.2, build.tcp(C, cp, S, 80, "FA", seq=cs, ack=ss)))
+    pk.append((1.21, build.tcp(S, 80, C, cp, "FA", seq=ss, ack=cs + 1)))
+    pk.append((1.22, build.tcp(C, cp, S, 80, "A", seq=cs + 1, ack=ss + 1)))
+    return [(ts, 1, f, len(f)) for ts, f in pk]
+
+
+@pytest.mark.parametrize("reorder", [False, True])
+def test_http_bodies_are_skipped_not_fed_and_still_counted(
+    reorder: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netwatch.dpi.http.analyzer import HTTPAnalyzer
+
+    packets = _http_keepalive(reorder)
+    fed: list[int] = []
+    real = HTTPAnalyzer.feed
+
+    def counting(self: HTTPAnalyzer, *a: object) -> object:
+        fed.append(len(a[1]))  # type: ignore[arg-type]
+        return real(self, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HTTPAnalyzer, "feed", counting)
+    fast = _records(packets, fast=True)
+    fed_fast, fed[:] = len(fed), []
+    assert fast == _records(packets, fast=False)
+    assert fed_fast < len(fed) - 4  # the in-order body segments were passed by
+    (rec,) = (json.loads(r) for r in fast)
+    reqs = rec["app"]["http"]["requests"]
+    assert [(r["path"], r["status"], r["response_body_bytes"]) for r in reqs] == [
+        ("/a", 200, 6000),
+        ("/b", 404, 2000),
+    ]
+    assert rec["retransmits"] == 1
+
+
+def test_a_view_mid_body_shows_the_bytes_passed_by() -> None:
+    packets = _http_keepalive(False)[:12]  # three of the first body's six segments
+    tr = Tracker()
+    for p in packets:
+        tr.packets_batch([p])
+    (c,) = tr.table.values()
+    (req,) = view(tr, c, tr.now).app["http"]["requests"]
+    assert req["response_body_bytes"] == 3000
