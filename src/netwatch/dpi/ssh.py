@@ -18,7 +18,9 @@ ESTABLISHED by a size heuristic (:data:`ESTABLISHED_RULES`), since message types
 longer visible: a server that has sent more than 2 KiB of encrypted data (OpenSSH sends its
 host keys, ~1-2 KiB, right after a successful login, then the session's output), or both
 sides past 12 encrypted segments (more than a full round of failed attempts: OpenSSH's
-MaxAuthTries is 6). It is a guess and is documented as one in the schema.
+MaxAuthTries is 6), or a client that has sent more than 16 KiB (an upload: authentication
+messages are a few hundred bytes to a few KiB, even with certificates, while the server
+answers an upload with bare ACKs). It is a guess and is documented as one in the schema.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ MSG_KEXINIT, MSG_NEWKEYS = 20, 21
 #: message 31); with group exchange (RFC 4419 §3) 31 is the group and 33 the reply.
 MSG_KEX_REPLY, MSG_KEX_DH_GEX_REPLY = 31, 33
 
-#: (server encrypted bytes >=, or both sides' encrypted segments >=) -> ESTABLISHED
-ESTABLISHED_RULES = {"server_bytes": 2048, "segments_each": 12}
+#: (server encrypted bytes >=, or both sides' encrypted segments >=, or client encrypted
+#: bytes >=) -> ESTABLISHED
+ESTABLISHED_RULES = {"server_bytes": 2048, "segments_each": 12, "client_bytes": 16384}
 
 KEXINIT_LISTS = (
     "kex",
@@ -188,6 +191,7 @@ class SSHAnalyzer(AnalyzerBase):
         if (
             server.enc_bytes >= rules["server_bytes"]
             or min(client.enc_segments, server.enc_segments) >= rules["segments_each"]
+            or client.enc_bytes >= rules["client_bytes"]
         ):
             return "ESTABLISHED"
         return "AUTHENTICATION"

@@ -179,6 +179,16 @@ def test_established_by_segment_count() -> None:
     assert a.state == "ESTABLISHED"
 
 
+def test_established_by_an_upload() -> None:
+    """scp/sftp upload: the client streams ciphertext, the server answers with bare ACKs."""
+    a = run((C, CLIENT), (S, SERVER))
+    a.feed(C, b"\x01" * 1500, 0.0)  # authentication-sized: still authenticating
+    assert a.state == "AUTHENTICATION"
+    for _ in range(ESTABLISHED_RULES["client_bytes"] // 1448 + 1):
+        a.feed(C, b"\x01" * 1448, 0.0)
+    assert a.state == "ESTABLISHED" and a.finished
+
+
 def test_banner_split_and_bare_lf() -> None:
     a = run((C, b"SSH-2.0-Go"), (C, b"\n"), (S, b"SSH-1.99-Cisco-1.25\n"))
     r = a.record()
