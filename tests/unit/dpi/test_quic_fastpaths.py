@@ -328,3 +328,38 @@ def test_initial_frames_like_the_model(frames: list[bytes], cut: int) -> None:
     for body in (payload, payload[:cut]):
         got = _outcome(lambda b=body: parse_initial_frames(b))  # type: ignore[misc]
         assert got == _outcome(lambda b=body: model_frames(b))  # type: ignore[misc]
+
+
+@FUZZ
+@given(st.binary(max_size=100), st.binary(max_size=200))
+def test_hmac_sha256_is_rfc_2104(key: bytes, msg: bytes) -> None:
+    import hmac
+
+    from netwatch.dpi.quic.crypto import HmacSha256
+
+    keyed = HmacSha256(key)
+    assert keyed.digest(msg) == hmac.digest(key, msg, "sha256")
+    assert keyed.digest(msg[::-1]) == hmac.digest(key, msg[::-1], "sha256")  # reusable
+
+
+@FUZZ
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=1, max_size=20))
+def test_packet_keys_and_initial_secrets_are_the_hkdf_ones(secret: bytes, dcid: bytes) -> None:
+    from netwatch.dpi.quic.crypto import (
+        InitialKeys,
+        expand_labels,
+        hkdf_expand_label,
+        hkdf_extract,
+    )
+
+    for version in {v.number: v for v in VERSIONS.values() if v.salt is not None}.values():
+        assert version.salt is not None
+        labels = ((version.label("key"), 16), (version.label("iv"), 12), (version.label("hp"), 16))
+        pp = PacketProtection(secret, version)
+        assert [pp.key, pp.iv, pp.hp] == expand_labels(secret, labels)
+        initial = hkdf_extract(version.salt, dcid)
+        keys = InitialKeys(version, dcid)
+        for side, label in ((0, b"client in"), (1, b"server in")):
+            want = PacketProtection(hkdf_expand_label(initial, label, b"", 32), version)
+            got = keys.side(side)
+            assert (got.key, got.iv, got.hp) == (want.key, want.iv, want.hp)

@@ -25,6 +25,7 @@ header as associated data. Worked example (RFC 9001 A.2, DCID ``8394c8f03e515708
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
@@ -62,21 +63,68 @@ def hkdf_expand_label(secret: bytes, label: bytes, context: bytes, length: int) 
     return HKDFExpand(_SHA256, length, _hkdf_label(label, context, length)).derive(secret)
 
 
+#: The HMAC pads (RFC 2104 §2) as byte translations: ``key.translate(_IPAD)`` is the key
+#: XOR 0x36 in one C call.
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+_BLOCK = 64  # SHA-256 block size
+
+
+class HmacSha256:
+    """HMAC-SHA256 (RFC 2104) keyed once, then one :meth:`digest` per message.
+
+    Built on ``hashlib`` rather than ``cryptography``'s ``HMAC``: keying is two hash
+    states over the padded key (~0.5 us), each message two state copies (~0.6 us), where
+    an ``HMAC`` object costs ~1 us to key and ~0.6 us per copy, and ``HKDFExpand`` ~2 us
+    per call. Initial keys take six of these per QUIC flow.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def digest(self, msg: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(msg)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+@functools.lru_cache(maxsize=16)
+def _salted(salt: bytes) -> HmacSha256:
+    """HKDF-Extract keyed with a version's Initial salt: the few salts are keyed once."""
+    return HmacSha256(salt)
+
+
+@functools.lru_cache(maxsize=16)
+def _packet_key_infos(prefix: bytes) -> tuple[bytes, bytes, bytes]:
+    """HKDF-Expand inputs ``HkdfLabel | 0x01`` of a version's key (16), iv (12), hp (16)."""
+    return (
+        _hkdf_label(prefix + b"key", b"", 16) + b"\x01",
+        _hkdf_label(prefix + b"iv", b"", 12) + b"\x01",
+        _hkdf_label(prefix + b"hp", b"", 16) + b"\x01",
+    )
+
+
 def expand_labels(secret: bytes, labels: tuple[tuple[bytes, int], ...]) -> list[bytes]:
     """HKDF-Expand-Label(secret, label, "", length) for each (label, length), length <= 32.
 
     With at most one hash output, HKDF-Expand is T(1) = HMAC(secret, info | 0x01)
-    (RFC 5869 §2.3). The HMAC is keyed once and copied per label: keying costs more
-    than hashing these few bytes.
+    (RFC 5869 §2.3). The HMAC is keyed once for every label: keying costs as much as
+    hashing these few bytes.
     """
-    keyed = hmac.HMAC(secret, _SHA256)
+    keyed = HmacSha256(secret)
     out = []
     for label, length in labels:
         if length > _SHA256.digest_size:
             raise ValueError("expand_labels derives at most one hash output")
-        h = keyed.copy()
-        h.update(_hkdf_label(label, b"", length) + b"\x01")
-        out.append(h.finalize()[:length])
+        out.append(keyed.digest(_hkdf_label(label, b"", length) + b"\x01")[:length])
     return out
 
 
@@ -126,6 +174,10 @@ def decode_packet_number(largest: int, truncated: int, nbits: int) -> int:
     return candidate
 
 
+#: ECB holds no state (no IV, no counter): one mode object serves every cipher.
+_ECB = modes.ECB()  # noqa: S305 - header protection is AES-ECB by definition (RFC 9001 §5.4.3)
+
+
 def _xor(data: bytes, mask: bytes) -> bytes:
     """``data`` XOR ``mask`` (equal lengths, 1 to 4 bytes here)."""
     return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(len(data), "big")
@@ -137,15 +189,18 @@ class PacketProtection:
     __slots__ = ("_aead", "_hp", "hp", "iv", "key")
 
     def __init__(self, secret: bytes, version: QuicVersion) -> None:
-        self.key, self.iv, self.hp = expand_labels(
-            secret,
-            ((version.label("key"), 16), (version.label("iv"), 12), (version.label("hp"), 16)),
-        )
+        # expand_labels(secret, ((label("key"), 16), (label("iv"), 12), (label("hp"), 16))),
+        # with the three HKDF-Expand inputs of the version built once.
+        keyed = HmacSha256(secret)
+        key_info, iv_info, hp_info = _packet_key_infos(version.label_prefix)
+        self.key = keyed.digest(key_info)[:16]
+        self.iv = keyed.digest(iv_info)[:12]
+        self.hp = keyed.digest(hp_info)[:16]
         self._aead = AESGCM(self.key)
         # One ECB encryptor for every mask: ECB enciphers each 16-byte block on its own,
         # so the context carries nothing from one sample to the next, and is never
         # finalized. Saves a context set-up per packet.
-        self._hp = Cipher(algorithms.AES(self.hp), modes.ECB()).encryptor()  # noqa: S305 - RFC 9001 §5.4.3
+        self._hp = Cipher(algorithms.AES(self.hp), _ECB).encryptor()
 
     @classmethod
     def initial_pair(
@@ -227,13 +282,14 @@ class InitialKeys:
         if version.salt is None:
             raise MalformedError(PROTOCOL, f"no Initial protection known for {version.name}")
         self._version = version
-        self._initial = hkdf_extract(version.salt, dcid)
+        self._initial = _salted(version.salt).digest(dcid)  # hkdf_extract(salt, dcid)
         self._sides: list[PacketProtection | None] = [None, None]
 
     def side(self, direction: int) -> PacketProtection:
         pp = self._sides[direction]
         if pp is None:
             label = b"server in" if direction else b"client in"
-            secret = hkdf_expand_label(self._initial, label, b"", 32)
+            # hkdf_expand_label(initial, label, b"", 32): one hash output, T(1).
+            secret = HmacSha256(self._initial).digest(_hkdf_label(label, b"", 32) + b"\x01")
             pp = self._sides[direction] = PacketProtection(secret, self._version)
         return pp
