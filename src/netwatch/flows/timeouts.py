@@ -33,6 +33,16 @@ ICMP_TIMEOUT = 30.0
 ARP_TIMEOUT = 30.0
 OTHER_TIMEOUT = 120.0
 
+#: The shortest timeout in these tables: a row idle for less cannot have expired.
+MIN_TIMEOUT = min(
+    *TCP_TIMEOUTS.values(),
+    *APP_TIMEOUTS.values(),
+    UDP_TIMEOUT,
+    ICMP_TIMEOUT,
+    ARP_TIMEOUT,
+    OTHER_TIMEOUT,
+)
+
 #: UDP activity states from idle time: active below this many seconds idle ...
 UDP_ACTIVE_SECONDS = 10.0
 #: ... stale from this fraction of the timeout (the UI's yellow threshold).
