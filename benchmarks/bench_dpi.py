@@ -125,12 +125,16 @@ def engine_flow(transport: str, cport: int, sport: int, chunks: Chunks) -> Any:
 
 
 def clear_caches() -> None:
-    """Empty the analyzers' cross-flow caches (certificate summaries)."""
-    from netwatch.dpi.tls import certs
+    """Empty the analyzers' cross-flow caches (certificate summaries, fingerprints)."""
+    from netwatch.dpi.tls import certs, fingerprints
 
-    clear = getattr(certs, "clear_summary_cache", None)  # absent before the cache existed
-    if clear is not None:
-        clear()
+    # Each is absent in checkouts from before its cache existed.
+    for clear in (
+        getattr(certs, "clear_summary_cache", None),
+        getattr(fingerprints, "clear_memos", None),
+    ):
+        if clear is not None:
+            clear()
 
 
 def time_flows(make: Callable[[Any], Any], flows: list[tuple[Any, Chunks]], runs: int) -> float:

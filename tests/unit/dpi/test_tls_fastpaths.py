@@ -334,3 +334,89 @@ def test_framer_any_split_gives_the_same_records(cuts: list[int], mutable: bool)
             got.append(rec)
     assert got == [(22, bytes(range(n))) for n in (4, 0, 9, 1)]
     assert splitter.buffered == 0
+
+
+# -- memoised fingerprints -----------------------------------------------------------------
+
+
+def _fresh_and_memo(ch: Any, sh: Any = None) -> None:
+    from netwatch.dpi.tls.fingerprints import (
+        client_fingerprints,
+        ja3,
+        ja3s,
+        ja4,
+        server_fingerprint,
+    )
+
+    for transport in ("t", "q"):
+        want = (ja3(ch)[1], ja4(ch, transport))
+        assert client_fingerprints(ch, transport) == want  # cold or warm
+        assert client_fingerprints(ch, transport) == want  # warm
+    if sh is not None:
+        assert server_fingerprint(sh) == server_fingerprint(sh) == ja3s(sh)[1]
+
+
+@pytest.mark.parametrize("stem", TLS_STEMS)
+def test_corpus_fingerprints_memoised_like_fresh(stem: str, tmp_path: Path) -> None:
+    from netwatch.dpi.tls.fingerprints import clear_memos
+
+    clear_memos()
+    for _ in range(2):  # the second pass answers from the memo
+        for tf in tls_flows(stem, tmp_path):
+            client = b"".join(d for dr, d, _ in tf.chunks if dr == 0)
+            server = b"".join(d for dr, d, _ in tf.chunks if dr == 1)
+            for body in _handshake_bodies(client, 1):
+                _fresh_and_memo(parse_client_hello(body))
+            for body in _handshake_bodies(server, 2):
+                sh = parse_server_hello(body)
+                _fresh_and_memo(parse_client_hello(CLIENTS[0]), sh)
+
+
+@FUZZ
+@given(st.lists(_mutated(CLIENTS), min_size=1, max_size=8), _mutated(SERVERS))
+def test_memo_never_confuses_two_hellos(bodies: list[bytes], server: bytes) -> None:
+    """Hellos that differ in anything a fingerprint reads never share a memo entry: with
+    the memo warmed by real and mutated hellos, every answer equals a fresh one."""
+    for body in [*CLIENTS, *bodies]:
+        try:
+            ch = parse_client_hello(body)
+        except MalformedError:
+            continue
+        _fresh_and_memo(ch)
+    for body in [*SERVERS, server]:
+        try:
+            sh = parse_server_hello(body)
+        except MalformedError:
+            continue
+        _fresh_and_memo(parse_client_hello(CLIENTS[0]), sh)
+
+
+def test_memo_ignores_what_fingerprints_do_not_read() -> None:
+    import dataclasses
+
+    from netwatch.dpi.tls import fingerprints as fp
+
+    fp.clear_memos()
+    ch = parse_client_hello(CLIENTS[0])
+    first = fp.client_fingerprints(ch)
+    other = dataclasses.replace(ch, random=bytes(32), session_id=b"", sni="other.test")
+    assert fp.client_fingerprints(other) == first
+    assert len(fp._CLIENT_MEMO) == 1
+
+
+def test_memo_is_bounded_and_takes_any_hello(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from netwatch.dpi.tls import fingerprints as fp
+
+    fp.clear_memos()
+    monkeypatch.setattr(fp, "MEMO_MAX", 2)
+    ch = parse_client_hello(CLIENTS[0])
+    for version in range(0x0300, 0x0305):
+        hello = dataclasses.replace(ch, legacy_version=version)
+        assert fp.client_fingerprints(hello) == (fp.ja3(hello)[1], fp.ja4(hello))
+        assert len(fp._CLIENT_MEMO) <= 2
+    listed = dataclasses.replace(ch, cipher_suites=list(ch.cipher_suites))  # type: ignore[arg-type]
+    assert fp.client_fingerprints(listed) == (fp.ja3(ch)[1], fp.ja4(ch))
+    fp.clear_memos()
+    assert not fp._CLIENT_MEMO and not fp._SERVER_MEMO

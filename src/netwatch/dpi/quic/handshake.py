@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from netwatch.dpi.quic.stream import CryptoStream
 from netwatch.dpi.quic.transport_params import TransportParameters, parse_transport_parameters
-from netwatch.dpi.tls.fingerprints import ja3, ja4
+from netwatch.dpi.tls.fingerprints import client_fingerprints
 from netwatch.dpi.tls.hello import ClientHello, ServerHello, parse_client_hello, parse_server_hello
 from netwatch.errors import MalformedError
 
@@ -77,4 +77,5 @@ def client_hello(body: bytes, draft: int | None) -> HelloFacts:
             params = parse_transport_parameters(ch.quic_transport_parameters, draft)
         except MalformedError as exc:
             error = exc.reason
-    return HelloFacts(ch, ja4(ch, transport="q"), ja3(ch)[1], params, error)
+    ja3_hash, ja4_text = client_fingerprints(ch, "q")
+    return HelloFacts(ch, ja4_text, ja3_hash, params, error)

@@ -26,7 +26,7 @@ from typing import Any
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
 from netwatch.dpi.tls.certs import CertInfo, parse_certificate_message
 from netwatch.dpi.tls.ciphers import cipher_name
-from netwatch.dpi.tls.fingerprints import ja3, ja3s, ja4
+from netwatch.dpi.tls.fingerprints import client_fingerprints, server_fingerprint
 from netwatch.dpi.tls.hello import (
     ClientHello,
     ServerHello,
@@ -333,8 +333,7 @@ class TLSAnalyzer(AnalyzerBase):
             return b""
         hello = parse_sslv2_client_hello(record)
         self.client_hello = hello
-        self._ja3 = ja3(hello)[1]
-        self._ja4 = ja4(hello, "t")
+        self._ja3, self._ja4 = client_fingerprints(hello, "t")
         events.append(ClientHelloSeen(ts, hello))
         return rest
 
@@ -361,8 +360,7 @@ class TLSAnalyzer(AnalyzerBase):
         hello = parse_client_hello(body)
         if self.client_hello is None:  # after a HelloRetryRequest, keep the first one
             self.client_hello = hello
-            self._ja3 = ja3(hello)[1]
-            self._ja4 = ja4(hello, "t")
+            self._ja3, self._ja4 = client_fingerprints(hello, "t")
         events.append(ClientHelloSeen(ts, hello))
 
     def _on_server_hello(
@@ -375,7 +373,7 @@ class TLSAnalyzer(AnalyzerBase):
             events.append(HelloRetryRequestSeen(ts, hello))
             return
         self.server_hello = hello
-        self._ja3s = ja3s(hello)[1]
+        self._ja3s = server_fingerprint(hello)
         events.append(ServerHelloSeen(ts, hello))
         if is_tls13(hello.version):
             self._finished = True  # everything after the ServerHello is encrypted
