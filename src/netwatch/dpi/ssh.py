@@ -77,11 +77,13 @@ class _Side:
         "newkeys",
         "pre_banner_bytes",
         "pre_banner_lines",
+        "proto",
     )
 
     def __init__(self) -> None:
         self.buf = bytearray()
         self.banner: str | None = None
+        self.proto: str | None = None  # the banner's protocol version ("2.0", "1.99")
         self.pre_banner_lines = 0
         self.pre_banner_bytes = 0
         self.kexinit: dict[str, list[str]] | None = None
@@ -257,7 +259,7 @@ class SSHAnalyzer(AnalyzerBase):
     # -- internals ----------------------------------------------------------------------
 
     def _version(self) -> int | None:
-        protos = [proto_of(s.banner) for s in self._sides if s.banner]
+        protos = [s.proto for s in self._sides if s.banner]
         if not protos:
             return None
         # 1.99 means "2.0, and 1.x too" (RFC 4253 §5.1): two sides agreeing on 2 speak 2
@@ -275,7 +277,8 @@ class SSHAnalyzer(AnalyzerBase):
             if not _VERSION.fullmatch(line):
                 raise MalformedError(PROTO, "bad SSH version line")
             side.banner = line.decode("utf-8", "replace")
-            if proto_of(side.banner) not in ("2.0", "1.99"):
+            side.proto = proto_of(side.banner)
+            if side.proto not in ("2.0", "1.99"):
                 side.newkeys = True  # SSH-1: its binary protocol is not parsed; count only
             return nl + 1 - pos
         # RFC 4253 §4.2: the server MAY send other lines first (the client MUST NOT)
