@@ -22,7 +22,7 @@ of the same connection (zero padding, garbage) are returned as the unparsed rest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netwatch.dpi.quic.versions import NEGOTIATION, PacketType, lookup
 from netwatch.errors import MalformedError
@@ -101,9 +101,13 @@ def encode_varint(value: int) -> bytes:
     raise ValueError("varint out of range")
 
 
-@dataclass(frozen=True, slots=True)
-class Packet:
-    """One packet of a datagram, header parsed up to the (protected) packet number."""
+class Packet(NamedTuple):
+    """One packet of a datagram, header parsed up to the (protected) packet number.
+
+    Immutable like the frozen dataclasses elsewhere, but a ``NamedTuple``: a datagram
+    makes one to three of these, and a frozen dataclass costs ~0.9 us to build (one
+    ``object.__setattr__`` per field) against ~0.3 us for a tuple.
+    """
 
     packet_type: PacketType
     long_header: bool
