@@ -7,13 +7,20 @@ options (:mod:`.options`: flags and config). Pure parts: :mod:`.scopes`, :mod:`.
 :mod:`.rdns`, :mod:`.setup`.
 """
 
-from netwatch.enrich.enricher import Enricher, HostTables
-from netwatch.enrich.geoip import GeoIP, GeoIPPaths, open_geoip
-from netwatch.enrich.options import EnrichOptions, add_arguments, options_from, parse_server
-from netwatch.enrich.oui import vendor
-from netwatch.enrich.rdns import ReverseResolver
-from netwatch.enrich.scopes import SCOPE_TABLE, SCOPES, scope_of
-from netwatch.enrich.setup import EnrichHandle, build_enricher
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netwatch import lazy
+
+if TYPE_CHECKING:
+    from netwatch.enrich.enricher import Enricher, HostTables
+    from netwatch.enrich.geoip import GeoIP, GeoIPPaths, open_geoip
+    from netwatch.enrich.options import EnrichOptions, add_arguments, options_from, parse_server
+    from netwatch.enrich.oui import vendor
+    from netwatch.enrich.rdns import ReverseResolver
+    from netwatch.enrich.scopes import SCOPE_TABLE, SCOPES, scope_of
+    from netwatch.enrich.setup import EnrichHandle, build_enricher
 
 __all__ = [
     "SCOPES",
@@ -33,3 +40,27 @@ __all__ = [
     "scope_of",
     "vendor",
 ]
+
+# Imported on first use (netwatch.lazy): start-up pays only for what a command uses.
+_WHERE = {
+    "Enricher": "netwatch.enrich.enricher",
+    "HostTables": "netwatch.enrich.enricher",
+    "GeoIP": "netwatch.enrich.geoip",
+    "GeoIPPaths": "netwatch.enrich.geoip",
+    "open_geoip": "netwatch.enrich.geoip",
+    "EnrichOptions": "netwatch.enrich.options",
+    "add_arguments": "netwatch.enrich.options",
+    "options_from": "netwatch.enrich.options",
+    "parse_server": "netwatch.enrich.options",
+    "vendor": "netwatch.enrich.oui",
+    "ReverseResolver": "netwatch.enrich.rdns",
+    "SCOPE_TABLE": "netwatch.enrich.scopes",
+    "SCOPES": "netwatch.enrich.scopes",
+    "scope_of": "netwatch.enrich.scopes",
+    "EnrichHandle": "netwatch.enrich.setup",
+    "build_enricher": "netwatch.enrich.setup",
+}
+
+
+def __getattr__(name: str) -> object:
+    return lazy.attribute(__name__, _WHERE, name)

@@ -9,12 +9,14 @@ caller's own (``on_snapshot`` None), so the engine runs exactly as without them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from netwatch.export.ipfix_exporter import IpfixExporter, parse_collector
-from netwatch.metrics.collector import NetwatchCollector
-from netwatch.metrics.recorder import RecorderStats
-from netwatch.metrics.server import MetricsServer
 from netwatch.model.snapshot import ConnectionView, Snapshot
+
+if TYPE_CHECKING:  # imported when asked for (Prometheus and IPFIX code cost start-up)
+    from netwatch.export.ipfix_exporter import IpfixExporter
+    from netwatch.metrics.recorder import RecorderStats
+    from netwatch.metrics.server import MetricsServer
 
 FinishHook = Callable[[ConnectionView], None]
 
@@ -36,10 +38,15 @@ class Outputs:
         """Start what was asked; a bad address or a busy port is a :class:`UsageError`."""
         exporter = None
         if ipfix:
+            from netwatch.export.ipfix_exporter import IpfixExporter, parse_collector
+
             host, port = parse_collector(ipfix)
             exporter = IpfixExporter(host, port)
         server = None
         if metrics:
+            from netwatch.metrics.collector import NetwatchCollector
+            from netwatch.metrics.server import MetricsServer
+
             try:
                 server = MetricsServer(NetwatchCollector(recorder), metrics).start()
             except BaseException:

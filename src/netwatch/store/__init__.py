@@ -7,13 +7,20 @@
 * the schema and its migrations in :mod:`netwatch.store.schema` (``docs/recorder.md``).
 """
 
-from netwatch.store.base import MemorySink, RecordSink, WriterStats
-from netwatch.store.db import STORE_FILENAME, store_path
-from netwatch.store.reader import Plan, Store, StoredConnection, StoredEvent, TopRow
-from netwatch.store.retention import Retention
-from netwatch.store.schema import MIGRATIONS, SCHEMA_VERSION
-from netwatch.store.timespec import parse_age, parse_size, parse_time
-from netwatch.store.writer import StoreWriter
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netwatch import lazy
+
+if TYPE_CHECKING:
+    from netwatch.store.base import MemorySink, RecordSink, WriterStats
+    from netwatch.store.db import STORE_FILENAME, store_path
+    from netwatch.store.reader import Plan, Store, StoredConnection, StoredEvent, TopRow
+    from netwatch.store.retention import Retention
+    from netwatch.store.schema import MIGRATIONS, SCHEMA_VERSION
+    from netwatch.store.timespec import parse_age, parse_size, parse_time
+    from netwatch.store.writer import StoreWriter
 
 __all__ = [
     "MIGRATIONS",
@@ -34,3 +41,28 @@ __all__ = [
     "parse_time",
     "store_path",
 ]
+
+# Imported on first use (netwatch.lazy): start-up pays only for what a command uses.
+_WHERE = {
+    "MemorySink": "netwatch.store.base",
+    "RecordSink": "netwatch.store.base",
+    "WriterStats": "netwatch.store.base",
+    "STORE_FILENAME": "netwatch.store.db",
+    "store_path": "netwatch.store.db",
+    "Plan": "netwatch.store.reader",
+    "Store": "netwatch.store.reader",
+    "StoredConnection": "netwatch.store.reader",
+    "StoredEvent": "netwatch.store.reader",
+    "TopRow": "netwatch.store.reader",
+    "Retention": "netwatch.store.retention",
+    "MIGRATIONS": "netwatch.store.schema",
+    "SCHEMA_VERSION": "netwatch.store.schema",
+    "parse_age": "netwatch.store.timespec",
+    "parse_size": "netwatch.store.timespec",
+    "parse_time": "netwatch.store.timespec",
+    "StoreWriter": "netwatch.store.writer",
+}
+
+
+def __getattr__(name: str) -> object:
+    return lazy.attribute(__name__, _WHERE, name)
