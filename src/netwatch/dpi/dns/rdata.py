@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import socket
 import struct
 from collections.abc import Callable
 
@@ -71,7 +72,9 @@ def _need(end: int, pos: int, n: int, what: str) -> None:
 
 def _a(buf: bytes, pos: int, end: int) -> tuple[str, tuple[str, ...]]:
     _need(end, pos, 4, "A")
-    return str(ipaddress.IPv4Address(buf[pos:end])), ()
+    # inet_ntoa prints what str(IPv4Address) prints (dotted decimal, no leading zeros)
+    # in one C call, without building an address object (~0.2 us against ~1.2 us).
+    return socket.inet_ntoa(buf[pos:end]), ()
 
 
 def _aaaa(buf: bytes, pos: int, end: int) -> tuple[str, tuple[str, ...]]:

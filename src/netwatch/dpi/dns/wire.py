@@ -103,8 +103,37 @@ class Message:
     edns: Edns | None
 
 
+class _LastParse:
+    """The last message parsed and the ``bytes`` object it came from, as one tuple (read
+    and replaced whole, so concurrent parsers never pair one's bytes with another's
+    message)."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self) -> None:
+        self.entry: tuple[bytes, Message] | None = None
+
+
+#: The engine hands a UDP flow's first datagram, one ``bytes`` object, to detection
+#: (``detect_udp`` parses it whole) and then to the analyzer detection built, which parses
+#: it again: that second parse of the *same object* returns the first one's message.
+#: Bytes are immutable and a Message frozen, so the answer is what a fresh parse would
+#: equal; only ``bytes`` (never a bytearray) and only messages that parsed are kept.
+_LAST = _LastParse()
+
+
 def parse_message(buf: bytes) -> Message:
     """Parse one whole DNS message (UDP datagram, or one TCP length-prefixed unit)."""
+    last = _LAST.entry
+    if last is not None and last[0] is buf:
+        return last[1]
+    msg = _parse_message(buf)
+    if type(buf) is bytes:
+        _LAST.entry = (buf, msg)
+    return msg
+
+
+def _parse_message(buf: bytes) -> Message:
     if len(buf) < HEADER_LEN:
         raise MalformedError(PROTO, "message shorter than its header")
     ident, flags, qd, an, ns, ar = struct.unpack_from("!6H", buf, 0)
