@@ -21,28 +21,31 @@ def udp_state(idle: float, timeout: float) -> str:
     return "UDP_STALE"
 
 
-def _service(tr: Tracker, c: Conn) -> str:
-    if c.proto in ("tcp", "udp"):
-        return tr.services.service_of(c.proto, c.s_port, c.c_port)
+def _service(tr: Tracker, c: Conn, proto: str) -> str:
+    if proto == "tcp" or proto == "udp":
+        return tr.services.service_of(proto, c.s_port, c.c_port)
     if c.extra and "icmp" in c.extra:
         return str(c.extra["icmp"]["type_name"])
     return ""
 
 
 def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
+    # (Properties derived from the key are read once: a view is built per row per frame.)
+    proto = c.proto
     timeout = tr.timeout_of(c)
     idle = max(0.0, now - c.last)
     state = c.state
-    if c.proto == "udp":
+    if proto == "udp":
         state = c.app_state or udp_state(idle, timeout)
-    elif c.proto != "tcp" and c.app_state:
+    elif proto != "tcp" and c.app_state:
         state = c.app_state
+    c_addr, c_port, s_addr, s_port = c.c_addr, c.c_port, c.s_addr, c.s_port
     if c.local_is_client:
-        laddr, lport, raddr, rport = c.c_addr, c.c_port, c.s_addr, c.s_port
+        laddr, lport, raddr, rport = c_addr, c_port, s_addr, s_port
         pk_out, pk_in, by_out, by_in = c.pk0, c.pk1, c.by0, c.by1
         rate_out, rate_in = c.rate0, c.rate1
     else:
-        laddr, lport, raddr, rport = c.s_addr, c.s_port, c.c_addr, c.c_port
+        laddr, lport, raddr, rport = s_addr, s_port, c_addr, c_port
         pk_out, pk_in, by_out, by_in = c.pk1, c.pk0, c.by1, c.by0
         rate_out, rate_in = c.rate1, c.rate0
     app: dict[str, Any]
@@ -80,18 +83,18 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         extra["history"] = history(c)
     if not c.local_is_client:
         extra["initiator"] = "remote"  # live: the remote side opened it (inbound)
-    if c.proto == "tcp":
+    if proto == "tcp":
         extra["picked_up"] = not c.syn_ts
     return ConnectionView(
         id=c.id,
-        proto=c.proto,
-        ip_version=c.ipver,
+        proto=proto,
+        ip_version=4 if len(c_addr) == 4 else 6,
         local_addr=ntop(laddr),
         local_port=lport,
         remote_addr=ntop(raddr),
         remote_port=rport,
         state=state,
-        service=_service(tr, c),
+        service=_service(tr, c, proto),
         first_seen=c.first,
         last_seen=c.last,
         packets_out=pk_out,
