@@ -363,3 +363,18 @@ def test_packet_keys_and_initial_secrets_are_the_hkdf_ones(secret: bytes, dcid: 
             want = PacketProtection(hkdf_expand_label(initial, label, b"", 32), version)
             got = keys.side(side)
             assert (got.key, got.iv, got.hp) == (want.key, want.iv, want.hp)
+
+
+@FUZZ
+@given(st.binary(max_size=10))
+def test_varint_value_like_the_model(value: bytes) -> None:
+    from netwatch.dpi.quic.transport_params import _varint_value
+
+    def model() -> int:
+        buf = Buffer(value)
+        n = buf.varint("max_idle_timeout")
+        if not buf.eof():
+            raise MalformedError("QUIC", "max_idle_timeout: trailing bytes")
+        return n
+
+    assert _outcome(lambda: _varint_value(value, "max_idle_timeout")) == _outcome(model)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netwatch.dpi.quic.packet import Buffer, read_varint
+from netwatch.dpi.quic.packet import read_varint
 from netwatch.errors import MalformedError
 
 PROTOCOL = "QUIC"
@@ -45,9 +45,8 @@ class TransportParameters:
 
 
 def _varint_value(value: bytes, what: str) -> int:
-    buf = Buffer(value)
-    n = buf.varint(what)
-    if not buf.eof():
+    n, pos = read_varint(value, 0, len(value), what)
+    if pos != len(value):
         raise MalformedError(PROTOCOL, f"{what}: trailing bytes")
     return n
 
@@ -77,12 +76,21 @@ def _pairs(data: bytes, draft: int | None) -> list[tuple[int, bytes]]:
                 raise MalformedError(PROTOCOL, "transport parameters: too many")
         return pairs
     # Index arithmetic rather than a Buffer: a ClientHello has 10-30 parameters, each
-    # two varints, and this runs once per QUIC flow (speed).
+    # two varints, and this runs once per QUIC flow (speed). Most ids and lengths are
+    # one-byte varints (below 0x40), read inline; the rest go through read_varint.
     end = len(data)
     pos = 0
     while pos < end:
-        pid, pos = read_varint(data, pos, end, "transport parameter id")
-        size, pos = read_varint(data, pos, end, "transport parameter length")
+        pid = data[pos]
+        if pid < 0x40:
+            pos += 1
+        else:
+            pid, pos = read_varint(data, pos, end, "transport parameter id")
+        if pos < end and data[pos] < 0x40:
+            size = data[pos]
+            pos += 1
+        else:
+            size, pos = read_varint(data, pos, end, "transport parameter length")
         if pos + size > end:
             raise MalformedError(PROTOCOL, "tp value: truncated")
         pairs.append((pid, data[pos : pos + size]))
