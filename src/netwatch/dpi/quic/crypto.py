@@ -186,7 +186,7 @@ def _xor(data: bytes, mask: bytes) -> bytes:
 class PacketProtection:
     """One direction's Initial keys: removes header protection and opens the payload."""
 
-    __slots__ = ("_aead", "_hp", "hp", "iv", "key")
+    __slots__ = ("_aead", "_hp", "_iv", "hp", "iv", "key")
 
     def __init__(self, secret: bytes, version: QuicVersion) -> None:
         # expand_labels(secret, ((label("key"), 16), (label("iv"), 12), (label("hp"), 16))),
@@ -196,6 +196,7 @@ class PacketProtection:
         self.key = keyed.digest(key_info)[:16]
         self.iv = keyed.digest(iv_info)[:12]
         self.hp = keyed.digest(hp_info)[:16]
+        self._iv = int.from_bytes(self.iv, "big")  # XORed with each packet number
         self._aead = AESGCM(self.key)
         # One ECB encryptor for every mask: ECB enciphers each 16-byte block on its own,
         # so the context carries nothing from one sample to the next, and is never
@@ -222,7 +223,7 @@ class PacketProtection:
         return self._hp.update(sample)
 
     def _nonce(self, pn: int) -> bytes:
-        return (int.from_bytes(self.iv, "big") ^ pn).to_bytes(12, "big")
+        return (self._iv ^ pn).to_bytes(12, "big")
 
     def unprotect(self, packet: bytes, pn_offset: int, largest_pn: int) -> tuple[bytes, int, bytes]:
         """Open one packet: (plain header, packet number, plaintext payload).
@@ -234,18 +235,22 @@ class PacketProtection:
         sample_at = pn_offset + 4
         if len(packet) < sample_at + SAMPLE_LEN:
             raise MalformedError(PROTOCOL, "packet too short for a header protection sample")
-        mask = self.mask(packet[sample_at : sample_at + SAMPLE_LEN])
-        long_header = bool(packet[0] & 0x80)
-        first = packet[0] ^ (mask[0] & (0x0F if long_header else 0x1F))
+        # mask(), _xor() and _nonce() written out: every Initial comes through here. The
+        # check above makes the sample exactly one block, as mask() requires.
+        mask = self._hp.update(packet[sample_at : sample_at + SAMPLE_LEN])
+        first = packet[0] ^ (mask[0] & (0x0F if packet[0] & 0x80 else 0x1F))
         pn_len = (first & 0x03) + 1
-        pn_raw = _xor(packet[pn_offset : pn_offset + pn_len], mask[1 : 1 + pn_len])
-        header = bytes([first]) + packet[1:pn_offset] + pn_raw
-        pn = decode_packet_number(largest_pn, int.from_bytes(pn_raw, "big"), pn_len * 8)
-        ciphertext = packet[pn_offset + pn_len :]
+        pn_end = pn_offset + pn_len
+        truncated = int.from_bytes(packet[pn_offset:pn_end], "big") ^ int.from_bytes(
+            mask[1 : 1 + pn_len], "big"
+        )
+        header = bytes([first]) + packet[1:pn_offset] + truncated.to_bytes(pn_len, "big")
+        pn = decode_packet_number(largest_pn, truncated, pn_len * 8)
+        ciphertext = packet[pn_end:]
         if len(ciphertext) < TAG_LEN:
             raise MalformedError(PROTOCOL, "packet shorter than the AEAD tag")
         try:
-            payload = self._aead.decrypt(self._nonce(pn), ciphertext, header)
+            payload = self._aead.decrypt((self._iv ^ pn).to_bytes(12, "big"), ciphertext, header)
         except InvalidTag:
             raise MalformedError(PROTOCOL, "Initial packet does not decrypt") from None
         return header, pn, payload
