@@ -136,6 +136,7 @@ class Tracker:
         """
         table = self.table
         slow = self.packet
+        plain = self._plain
         e4 = _ETH_IP4_L4
         e6 = _ETH_IP6_L4
         health = self._health
@@ -157,25 +158,53 @@ class Tracker:
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
+                ipv = 4
                 l4 = 34
                 end = 14 + total
-            elif d[12] == 0x86 and size >= 74:
+            elif d[12] == 0x86 and size >= 74 and d[14] >> 4 == 6:
                 et, plen6, proto, src, dst, sport, dport, seq, ack, doff, flags, win = e6(d, 0)
                 if et != 0x86DD:
                     slow(ts, lt, d, wirelen)
                     now = self.now
                     continue
+                ipv = 6
                 l4 = 54
                 end = 54 + plen6
             else:
                 slow(ts, lt, d, wirelen)
                 now = self.now
                 continue
-            if end > size or end <= l4:
+            if end <= l4:  # a length of 0 (TSO) or too small: the decoder's rules apply
+                slow(ts, lt, d, wirelen)
+                now = self.now
+                continue
+            if end > size:  # cut by the snap length
                 end = size
             if proto == 6:
-                if flags & 7:  # FIN, SYN or RST: the state may change
+                hl = (doff >> 4) * 4
+                if hl < 20 or l4 + hl > end:  # a damaged header: the decoder counts it
                     slow(ts, lt, d, wirelen)
+                    now = self.now
+                    continue
+                poff = l4 + hl
+                if flags & 7:  # FIN, SYN or RST: the state may change
+                    plain(
+                        ts,
+                        d,
+                        wirelen,
+                        ipv,
+                        6,
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                        seq,
+                        ack,
+                        flags,
+                        win,
+                        poff,
+                        end,
+                    )
                     now = self.now
                     continue
                 low = src < dst or (src == dst and sport <= dport)
@@ -184,7 +213,23 @@ class Tracker:
                 else:
                     c = table.get((6, dst, dport, src, sport, None))
                 if c is None or c.state == _SYN_RECV:  # (an ACK may open it)
-                    slow(ts, lt, d, wirelen)
+                    plain(
+                        ts,
+                        d,
+                        wirelen,
+                        ipv,
+                        6,
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                        seq,
+                        ack,
+                        flags,
+                        win,
+                        poff,
+                        end,
+                    )
                     now = self.now
                     continue
                 if low == c.clow:  # sent by the originator
@@ -194,13 +239,29 @@ class Tracker:
                     h, o = c.h1, c.h0
                     di = 1
                 assert h is not None and o is not None  # TCP rows always have both halves
-                plen = end - l4 - (doff >> 4) * 4
+                plen = end - poff
                 if plen > 0 and c.dpi != done:
                     # An analyzer is attached (or detection pending): only bytes it said it
                     # needs just counted (a body of known length) stay here, in order.
                     r = h.reasm
                     if r is None or r.skip < plen or r.next_seq != seq or r.pending:
-                        slow(ts, lt, d, wirelen)
+                        plain(
+                            ts,
+                            d,
+                            wirelen,
+                            ipv,
+                            6,
+                            src,
+                            dst,
+                            sport,
+                            dport,
+                            seq,
+                            ack,
+                            flags,
+                            win,
+                            poff,
+                            end,
+                        )
                         now = self.now
                         continue
                     r.next_seq = (seq + plen) % MOD
@@ -231,7 +292,7 @@ class Tracker:
                         c.dup_acks += 1
                     h.last_aw = aw
                 else:
-                    health(c, h, di, seq, aw, flags, max(plen, 0), ts)
+                    health(c, h, di, seq, aw, flags, plen, ts)
             elif proto == 17:
                 low = src < dst or (src == dst and sport <= dport)
                 if low:
@@ -239,7 +300,28 @@ class Tracker:
                 else:
                     c = table.get((17, dst, dport, src, sport, None))
                 if c is None or c.dpi != done:
-                    slow(ts, lt, d, wirelen)
+                    if end - l4 < 8:
+                        slow(ts, lt, d, wirelen)
+                    else:
+                        ulen = seq >> 16  # (the UDP length field sits where TCP's seq does)
+                        pend = min(end, l4 + ulen) if ulen >= 8 else end
+                        plain(
+                            ts,
+                            d,
+                            wirelen,
+                            ipv,
+                            17,
+                            src,
+                            dst,
+                            sport,
+                            dport,
+                            0,
+                            0,
+                            0,
+                            0,
+                            l4 + 8,
+                            pend,
+                        )
                     now = self.now
                     continue
                 if low == c.clow:
@@ -271,6 +353,56 @@ class Tracker:
                 self._next_expire = now + EXPIRE_EVERY
                 self.expire(now)
 
+    def _plain(
+        self,
+        ts: float,
+        d: bytes | memoryview,
+        wirelen: int,
+        ipver: int,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        win: int,
+        poff: int,
+        end: int,
+    ) -> None:
+        """The general path for an Ethernet/IPv4-or-IPv6/TCP-or-UDP packet whose headers the
+        fast path has already read and checked as the decoder would: ``packet()`` without
+        decoding again (measured: decoding was about half of the general path's cost)."""
+        self._count_packet(ts, wirelen)
+        p = Packet()
+        p.ipver = ipver
+        p.proto = proto
+        p.src = src
+        p.dst = dst
+        p.sport = sport
+        p.dport = dport
+        p.payload = d[poff:end]
+        if proto == 6:
+            p.seq = seq
+            p.ack = ack
+            p.flags = flags
+            p.win = win
+            c: Conn | None = self._tcp(p, ts, wirelen)
+        else:
+            c = self._udp(p, ts, wirelen)
+        if self.packet_sink is not None:
+            self.packet_sink(ts, 1, d, wirelen, c)
+
+    def _count_packet(self, ts: float, wirelen: int) -> None:
+        self.packets += 1
+        self.bytes += wirelen
+        if ts > self.now:
+            self.now = ts
+            if ts >= self._next_expire:
+                self._next_expire = ts + EXPIRE_EVERY
+                self.expire(ts)
+
     def packet(self, ts: float, linktype: int, data: bytes | memoryview, wirelen: int) -> None:
         c = self._packet(ts, linktype, data, wirelen)
         if self.packet_sink is not None:
@@ -280,13 +412,7 @@ class Tracker:
         self, ts: float, linktype: int, data: bytes | memoryview, wirelen: int
     ) -> Conn | None:
         """The general path; returns the row the packet was counted in (None: none)."""
-        self.packets += 1
-        self.bytes += wirelen
-        if ts > self.now:
-            self.now = ts
-            if ts >= self._next_expire:
-                self._next_expire = ts + EXPIRE_EVERY
-                self.expire(ts)
+        self._count_packet(ts, wirelen)
         try:
             p = decode(linktype, data)
             if p.frag is not None:
