@@ -76,13 +76,32 @@ def _module(name: str) -> Any | None:
     return mod
 
 
-def _candidates(transport: str, sport: int, dport: int) -> list[Detector]:
-    rows = [d for d in DETECTORS if d.transport == transport]
-    hinted = [d for d in rows if sport in d.ports or dport in d.ports]
-    return hinted + [d for d in rows if d not in hinted]
+def _candidates(transport: str, sport: int, dport: int) -> tuple[int, ...]:
+    """Indexes into ``DETECTORS`` in trial order: rows hinted by a port, then the rest."""
+    rows = [i for i, d in enumerate(DETECTORS) if d.transport == transport]
+    hinted = [i for i in rows if sport in DETECTORS[i].ports or dport in DETECTORS[i].ports]
+    return (*hinted, *(i for i in rows if i not in hinted))
 
 
-_CACHE: dict[tuple[str, int, int], list[Detector]] = {}
+_CACHE: dict[tuple[str, int, int], tuple[int, ...]] = {}
+
+#: A row's module and content check, by row index, from its first trial on (None: the
+#: module is not shipped, or lacks the check). A flow that no detector takes tries every
+#: row of its transport on up to ``MAX_DETECT_PACKETS`` payloads: looking the check up
+#: once, not per trial, is half the cost of such a scan. Modules are still imported on
+#: a row's first trial only.
+_RESOLVED: dict[int, tuple[Any, Callable[[bytes], bool]] | None] = {}
+
+
+def _resolve(index: int) -> tuple[Any, Callable[[bytes], bool]] | None:
+    det = DETECTORS[index]
+    mod = _module(det.module)
+    check: Callable[[bytes], bool] | None = (
+        getattr(mod, det.detect, None) if mod is not None else None
+    )
+    found = (mod, check) if check is not None else None
+    _RESOLVED[index] = found
+    return found
 
 
 def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | None:
@@ -101,13 +120,11 @@ def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | No
         if len(_CACHE) > 4096:
             _CACHE.clear()
         cands = _CACHE[key] = _candidates(transport, sport, dport)
-    for det in cands:
-        mod = _module(det.module)
-        if mod is None:
-            continue
-        check: Callable[[bytes], bool] | None = getattr(mod, det.detect, None)
-        if check is not None and check(data):
-            return _build(mod, det, dport)
+    resolved = _RESOLVED
+    for index in cands:
+        row = resolved[index] if index in resolved else _resolve(index)
+        if row is not None and row[1](data):
+            return _build(row[0], DETECTORS[index], dport)
     return None
 
 
