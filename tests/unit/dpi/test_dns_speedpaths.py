@@ -94,3 +94,55 @@ def test_a_rdata_of_another_size_is_malformed(size: int) -> None:
     buf = struct.pack("!H", 0) + bytes(size)
     with pytest.raises(MalformedError, match="A rdata"):
         format_rdata(buf, 2, 2 + size, 1)
+
+
+def _detect_model(data: bytes) -> bool:
+    """``detect_udp`` as it was before its header pre-checks: parse, then judge."""
+    from netwatch.dpi.dns.wire import CLASSES
+
+    if len(data) < 17:
+        return False
+    try:
+        msg = wire.parse_message(data)
+    except MalformedError:
+        return False
+    if msg.flags & 0x0040:
+        return False
+    if not msg.is_response and not msg.questions:
+        return False
+    if not msg.questions and not msg.answers:
+        return False
+    records = (*msg.answers, *msg.authority, *msg.additional)
+    return all(q.qclass in CLASSES for q in msg.questions) and all(
+        r.rclass in CLASSES for r in records
+    )
+
+
+@st.composite
+def _mutated_messages(draw: st.DrawFn) -> bytes:
+    body = bytearray(draw(st.sampled_from([QUERY, ANSWER, message(flags=0x8180)])))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(body) - 1))
+        if draw(st.booleans()):
+            body[at] = draw(st.integers(0, 255))
+        else:
+            body[at:at] = draw(st.binary(min_size=1, max_size=3))
+    return bytes(body)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.binary(max_size=64), _mutated_messages()))
+def test_detect_udp_like_the_model(data: bytes) -> None:
+    from netwatch.dpi.dns import detect_udp
+
+    assert detect_udp(data) == _detect_model(data)
+
+
+def test_detect_udp_real_messages() -> None:
+    from netwatch.dpi.dns import detect_udp
+
+    for data in (QUERY, ANSWER):
+        assert detect_udp(data) and _detect_model(data)
+    for flags in (0x0140, 0x1900):  # Z bit; opcode 3 (unassigned)
+        data = message(flags=flags)
+        assert not detect_udp(data) and not _detect_model(data)

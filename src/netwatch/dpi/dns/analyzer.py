@@ -19,7 +19,16 @@ from typing import Any, Literal
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved
 from netwatch.dpi.dns.rdata import type_name
-from netwatch.dpi.dns.wire import CLASSES, OPCODES, Message, Record, parse_message, rcode_name
+from netwatch.dpi.dns.wire import (
+    CLASSES,
+    HEADER_LEN,
+    MAX_RECORDS,
+    OPCODES,
+    Message,
+    Record,
+    parse_message,
+    rcode_name,
+)
 from netwatch.errors import MalformedError
 
 PROTO = "DNS"
@@ -270,6 +279,17 @@ def detect_udp(data: bytes) -> bool:
     """True if the datagram is one whole, well-formed DNS message (strict: the counts
     must account for every byte, classes must be real, the Z bit clear)."""
     if len(data) < 17:
+        return False
+    # The header's refusals first, without raising (most non-DNS datagrams end here):
+    # the Z bit, and what parse_message would refuse (opcode, counts the length cannot
+    # hold). Only the cost changes: each of these makes the answer False anyway.
+    _, flags, qd, an, ns, ar = struct.unpack_from("!6H", data, 0)
+    if (
+        flags & 0x0040
+        or (flags >> 11) & 0xF not in OPCODES
+        or qd + an + ns + ar > MAX_RECORDS
+        or HEADER_LEN + 5 * qd + 11 * (an + ns + ar) > len(data)
+    ):
         return False
     try:
         msg = parse_message(data)
