@@ -43,6 +43,21 @@ EXT_QUIC_TRANSPORT_PARAMETERS = 0x0039
 EXT_QUIC_TRANSPORT_PARAMETERS_DRAFT = 0xFFA5
 EXT_ENCRYPTED_CLIENT_HELLO = 0xFE0D
 _QUIC_TP = (EXT_QUIC_TRANSPORT_PARAMETERS, EXT_QUIC_TRANSPORT_PARAMETERS_DRAFT)
+#: The ClientHello extensions the scanner reads (the others are kept, not read).
+_CLIENT_READS = frozenset(
+    {
+        EXT_SERVER_NAME,
+        EXT_ALPN,
+        EXT_SUPPORTED_VERSIONS,
+        EXT_SUPPORTED_GROUPS,
+        EXT_EC_POINT_FORMATS,
+        EXT_SIGNATURE_ALGORITHMS,
+        EXT_KEY_SHARE,
+        EXT_PRE_SHARED_KEY,
+        EXT_ENCRYPTED_CLIENT_HELLO,
+        *_QUIC_TP,
+    }
+)
 
 #: SHA-256("HelloRetryRequest"), the ServerHello.random of a HelloRetryRequest.
 HELLO_RETRY_REQUEST_RANDOM = bytes.fromhex(
@@ -135,13 +150,28 @@ class _Irregular(Exception):
     """The scanner met something it leaves to the checked parser."""
 
 
+class _U16Formats(dict[int, struct.Struct]):
+    """``Struct(">nH")`` by ``n``, compiled once: the same few list sizes (cipher suites,
+    groups, signature algorithms) come back in every hello."""
+
+    def __missing__(self, count: int) -> struct.Struct:
+        fmt = struct.Struct(f">{count}H")
+        if count <= 256:  # a hello's lists are short; do not keep a struct per odd size
+            self[count] = fmt
+        return fmt
+
+
+_U16_FORMATS = _U16Formats()
+
+
 def _u16s(data: bytes, start: int, end: int) -> tuple[int, ...]:
     """``data[start:end]`` as big-endian uint16s (even length, inside ``data``)."""
     size = end - start
     if size & 1 or end > len(data):
         raise _Irregular
-    # One C-level unpack instead of a loop of 2-byte reads (struct caches the format).
-    return struct.unpack_from(f">{size >> 1}H", data, start)
+    # One C-level unpack instead of a loop of 2-byte reads.
+    values: tuple[int, ...] = _U16_FORMATS[size >> 1].unpack_from(data, start)
+    return values
 
 
 def _vector_end(data: bytes, prefix: int) -> int:
@@ -253,6 +283,8 @@ def _scan_client_hello(body: bytes) -> ClientHello:
         if ext_type in seen:
             continue  # RFC 8446 §4.2: duplicates are illegal; the first one counts
         seen.add(ext_type)
+        if ext_type not in _CLIENT_READS:
+            continue  # most of a browser's extensions: skip the comparisons below
         if ext_type == EXT_SERVER_NAME:
             sni = _scan_sni(data) if data else None
         elif ext_type == EXT_ALPN:
@@ -273,23 +305,24 @@ def _scan_client_hello(body: bytes) -> ClientHello:
             ech = True
         elif ext_type in _QUIC_TP and qtp is None:
             qtp = data
+    # Positional, in field order: a 16-keyword call costs ~0.5 us more.
     return ClientHello(
-        legacy_version=(body[0] << 8) | body[1],
-        random=body[2:34],
-        session_id=body[35:sid_end],
-        cipher_suites=suites,
-        compression_methods=tuple(body[cs_end + 1 : comp_end]),
-        extensions=extensions,
-        sni=sni,
-        alpn=alpn,
-        supported_versions=versions,
-        supported_groups=groups,
-        ec_point_formats=formats,
-        signature_algorithms=sigalgs,
-        key_share_groups=shares,
-        psk_offered=psk,
-        ech_offered=ech,
-        quic_transport_parameters=qtp,
+        (body[0] << 8) | body[1],  # legacy_version
+        body[2:34],  # random
+        body[35:sid_end],  # session_id
+        suites,  # cipher_suites
+        tuple(body[cs_end + 1 : comp_end]),  # compression_methods
+        extensions,
+        sni,
+        alpn,
+        versions,  # supported_versions
+        groups,  # supported_groups
+        formats,  # ec_point_formats
+        sigalgs,  # signature_algorithms
+        shares,  # key_share_groups
+        psk,  # psk_offered
+        ech,  # ech_offered
+        qtp,  # quic_transport_parameters
     )
 
 
@@ -332,18 +365,18 @@ def _scan_server_hello(body: bytes) -> ServerHello:
             psk = True
         elif ext_type in _QUIC_TP and qtp is None:
             qtp = data
-    return ServerHello(
-        legacy_version=(body[0] << 8) | body[1],
-        random=random,
-        session_id=body[35:pos],
-        cipher_suite=(body[pos] << 8) | body[pos + 1],
-        compression_method=body[pos + 2],
-        extensions=extensions,
-        selected_version=selected,
-        alpn=alpn,
-        key_share_group=group,
-        psk_selected=psk,
-        quic_transport_parameters=qtp,
+    return ServerHello(  # positional, in field order (see _scan_client_hello)
+        (body[0] << 8) | body[1],  # legacy_version
+        random,
+        body[35:pos],  # session_id
+        (body[pos] << 8) | body[pos + 1],  # cipher_suite
+        body[pos + 2],  # compression_method
+        extensions,
+        selected,  # selected_version
+        alpn,
+        group,  # key_share_group
+        psk,  # psk_selected
+        qtp,  # quic_transport_parameters
     )
 
 
