@@ -67,6 +67,7 @@ from netwatch.capture.bpf import snaplen_program as _snaplen_program
 from netwatch.capture.interfaces import list_interfaces
 from netwatch.capture.permissions import missing_interface_error, permission_error
 from netwatch.errors import CaptureError
+from netwatch.model.frames import Frame, FrameBlock
 
 AF_PACKET = 17
 ETH_P_ALL = 0x0003
@@ -132,8 +133,9 @@ _SLL_HDR = struct.Struct(">HHH8s")  # pkttype, hatype, halen, addr (protocol fol
 _TAG = struct.Struct(">HH")
 
 
-def walk_block(ring: memoryview, start: int, block_size: int, cooked: bool) -> list[Packet]:
-    """The packets of the ready block at ``start`` (memoryviews into ``ring``).
+def walk_block(ring: memoryview, start: int, block_size: int, cooked: bool) -> FrameBlock:
+    """The packets of the ready block at ``start``: frames read in place in ``ring``
+    (a :class:`FrameBlock`), copies only for those that need a header rebuilt.
 
     Raises CaptureError if a header points outside the block (the kernel never does;
     synthetic or corrupted buffers might).
@@ -143,7 +145,7 @@ def walk_block(ring: memoryview, start: int, block_size: int, cooked: bool) -> l
     _v, _p, _status, count, off, _len = BLOCK_DESC.unpack_from(ring, start)
     end = start + block_size
     off += start
-    out: list[Packet] = []
+    out: list[Frame] = []
     append = out.append
     unpack = PKT_HDR.unpack_from
     linktype = LINKTYPE_RAW if cooked else LINKTYPE_ETHERNET
@@ -158,13 +160,14 @@ def walk_block(ring: memoryview, start: int, block_size: int, cooked: bool) -> l
         if ring[off + 58] == PACKET_OUTGOING and _U16.unpack_from(ring, off + 56)[0] == loopback:
             pass  # a loopback packet's outgoing copy: seen again as incoming
         elif status & TP_STATUS_VLAN_VALID or (cooked and proto not in _IP_PROTOS):
-            append(_rebuilt(ring, off, sec + nsec * 1e-9, wirelen, status, cooked))
+            ts, lt, data, wire = _rebuilt(ring, off, sec + nsec * 1e-9, wirelen, status, cooked)
+            append((ts, lt, data, 0, len(data), wire))
         else:
-            append((sec + nsec * 1e-9, linktype, ring[data_off : data_off + caplen], wirelen))
+            append((sec + nsec * 1e-9, linktype, ring, data_off, caplen, wirelen))
         if nxt == 0:
             break
         off += nxt
-    return out
+    return FrameBlock(out)
 
 
 def _rebuilt(
@@ -357,7 +360,7 @@ class AfPacketSource:
                 batch = walk_block(ring, start, bsize, cooked)
                 if batch:
                     self._received += len(batch)
-                    self._bytes += sum(len(p[2]) for p in batch)
+                    self._bytes += batch.captured_bytes()
                     yield batch
                     del batch
                 status_of.pack_into(ring, start + 8, TP_STATUS_KERNEL)

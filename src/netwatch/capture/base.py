@@ -9,6 +9,10 @@ not per packet. Each packet is a plain tuple (cheaper than an object on the hot 
 ``data`` is ``bytes`` or a ``memoryview`` that stays valid only until the next batch is
 requested (a ring block goes back to the kernel then): consumers copy what they keep.
 
+The file readers and the ring yield :class:`netwatch.model.frames.FrameBlock` batches:
+sequences of such tuples to any consumer, whose frames the tracker's fast path also reads
+in place (offsets into the shared chunk or block, no slice per packet).
+
 Live sources report the kernel's own counters (``PACKET_STATISTICS``) in ``stats()``;
 netwatch's internal drops are counted elsewhere and never mixed in.
 """

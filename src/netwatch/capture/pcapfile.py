@@ -11,8 +11,9 @@ Formats:
 
 Why our own reader instead of dpkt's: dpkt builds a Python object per record and reads with
 one ``read`` per record; we ``readinto`` 4 MiB at a time and walk it with
-``struct.unpack_from`` over a memoryview, yielding plain tuples (see capture/base.py). That
-keeps the per-packet cost to a couple of struct calls (benchmarks/bench_analyze.py).
+``struct.unpack_from`` over a memoryview, yielding :class:`FrameBlock` batches (frames as
+offsets into the chunk; see capture/base.py). That keeps the per-packet cost to a couple
+of struct calls (benchmarks/bench_analyze.py).
 
 Damage: a record cut short by the end of the file, or one whose length cannot be right,
 ends the read with :class:`TruncatedCaptureError` naming the byte offset, *after* every
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from netwatch.capture.base import Packet, SourceStats
 from netwatch.errors import CaptureError, TruncatedCaptureError
+from netwatch.model.frames import Frame, FrameBlock
 
 CHUNK = 4 << 20
 MAX_RECORD = 256 << 20  # a record larger than this is damage, not data
@@ -168,22 +170,22 @@ class PcapSource(FileSource):
             view = b.view
             n = b.end
             pos = b.pos
-            batch: list[Packet] = []
-            append = batch.append
+            frames: list[Frame] = []
+            append = frames.append
             while pos + 16 <= n:
                 sec, frac, incl, orig = unpack(view, pos)
                 end = pos + 16 + incl
                 if end > n or incl > MAX_RECORD:
                     break
-                append((sec + frac * unit, linktype, view[pos + 16 : end], orig))
+                append((sec + frac * unit, linktype, view, pos + 16, incl, orig))
                 pos = end
-                if len(batch) >= BATCH:
+                if len(frames) >= BATCH:
                     break
             b.pos = pos
-            self._packets += len(batch)
+            self._packets += len(frames)
             self._read = b.offset
-            if batch:
-                yield batch  # views into ``view``: valid until the next refill
+            if frames:
+                yield FrameBlock(frames)  # frames in ``view``: valid until the next refill
                 continue
             if n - pos >= 16:
                 (incl,) = struct.unpack_from(self._endian + "I", view, pos + 8)
@@ -211,13 +213,13 @@ class PcapngSource(FileSource):
     def batches(self) -> Iterator[Sequence[Packet]]:
         b = _Buffer(self._fh)
         e = "<"
-        batch: list[Packet] = []
+        batch: list[Frame] = []
         ifaces = self._ifaces
         while True:
             if not b.refill(12):
                 if b.end - b.pos:
                     if batch:
-                        yield batch
+                        yield FrameBlock(batch)
                     raise self._truncated(b.offset, "truncated block header")
                 break
             btype_raw = bytes(b.view[b.pos : b.pos + 4])
@@ -229,16 +231,16 @@ class PcapngSource(FileSource):
                     e = ">"
                 else:
                     if batch:
-                        yield batch
+                        yield FrameBlock(batch)
                     raise self._truncated(b.offset, "bad pcapng byte-order magic")
                 ifaces.clear()
             btype, blen = struct.unpack_from(e + "II", b.view, b.pos)
             if blen < 12 or blen % 4 or blen > MAX_RECORD:
                 if batch:
-                    yield batch
+                    yield FrameBlock(batch)
                 raise self._truncated(b.offset, f"impossible block length {blen}")
             if b.end - b.pos < blen and batch:
-                yield batch  # before the refill overwrites the bytes its views show
+                yield FrameBlock(batch)  # before the refill overwrites the bytes its views show
                 batch = []
             if not b.refill(blen):
                 raise self._truncated(b.offset)
@@ -248,35 +250,35 @@ class PcapngSource(FileSource):
                 ifid, hi, lo, cap, orig = struct.unpack_from(e + "IIIII", b.view, body)
                 if ifid >= len(ifaces) or body + 20 + cap > end:
                     if batch:
-                        yield batch
+                        yield FrameBlock(batch)
                     raise self._truncated(
                         b.offset, "packet block for unknown interface or overlong"
                     )
                 lt, res, off = ifaces[ifid]
                 ts = ((hi << 32) | lo) * res + off
-                batch.append((ts, lt, b.view[body + 20 : body + 20 + cap], orig))
+                batch.append((ts, lt, b.view, body + 20, cap, orig))
                 self._packets += 1
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 (orig,) = struct.unpack_from(e + "I", b.view, body)
                 if not ifaces:
                     if batch:
-                        yield batch
+                        yield FrameBlock(batch)
                     raise self._truncated(b.offset, "simple packet block before any interface")
                 lt, _res, _off = ifaces[0]
                 cap = min(orig, end - body - 4)
-                batch.append((0.0, lt, b.view[body + 4 : body + 4 + cap], orig))
+                batch.append((0.0, lt, b.view, body + 4, cap, orig))
                 self._packets += 1
             elif btype == 2:  # obsolete Packet Block
                 ifid, _drops, hi, lo, cap, orig = struct.unpack_from(e + "HHIIII", b.view, body)
                 if ifid >= len(ifaces) or body + 20 + cap > end:
                     if batch:
-                        yield batch
+                        yield FrameBlock(batch)
                     raise self._truncated(
                         b.offset, "packet block for unknown interface or overlong"
                     )
                 lt, res, off = ifaces[ifid]
                 ts = ((hi << 32) | lo) * res + off
-                batch.append((ts, lt, b.view[body + 20 : body + 20 + cap], orig))
+                batch.append((ts, lt, b.view, body + 20, cap, orig))
                 self._packets += 1
             elif btype == 1:  # Interface Description Block
                 lt, _r, _snap = struct.unpack_from(e + "HHI", b.view, body)
@@ -288,11 +290,11 @@ class PcapngSource(FileSource):
             if len(batch) >= BATCH or b.end - b.pos < 65536 + 32:
                 self._read = b.offset
                 if batch:
-                    yield batch
+                    yield FrameBlock(batch)
                     batch = []
         self._read = b.offset
         if batch:
-            yield batch
+            yield FrameBlock(batch)
 
 
 def _idb_options(view: memoryview, pos: int, end: int, e: str) -> tuple[float, float]:

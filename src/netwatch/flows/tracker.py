@@ -38,6 +38,7 @@ from netwatch.flows.conn import (
 )
 from netwatch.flows.icmp import arp_packet, icmp_packet
 from netwatch.flows.services import ServiceTable
+from netwatch.model.frames import FrameBlock
 from netwatch.reassembly.stream import StreamReassembler
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -132,7 +133,9 @@ class Tracker:
         reads Ethernet type, IP and transport headers at once (half the cost of indexing a
         memoryview byte by byte); the two common TCP cases (an in-order data segment, a pure
         ACK) are inlined and only the rare ones call ``_health``. The offsets are those of
-        decode/link.py, decode/ip.py and decode/l4.py.
+        decode/link.py, decode/ip.py and decode/l4.py. A :class:`FrameBlock` (files, the
+        ring) is read in place: headers at their offsets in the shared buffer, a frame's
+        own slice made only for the general path and the packet sink.
         """
         table = self.table
         slow = self.packet
@@ -144,46 +147,49 @@ class Tracker:
         done = DPI_DONE
         n = nbytes = 0
         now = self.now
-        for ts, lt, d, wirelen in batch:
-            size = len(d)
+        if type(batch) is FrameBlock:
+            frames = batch.frames
+        else:
+            frames = [(ts, lt, d, 0, len(d), w) for ts, lt, d, w in batch]
+        for ts, lt, d, fo, size, wirelen in frames:
             if ts < now or lt != 1 or size < 54:
-                slow(ts, lt, d, wirelen)
+                slow(ts, lt, d[fo : fo + size], wirelen)
                 now = self.now
                 continue
-            if d[12] == 8:
+            if d[fo + 12] == 8:
                 et, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags, win = (
-                    e4(d, 0)
+                    e4(d, fo)
                 )
                 if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF:
-                    slow(ts, lt, d, wirelen)
+                    slow(ts, lt, d[fo : fo + size], wirelen)
                     now = self.now
                     continue
                 ipv = 4
-                l4 = 34
-                end = 14 + total
-            elif d[12] == 0x86 and size >= 74 and d[14] >> 4 == 6:
-                et, plen6, proto, src, dst, sport, dport, seq, ack, doff, flags, win = e6(d, 0)
+                l4 = fo + 34
+                end = fo + 14 + total
+            elif d[fo + 12] == 0x86 and size >= 74 and d[fo + 14] >> 4 == 6:
+                et, plen6, proto, src, dst, sport, dport, seq, ack, doff, flags, win = e6(d, fo)
                 if et != 0x86DD:
-                    slow(ts, lt, d, wirelen)
+                    slow(ts, lt, d[fo : fo + size], wirelen)
                     now = self.now
                     continue
                 ipv = 6
-                l4 = 54
-                end = 54 + plen6
+                l4 = fo + 54
+                end = fo + 54 + plen6
             else:
-                slow(ts, lt, d, wirelen)
+                slow(ts, lt, d[fo : fo + size], wirelen)
                 now = self.now
                 continue
             if end <= l4:  # a length of 0 (TSO) or too small: the decoder's rules apply
-                slow(ts, lt, d, wirelen)
+                slow(ts, lt, d[fo : fo + size], wirelen)
                 now = self.now
                 continue
-            if end > size:  # cut by the snap length
-                end = size
+            if end > fo + size:  # cut by the snap length
+                end = fo + size
             if proto == 6:
                 hl = (doff >> 4) * 4
                 if hl < 20 or l4 + hl > end:  # a damaged header: the decoder counts it
-                    slow(ts, lt, d, wirelen)
+                    slow(ts, lt, d[fo : fo + size], wirelen)
                     now = self.now
                     continue
                 poff = l4 + hl
@@ -191,6 +197,8 @@ class Tracker:
                     plain(
                         ts,
                         d,
+                        fo,
+                        size,
                         wirelen,
                         ipv,
                         6,
@@ -216,6 +224,8 @@ class Tracker:
                     plain(
                         ts,
                         d,
+                        fo,
+                        size,
                         wirelen,
                         ipv,
                         6,
@@ -248,6 +258,8 @@ class Tracker:
                         plain(
                             ts,
                             d,
+                            fo,
+                            size,
                             wirelen,
                             ipv,
                             6,
@@ -301,13 +313,15 @@ class Tracker:
                     c = table.get((17, dst, dport, src, sport, None))
                 if c is None or c.dpi != done:
                     if end - l4 < 8:
-                        slow(ts, lt, d, wirelen)
+                        slow(ts, lt, d[fo : fo + size], wirelen)
                     else:
                         ulen = seq >> 16  # (the UDP length field sits where TCP's seq does)
                         pend = min(end, l4 + ulen) if ulen >= 8 else end
                         plain(
                             ts,
                             d,
+                            fo,
+                            size,
                             wirelen,
                             ipv,
                             17,
@@ -336,7 +350,7 @@ class Tracker:
                         add_history(c, "d", 1)
                 c.last = ts
             else:
-                slow(ts, lt, d, wirelen)
+                slow(ts, lt, d[fo : fo + size], wirelen)
                 now = self.now
                 continue
             n += 1
@@ -344,7 +358,7 @@ class Tracker:
             if ts > now:
                 now = ts
             if sink is not None:
-                sink(ts, lt, d, wirelen, c)
+                sink(ts, lt, d[fo : fo + size], wirelen, c)
         self.packets += n
         self.bytes += nbytes
         if now > self.now:
@@ -357,6 +371,8 @@ class Tracker:
         self,
         ts: float,
         d: bytes | memoryview,
+        fo: int,
+        size: int,
         wirelen: int,
         ipver: int,
         proto: int,
@@ -392,7 +408,7 @@ class Tracker:
         else:
             c = self._udp(p, ts, wirelen)
         if self.packet_sink is not None:
-            self.packet_sink(ts, 1, d, wirelen, c)
+            self.packet_sink(ts, 1, d[fo : fo + size], wirelen, c)
 
     def _count_packet(self, ts: float, wirelen: int) -> None:
         self.packets += 1

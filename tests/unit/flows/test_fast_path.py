@@ -14,6 +14,7 @@ from netwatch.capture.pcapfile import open_capture_file
 from netwatch.flows.conn import Conn
 from netwatch.flows.tracker import Tracker
 from netwatch.flows.view import view
+from netwatch.model.frames import FrameBlock
 from tests.util import build
 from tests.util.corpus import CORPUS
 
@@ -21,11 +22,18 @@ C, S = "198.18.0.1", "198.18.0.2"
 CAPTURES = sorted(p.name for p in CORPUS.glob("*.pcap*")) if CORPUS.is_dir() else []
 
 
-def _records(packets: list[tuple[float, int, bytes, int]], fast: bool) -> list[str]:
+def _records(packets: list[tuple[float, int, bytes, int]], fast: bool | str) -> list[str]:
+    """``fast``: True (tuple batches), "block" (frames inside a larger shared buffer, as
+    the file reader and the ring hand them over), False (the general path only)."""
     done: list[Conn] = []
     tr = Tracker(on_finish=done.append)
-    for p in packets:
-        if fast:
+    for i, p in enumerate(packets):
+        if fast == "block":
+            ts, lt, d, w = p
+            pad = i % 7  # frames at varied offsets, with other bytes after them
+            buf = b"\xee" * pad + d + b"\x45\x00\xff" * 3
+            tr.packets_batch(FrameBlock([(ts, lt, buf, pad, len(d), w)]))
+        elif fast:
             tr.packets_batch([p])
         else:
             tr.packet(*p)
@@ -43,7 +51,9 @@ def _read(path: Path) -> list[tuple[float, int, bytes, int]]:
 @pytest.mark.parametrize("name", CAPTURES)
 def test_fast_path_equals_general_path_on_the_corpus(name: str) -> None:
     packets = _read(CORPUS / name)
-    assert _records(packets, fast=True) == _records(packets, fast=False)
+    general = _records(packets, fast=False)
+    assert _records(packets, fast=True) == general
+    assert _records(packets, fast="block") == general
 
 
 def _http_keepalive(reorder: bool) -> list[tuple[float, int, bytes, int]]:
@@ -107,6 +117,7 @@ def test_http_bodies_are_skipped_not_fed_and_still_counted(
     fast = _records(packets, fast=True)
     fed_fast, fed[:] = len(fed), []
     assert fast == _records(packets, fast=False)
+    assert fast == _records(packets, fast="block")
     assert fed_fast < len(fed) - 4  # the in-order body segments were passed by
     (rec,) = (json.loads(r) for r in fast)
     reqs = rec["app"]["http"]["requests"]
