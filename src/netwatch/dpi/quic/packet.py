@@ -127,10 +127,14 @@ def _truncated(what: str) -> MalformedError:
     return MalformedError(PROTOCOL, f"{what}: truncated")
 
 
-def _long(buf: Buffer, grease_ok: bool) -> Packet:
+_INITIAL = PacketType.INITIAL
+_RETRY = PacketType.RETRY
+
+
+def _long(data: bytes, start: int, end: int, grease_ok: bool) -> tuple[Packet, int]:
+    """The long-header packet at ``data[start]`` and the offset after it."""
     # Index arithmetic on locals rather than Buffer calls: every datagram of a flow's
     # handshake comes through here (speed). Each field is bounds-checked as it is read.
-    data, start, end = buf.data, buf.pos, buf.end
     if start + 6 > end:
         raise _truncated("version" if start + 5 > end else "dcid length")
     first = data[start]
@@ -157,31 +161,28 @@ def _long(buf: Buffer, grease_ok: bool) -> Packet:
         if rest % 4 or rest == 0:
             raise MalformedError(PROTOCOL, "version negotiation: bad version list")
         versions = tuple(int.from_bytes(data[i : i + 4], "big") for i in range(pos, end, 4))
-        buf.pos = end
         return Packet(
             PacketType.VERSION_NEGOTIATION, True, first, version, dcid, scid,
             data[start:end], end - start, supported_versions=versions,
-        )  # fmt: skip
+        ), end  # fmt: skip
     if known is None or known.salt is None:
         # Only the invariants are known: the packet runs to the end of the datagram.
-        buf.pos = end
         return Packet(
             PacketType.UNKNOWN, True, first, version, dcid, scid,
             data[start:end], end - start,
-        )  # fmt: skip
+        ), end  # fmt: skip
     if not first & 0x40 and not grease_ok:
         raise MalformedError(PROTOCOL, "long header: fixed bit is 0")
     ptype = known.long_types[(first >> 4) & 0x03]
-    if ptype == PacketType.RETRY:
+    if ptype is _RETRY:
         if end - pos < RETRY_TAG_LEN:
             raise MalformedError(PROTOCOL, "retry: shorter than its integrity tag")
-        buf.pos = end
         return Packet(
             ptype, True, first, version, dcid, scid,
             data[start:end], end - start, token=data[pos : end - RETRY_TAG_LEN],
-        )  # fmt: skip
+        ), end  # fmt: skip
     token = b""
-    if ptype == PacketType.INITIAL:
+    if ptype is _INITIAL:
         token_len, pos = read_varint(data, pos, end, "token length")
         if pos + token_len > end:
             raise _truncated("token")
@@ -193,19 +194,17 @@ def _long(buf: Buffer, grease_ok: bool) -> Packet:
         raise MalformedError(PROTOCOL, f"length {length} runs past the datagram")
     if length < 1 + 16:  # at least a packet number byte and the AEAD tag
         raise MalformedError(PROTOCOL, f"length {length} too short for a packet")
-    buf.pos = stop
     return Packet(
-        ptype, True, first, version, dcid, scid, data[start:stop], pos - start, token=token
-    )
+        ptype, True, first, version, dcid, scid, data[start:stop], pos - start, token
+    ), stop
 
 
-def _short(buf: Buffer, grease_ok: bool) -> Packet:
-    start = buf.pos
-    first = buf.u8("first byte")
+def _short(data: bytes, start: int, end: int, grease_ok: bool) -> tuple[Packet, int]:
+    """The short-header packet at ``data[start]`` (``start < end``): the rest of ``data``."""
+    first = data[start]
     if not first & 0x40 and not grease_ok:
         raise MalformedError(PROTOCOL, "short header: fixed bit is 0")
-    buf.pos = buf.end
-    return Packet(PacketType.ONE_RTT, False, first, 0, b"", b"", buf.data[start:], 1)
+    return Packet(PacketType.ONE_RTT, False, first, 0, b"", b"", data[start:], 1), end
 
 
 def parse_packet(buf: Buffer, grease_ok: bool = False) -> Packet:
@@ -216,9 +215,9 @@ def parse_packet(buf: Buffer, grease_ok: bool = False) -> Packet:
     """
     if buf.eof():
         raise MalformedError(PROTOCOL, "empty datagram")
-    if buf.data[buf.pos] & 0x80:
-        return _long(buf, grease_ok)
-    return _short(buf, grease_ok)
+    read = _long if buf.data[buf.pos] & 0x80 else _short
+    pkt, buf.pos = read(buf.data, buf.pos, buf.end, grease_ok)
+    return pkt
 
 
 def split_datagram(datagram: bytes, grease_ok: bool = False) -> tuple[list[Packet], bytes]:
@@ -228,25 +227,33 @@ def split_datagram(datagram: bytes, grease_ok: bool = False) -> tuple[list[Packe
     not parse, or has another DCID than the first (§12.2: a receiver drops those), ends
     the list; its bytes are the returned rest.
     """
-    buf = Buffer(datagram)
-    first = parse_packet(buf, grease_ok)
+    # parse_packet's work on plain offsets, without a Buffer (two to four calls per
+    # datagram of every QUIC handshake).
+    end = len(datagram)
+    if not end:
+        raise MalformedError(PROTOCOL, "empty datagram")
+    first, pos = (_long if datagram[0] & 0x80 else _short)(datagram, 0, end, grease_ok)
     packets = [first]
-    while not buf.eof():
-        mark = buf.pos
-        if not datagram[mark]:
+    while pos < end:
+        lead = datagram[pos]
+        if not lead:
             # A zero byte cannot start a packet here (fixed bit clear, no long header):
             # padding after the last packet, the usual case. Said without raising.
-            return packets, datagram[mark:]
+            return packets, datagram[pos:]
         try:
             # A greased (RFC 9287) fixed bit is taken on a later packet only for a long
             # header (its version and DCID vouch for it): a "short header" with the bit
             # clear after a packet is far more often padding or junk.
-            pkt = parse_packet(buf, grease_ok and bool(datagram[mark] & 0x80))
+            if lead & 0x80:
+                pkt, after = _long(datagram, pos, end, grease_ok)
+            else:
+                pkt, after = _short(datagram, pos, end, False)
         except MalformedError:
-            return packets, datagram[mark:]
+            return packets, datagram[pos:]
         if (pkt.long_header and pkt.dcid != first.dcid) or not any(pkt.data):
-            return packets, datagram[mark:]  # another connection's packet, or zero padding
+            return packets, datagram[pos:]  # another connection's packet, or zero padding
         packets.append(pkt)
+        pos = after
     return packets, b""
 
 
