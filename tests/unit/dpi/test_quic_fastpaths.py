@@ -17,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netwatch.dpi.quic.crypto import SAMPLE_LEN, PacketProtection
-from netwatch.dpi.quic.frames import CryptoFrame, PingFrame, _ack, _close, parse_initial_frames
+from netwatch.dpi.quic.frames import (
+    AckFrame,
+    CryptoFrame,
+    PingFrame,
+    _close,
+    parse_initial_frames,
+)
 from netwatch.dpi.quic.packet import (
     MAX_CID_LEN,
     RETRY_TAG_LEN,
@@ -111,6 +117,25 @@ def model_pairs(data: bytes) -> list[tuple[int, bytes]]:
     return pairs
 
 
+def model_ack(buf: Buffer, ecn: bool) -> AckFrame:
+    """The Buffer-based ACK frame reader (RFC 9000 §19.3)."""
+    largest = buf.varint("ack largest")
+    buf.varint("ack delay")
+    count = buf.varint("ack range count")
+    first = buf.varint("ack first range")
+    if first > largest:
+        raise MalformedError("QUIC", "ack: first range below packet 0")
+    if count > (buf.end - buf.pos) // 2:
+        raise MalformedError("QUIC", "ack: more ranges than bytes")
+    for _ in range(count):
+        buf.varint("ack gap")
+        buf.varint("ack range")
+    if ecn:
+        for _ in range(3):
+            buf.varint("ack ecn count")
+    return AckFrame(largest)
+
+
 def model_frames(payload: bytes) -> list[Any]:
     """The Buffer-based Initial frame loop (RFC 9000 §12.4, §19)."""
     if not payload:
@@ -125,7 +150,7 @@ def model_frames(payload: bytes) -> list[Any]:
         elif ftype == 0x01:
             frames.append(PingFrame())
         elif ftype in (0x02, 0x03):
-            frames.append(_ack(buf, ftype == 0x03))
+            frames.append(model_ack(buf, ftype == 0x03))
         elif ftype == 0x06:
             offset = buf.varint("crypto offset")
             data = buf.take(buf.varint("crypto length"), "crypto data")

@@ -120,22 +120,27 @@ _PING = PingFrame()  # immutable and field-less: one instance serves every PING
 _NON_ZERO = re.compile(rb"[^\x00]")
 
 
-def _ack(buf: Buffer, ecn: bool) -> AckFrame:
-    largest = buf.varint("ack largest")
-    buf.varint("ack delay")
-    count = buf.varint("ack range count")
-    first = buf.varint("ack first range")
+def _ack(data: bytes, pos: int, end: int, ecn: bool) -> tuple[AckFrame, int]:
+    """The ACK frame whose fields start at ``data[pos]``, and the offset after it.
+
+    Offsets and :func:`read_varint` rather than a :class:`Buffer` (nearly every Initial
+    carries an ACK): four to ten varints each.
+    """
+    largest, pos = read_varint(data, pos, end, "ack largest")
+    _, pos = read_varint(data, pos, end, "ack delay")
+    count, pos = read_varint(data, pos, end, "ack range count")
+    first, pos = read_varint(data, pos, end, "ack first range")
     if first > largest:
         raise MalformedError(PROTOCOL, "ack: first range below packet 0")
-    if count > (buf.end - buf.pos) // 2:
+    if count > (end - pos) // 2:
         raise MalformedError(PROTOCOL, "ack: more ranges than bytes")
     for _ in range(count):
-        buf.varint("ack gap")
-        buf.varint("ack range")
+        _, pos = read_varint(data, pos, end, "ack gap")
+        _, pos = read_varint(data, pos, end, "ack range")
     if ecn:
         for _ in range(3):
-            buf.varint("ack ecn count")
-    return AckFrame(largest)
+            _, pos = read_varint(data, pos, end, "ack ecn count")
+    return AckFrame(largest), pos
 
 
 def _close(buf: Buffer, application: bool) -> CloseFrame:
@@ -169,8 +174,9 @@ def parse_initial_frames(payload: bytes) -> list[InitialFrame]:
             buf.pos = found.start() if found is not None else end
         elif ftype == PING:
             frames.append(_PING)
-        elif ftype in (ACK, ACK_ECN):
-            frames.append(_ack(buf, ftype == ACK_ECN))
+        elif ftype == ACK or ftype == ACK_ECN:
+            ack, buf.pos = _ack(payload, buf.pos, end, ftype == ACK_ECN)
+            frames.append(ack)
         elif ftype == CRYPTO:
             offset, pos = read_varint(payload, buf.pos, end, "crypto offset")
             size, pos = read_varint(payload, pos, end, "crypto length")
