@@ -268,8 +268,8 @@ def resolved_names(msg: Message, ts: float) -> list[NameResolved]:
 
 
 def _event(ts: float, name: str, found: list[tuple[str, int]]) -> NameResolved:
-    unique = tuple(dict.fromkeys(a for a, _ in found))
-    return NameResolved(ts=ts, name=name, addresses=unique, ttl=min(t for _, t in found))
+    unique = tuple(dict.fromkeys([a for a, _ in found]))
+    return NameResolved(ts=ts, name=name, addresses=unique, ttl=min([t for _, t in found]))
 
 
 # -- detection ---------------------------------------------------------------------------
