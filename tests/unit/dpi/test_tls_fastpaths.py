@@ -420,3 +420,14 @@ def test_memo_is_bounded_and_takes_any_hello(monkeypatch: pytest.MonkeyPatch) ->
     assert fp.client_fingerprints(listed) == (fp.ja3(ch)[1], fp.ja4(ch))
     fp.clear_memos()
     assert not fp._CLIENT_MEMO and not fp._SERVER_MEMO
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.integers(0, 0xFFFF), st.sampled_from(range(0x0A0A, 0xFAFB, 0x1010)))))
+def test_no_grease_is_the_filter(values: list[int]) -> None:
+    from netwatch.dpi.tls.fingerprints import _no_grease
+    from netwatch.dpi.tls.hello import is_grease
+
+    want = [v for v in values if not is_grease(v)]
+    assert list(_no_grease(values)) == want
+    assert list(_no_grease(tuple(values))) == want

@@ -92,7 +92,7 @@ def _dash(values: tuple[int, ...] | list[int]) -> str:
     return "-".join(map(_DECIMAL.__getitem__, values))
 
 
-def _hex4(values: list[int]) -> str:
+def _hex4(values: tuple[int, ...] | list[int]) -> str:
     """``0a0a,1301,...``: each value as 4 lowercase hex digits, comma-joined (JA4)."""
     return ",".join(map(_HEX4.__getitem__, values))
 
@@ -102,13 +102,26 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode("ascii"), usedforsecurity=False).hexdigest()
 
 
+def _no_grease(values: tuple[int, ...] | list[int]) -> tuple[int, ...] | list[int]:
+    """``values`` without GREASE entries, in order: ``values`` itself when it holds none
+    (every stack's lists but Chromium's), found by one C-level set test instead of a
+    Python-level filter."""
+    if _GREASE.isdisjoint(values):
+        return values
+    return [v for v in values if v not in _GREASE]
+
+
 def ja3_string(ch: ClientHello) -> str:
+    return _ja3_string(ch, [t for t, _ in ch.extensions])
+
+
+def _ja3_string(ch: ClientHello, ext_types: list[int]) -> str:
     return ",".join(
         (
             str(ch.legacy_version),
-            _dash([c for c in ch.cipher_suites if c not in _GREASE]),
-            _dash([t for t, _ in ch.extensions if t not in _GREASE]),
-            _dash([g for g in ch.supported_groups if g not in _GREASE]),
+            _dash(_no_grease(ch.cipher_suites)),
+            _dash(_no_grease(ext_types)),
+            _dash(_no_grease(ch.supported_groups)),
             _dash(ch.ec_point_formats),
         )
     )
@@ -155,11 +168,13 @@ def _ja4_version(ch: ClientHello) -> str:
     return JA4_VERSIONS.get(version, "00")
 
 
-def _ja4_parts(ch: ClientHello, transport: str) -> tuple[str, str, str]:
+def _ja4_parts(
+    ch: ClientHello, transport: str, ext_types: list[int] | None = None
+) -> tuple[str, str, str]:
     if transport not in JA4_TRANSPORTS:
         raise ValueError(f"JA4 transport must be one of {JA4_TRANSPORTS}, not {transport!r}")
-    ciphers = [c for c in ch.cipher_suites if c not in _GREASE]
-    exts = [t for t, _ in ch.extensions if t not in _GREASE]
+    ciphers = _no_grease(ch.cipher_suites)
+    exts = _no_grease([t for t, _ in ch.extensions] if ext_types is None else ext_types)
     a = (
         transport
         + _ja4_version(ch)
@@ -168,10 +183,9 @@ def _ja4_parts(ch: ClientHello, transport: str) -> tuple[str, str, str]:
         + f"{min(len(exts), 99):02d}"
         + _alpn_chars(ch)
     )
-    ciphers.sort()
-    b = _hex4(ciphers)
+    b = _hex4(sorted(ciphers))
     c = _hex4(sorted([t for t in exts if t != EXT_SERVER_NAME and t != EXT_ALPN]))
-    sigalgs = [s for s in ch.signature_algorithms if s not in _GREASE]
+    sigalgs = _no_grease(ch.signature_algorithms)
     if sigalgs:
         c += "_" + _hex4(sigalgs)
     return a, b, c
@@ -208,11 +222,12 @@ _SERVER_MEMO: dict[tuple[object, ...], str] = {}
 def client_fingerprints(ch: ClientHello, transport: str = "t") -> tuple[str, str]:
     """``(ja3(ch)[1], ja4(ch, transport))``: the JA3 md5 and the JA4 of a ClientHello."""
     alpn = ch.alpn
+    ext_types = [t for t, _ in ch.extensions]
     key = (
         transport,
         ch.legacy_version,
         ch.cipher_suites,
-        tuple([t for t, _ in ch.extensions]),
+        tuple(ext_types),
         ch.supported_groups,
         ch.ec_point_formats,
         ch.supported_versions,
@@ -224,7 +239,9 @@ def client_fingerprints(ch: ClientHello, transport: str = "t") -> tuple[str, str
     except TypeError:  # a hand-built hello with a list field: not memoised
         return ja3(ch)[1], ja4(ch, transport)
     if found is None:
-        found = (ja3(ch)[1], ja4(ch, transport))
+        # ja3(ch)[1], ja4(ch, transport), sharing the extension types.
+        a, b, c = _ja4_parts(ch, transport, ext_types)
+        found = (_md5(_ja3_string(ch, ext_types)), f"{a}_{_sha12(b)}_{_sha12(c)}")
         if len(_CLIENT_MEMO) >= MEMO_MAX:
             _CLIENT_MEMO.clear()
         _CLIENT_MEMO[key] = found
