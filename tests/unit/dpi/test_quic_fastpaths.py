@@ -403,3 +403,16 @@ def test_varint_value_like_the_model(value: bytes) -> None:
         return n
 
     assert _outcome(lambda: _varint_value(value, "max_idle_timeout")) == _outcome(model)
+
+
+@FUZZ
+@given(st.binary(max_size=64))
+def test_u32_list_like_the_model(value: bytes) -> None:
+    from netwatch.dpi.quic.transport_params import _u32_list
+
+    def model() -> tuple[int, ...]:
+        if len(value) % 4:
+            raise MalformedError("QUIC", "version_information: length not a multiple of 4")
+        return tuple(int.from_bytes(value[i : i + 4], "big") for i in range(0, len(value), 4))
+
+    assert _outcome(lambda: _u32_list(value, "version_information")) == _outcome(model)
