@@ -42,12 +42,18 @@ from netwatch.model.frames import FrameBlock
 from netwatch.reassembly.stream import StreamReassembler
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
-# Ethernet type, then IPv4 (vihl, total length, flags+fragment, protocol, addresses), then
-# the transport's first 14 bytes: TCP ports/seq/ack/offset/flags/window; for UDP only the
-# ports are used (they sit at the same place).
-_ETH_IP4_L4 = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH").unpack_from
+# Ethernet type, then IPv4 (vihl, total length, flags+fragment, protocol), the addresses and
+# the ports as one ``bytes``, then TCP's seq/ack/offset/flags/window (for UDP, the length
+# field sits where TCP's seq does).
+_ETH_IP4_L4 = struct.Struct("!12xHBxH2xHxB2x12sIIBBH").unpack_from
 # Ethernet type, then IPv6 (payload length, next header, addresses), then as above.
-_ETH_IP6_L4 = struct.Struct("!12xH4xHBx16s16sHHIIBBH").unpack_from
+_ETH_IP6_L4 = struct.Struct("!12xH4xHBx36sIIBBH").unpack_from
+#: ... where the addresses and ports come as one ``bytes`` (the hot-row key), split by these.
+_ADDRS4 = struct.Struct("!4s4sHH").unpack
+_ADDRS6 = struct.Struct("!16s16sHH").unpack
+#: Rows found by their wire addresses and ports, without building the canonical key: at
+#: most this many (cleared when full), so memory per connection does not grow.
+HOT_ROWS = 8192
 MOD, HALF = 1 << 32, 1 << 31
 #: Without a measured RTT, a segment below the highest sequence that arrives within this
 #: many seconds of it is out-of-order rather than retransmitted (Wireshark uses 3 ms too).
@@ -92,6 +98,10 @@ class Tracker:
         #: still waiting, a late packet): the recorder's packet store. Off by default.
         self.packet_sink: PacketSink | None = None
         self.table: dict[tuple[Any, ...], Conn] = {}
+        #: the fast path's recently seen rows by wire addresses and ports, per direction
+        #: (a finished row is recognised by ``closed`` and looked up afresh)
+        self._hot_tcp: dict[bytes, tuple[Conn, int]] = {}
+        self._hot_udp: dict[bytes, tuple[Conn, int]] = {}
         self.closed: deque[Conn] = deque(maxlen=history)
         self.local_addrs: frozenset[bytes] = frozenset()
         self.frags = FragmentReassembler()
@@ -137,9 +147,10 @@ class Tracker:
         ring) is read in place: headers at their offsets in the shared buffer, a frame's
         own slice made only for the general path and the packet sink.
         """
-        table = self.table
         slow = self.packet
         plain = self._plain
+        hot_tcp = self._hot_tcp
+        hot_udp = self._hot_udp
         e4 = _ETH_IP4_L4
         e6 = _ETH_IP6_L4
         health = self._health
@@ -147,6 +158,7 @@ class Tracker:
         done = DPI_DONE
         n = nbytes = 0
         now = self.now
+        c: Conn | None
         if type(batch) is FrameBlock:
             frames = batch.frames
         else:
@@ -157,23 +169,19 @@ class Tracker:
                 now = self.now
                 continue
             if d[fo + 12] == 8:
-                et, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags, win = (
-                    e4(d, fo)
-                )
+                et, vihl, total, frag, proto, k, seq, ack, doff, flags, win = e4(d, fo)
                 if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF:
                     slow(ts, lt, d[fo : fo + size], wirelen)
                     now = self.now
                     continue
-                ipv = 4
                 l4 = fo + 34
                 end = fo + 14 + total
             elif d[fo + 12] == 0x86 and size >= 74 and d[fo + 14] >> 4 == 6:
-                et, plen6, proto, src, dst, sport, dport, seq, ack, doff, flags, win = e6(d, fo)
+                et, plen6, proto, k, seq, ack, doff, flags, win = e6(d, fo)
                 if et != 0x86DD:
                     slow(ts, lt, d[fo : fo + size], wirelen)
                     now = self.now
                     continue
-                ipv = 6
                 l4 = fo + 54
                 end = fo + 54 + plen6
             else:
@@ -194,60 +202,26 @@ class Tracker:
                     continue
                 poff = l4 + hl
                 if flags & 7:  # FIN, SYN or RST: the state may change
-                    plain(
-                        ts,
-                        d,
-                        fo,
-                        size,
-                        wirelen,
-                        ipv,
-                        6,
-                        src,
-                        dst,
-                        sport,
-                        dport,
-                        seq,
-                        ack,
-                        flags,
-                        win,
-                        poff,
-                        end,
-                    )
+                    plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                     now = self.now
                     continue
-                low = src < dst or (src == dst and sport <= dport)
-                if low:
-                    c = table.get((6, src, sport, dst, dport, None))
+                hit = hot_tcp.get(k)
+                if hit is not None and not hit[0].closed:
+                    c, di = hit
                 else:
-                    c = table.get((6, dst, dport, src, sport, None))
-                if c is None or c.state == _SYN_RECV:  # (an ACK may open it)
-                    plain(
-                        ts,
-                        d,
-                        fo,
-                        size,
-                        wirelen,
-                        ipv,
-                        6,
-                        src,
-                        dst,
-                        sport,
-                        dport,
-                        seq,
-                        ack,
-                        flags,
-                        win,
-                        poff,
-                        end,
-                    )
+                    c, di = self._hot_miss(hot_tcp, 6, k)
+                    if c is None:
+                        plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
+                        now = self.now
+                        continue
+                if c.state == _SYN_RECV:  # (an ACK may open it)
+                    plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                     now = self.now
                     continue
-                if low == c.clow:  # sent by the originator
+                if di == 0:  # sent by the originator
                     h, o = c.h0, c.h1
-                    di = 0
                 else:
                     h, o = c.h1, c.h0
-                    di = 1
                 assert h is not None and o is not None  # TCP rows always have both halves
                 plen = end - poff
                 if plen > 0 and c.dpi != done:
@@ -255,25 +229,7 @@ class Tracker:
                     # needs just counted (a body of known length) stay here, in order.
                     r = h.reasm
                     if r is None or r.skip < plen or r.next_seq != seq or r.pending:
-                        plain(
-                            ts,
-                            d,
-                            fo,
-                            size,
-                            wirelen,
-                            ipv,
-                            6,
-                            src,
-                            dst,
-                            sport,
-                            dport,
-                            seq,
-                            ack,
-                            flags,
-                            win,
-                            poff,
-                            end,
-                        )
+                        plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                         now = self.now
                         continue
                     r.next_seq = (seq + plen) % MOD
@@ -289,7 +245,7 @@ class Tracker:
                     c.by1 += wirelen
                 c.last = ts
                 if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
-                    self._tcp_state_only(c, o, src, sport, ack, flags)
+                    self._tcp_state_only(c, o, di, ack, flags)
                 bit = (_BIT_D if plen > 0 else _BIT_A) << di
                 if not c.hist & bit:
                     add_history(c, "d" if plen > 0 else "a", di)
@@ -306,39 +262,21 @@ class Tracker:
                 else:
                     health(c, h, di, seq, aw, flags, plen, ts)
             elif proto == 17:
-                low = src < dst or (src == dst and sport <= dport)
-                if low:
-                    c = table.get((17, src, sport, dst, dport, None))
+                hit = hot_udp.get(k)
+                if hit is not None and not hit[0].closed:
+                    c, di = hit
                 else:
-                    c = table.get((17, dst, dport, src, sport, None))
+                    c, di = self._hot_miss(hot_udp, 17, k)
                 if c is None or c.dpi != done:
                     if end - l4 < 8:
                         slow(ts, lt, d[fo : fo + size], wirelen)
                     else:
                         ulen = seq >> 16  # (the UDP length field sits where TCP's seq does)
                         pend = min(end, l4 + ulen) if ulen >= 8 else end
-                        plain(
-                            ts,
-                            d,
-                            fo,
-                            size,
-                            wirelen,
-                            ipv,
-                            17,
-                            src,
-                            dst,
-                            sport,
-                            dport,
-                            0,
-                            0,
-                            0,
-                            0,
-                            l4 + 8,
-                            pend,
-                        )
+                        plain(ts, d, fo, size, wirelen, 17, k, 0, 0, 0, 0, l4 + 8, pend)
                     now = self.now
                     continue
-                if low == c.clow:
+                if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen
                     if not c.hist & _BIT_D:
@@ -374,12 +312,8 @@ class Tracker:
         fo: int,
         size: int,
         wirelen: int,
-        ipver: int,
         proto: int,
-        src: bytes,
-        dst: bytes,
-        sport: int,
-        dport: int,
+        k: bytes,
         seq: int,
         ack: int,
         flags: int,
@@ -388,16 +322,14 @@ class Tracker:
         end: int,
     ) -> None:
         """The general path for an Ethernet/IPv4-or-IPv6/TCP-or-UDP packet whose headers the
-        fast path has already read and checked as the decoder would: ``packet()`` without
-        decoding again (measured: decoding was about half of the general path's cost)."""
+        fast path has already read and checked as the decoder would (``k``: its addresses
+        and ports as on the wire): ``packet()`` without decoding again (measured: decoding
+        was about half of the general path's cost)."""
         self._count_packet(ts, wirelen)
         p = Packet()
-        p.ipver = ipver
+        p.ipver = 4 if len(k) == 12 else 6
         p.proto = proto
-        p.src = src
-        p.dst = dst
-        p.sport = sport
-        p.dport = dport
+        p.src, p.dst, p.sport, p.dport = (_ADDRS4 if len(k) == 12 else _ADDRS6)(k)
         p.payload = d[poff:end]
         if proto == 6:
             p.seq = seq
@@ -409,6 +341,25 @@ class Tracker:
             c = self._udp(p, ts, wirelen)
         if self.packet_sink is not None:
             self.packet_sink(ts, 1, d[fo : fo + size], wirelen, c)
+
+    def _hot_miss(
+        self, hot: dict[bytes, tuple[Conn, int]], proto: int, k: bytes
+    ) -> tuple[Conn | None, int]:
+        """The row of a plain packet whose addresses and ports ``k`` are not among the hot
+        rows: looked up by its canonical key, and remembered with the packet's direction."""
+        src, dst, sport, dport = (_ADDRS4 if len(k) == 12 else _ADDRS6)(k)
+        low = src < dst or (src == dst and sport <= dport)
+        if low:
+            c = self.table.get((proto, src, sport, dst, dport, None))
+        else:
+            c = self.table.get((proto, dst, dport, src, sport, None))
+        if c is None:
+            return None, 0
+        di = 0 if low == c.clow else 1
+        if len(hot) >= HOT_ROWS:
+            hot.clear()
+        hot[k] = (c, di)
+        return c, di
 
     def _count_packet(self, ts: float, wirelen: int) -> None:
         self.packets += 1
@@ -689,13 +640,11 @@ class Tracker:
                 c.dup_acks += 1
         h.last_aw = aw
 
-    def _tcp_state_only(
-        self, c: Conn, o: TcpHalf, src: bytes, sport: int, ack: int, flags: int
-    ) -> None:
+    @staticmethod
+    def _tcp_state_only(c: Conn, o: TcpHalf, d: int, ack: int, flags: int) -> None:
         """A plain ACK on a half-closed connection: does it acknowledge the peer's FIN?"""
         if not flags & ACK or o.fin_ack is None or (ack - o.fin_ack) % MOD >= HALF:
             return
-        d = 0 if (src == c.c_addr and sport == c.c_port) else 1
         direction = tcpstate.OUT if (d == 0) == c.local_is_client else tcpstate.IN
         c.state = tcpstate.TRANSITIONS.get((c.state, direction, "AF"), c.state)
 
