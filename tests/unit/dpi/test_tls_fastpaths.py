@@ -431,3 +431,15 @@ def test_no_grease_is_the_filter(values: list[int]) -> None:
     want = [v for v in values if not is_grease(v)]
     assert list(_no_grease(values)) == want
     assert list(_no_grease(tuple(values))) == want
+
+
+def test_x509_is_imported_on_the_first_certificate_only() -> None:
+    """TLS 1.3 and QUIC never show a certificate: their analyzers leave X.509 unloaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, netwatch.dpi.tls.analyzer, netwatch.dpi.quic.analyzer\n"
+        "assert 'cryptography.x509' not in sys.modules, 'x509 imported early'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -26,12 +26,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
+from typing import TYPE_CHECKING, Any
 
 from netwatch.dpi.tls.reader import Reader
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# ``cryptography.x509`` (~30 ms to import) is imported by the functions that read a
+# certificate, on the first one: TLS 1.3 sends its certificates encrypted, so a capture
+# of TLS 1.3 (and QUIC) alone never needs it.
 
 #: X.520 attribute short names, by dotted OID (rules as data).
 ATTRIBUTE_NAMES: dict[str, str] = {
@@ -115,6 +119,9 @@ def _serial_hex(serial: int) -> str:
 
 
 def _san(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
     try:
         ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     except x509.ExtensionNotFound:
@@ -156,6 +163,8 @@ def clear_summary_cache() -> None:
 
 
 def _describe(der: bytes, digest: str) -> CertInfo:
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     return CertInfo(
         subject=format_name(cert.subject),
