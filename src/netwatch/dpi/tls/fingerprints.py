@@ -213,8 +213,10 @@ def ja4(ch: ClientHello, transport: str = "t") -> str:
 # that randomises GREASE values or extension order per connection (Chromium) misses, at
 # the price of the key. The memo is emptied whole when full (no eviction bookkeeping).
 
-#: Entries each memo holds before it is emptied.
-MEMO_MAX = 4096
+#: Entries each memo holds before it is emptied: a client entry keeps ~0.6-2 KB alive
+#: (its key's lists), so a full memo stays near 1-2 MB; networks show far fewer
+#: distinct stacks than this, Chromium's ever-new orders aside.
+MEMO_MAX = 1024
 _CLIENT_MEMO: dict[tuple[object, ...], tuple[str, str]] = {}
 _SERVER_MEMO: dict[tuple[object, ...], str] = {}
 
