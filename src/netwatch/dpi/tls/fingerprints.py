@@ -209,7 +209,7 @@ def ja4(ch: ClientHello, transport: str = "t") -> str:
 # in random, session id, SNI and key shares, none of which the fingerprints read. The
 # analyzers ask for fingerprints once per flow through these two functions, which key a
 # bounded memo by exactly the fields JA3/JA4 (JA3S) read, so a repeated stack costs one
-# key and one lookup (~1.5 us) instead of the formatting and hashing (~10 us). A stack
+# key and one lookup (~1 us) instead of the formatting and hashing (~10 us). A stack
 # that randomises GREASE values or extension order per connection (Chromium) misses, at
 # the price of the key. The memo is emptied whole when full (no eviction bookkeeping).
 
