@@ -73,7 +73,7 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     p.add_argument("--max-size", metavar="SIZE", help="keep the store under SIZE (10G, 500M)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="live: stop after SECONDS")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=None)
-    from netwatch.store.packets_record import add_arguments as add_packet_arguments
+    from netwatch.store.packets_options import add_arguments as add_packet_arguments
 
     add_packet_arguments(p)  # --packets, --dedup, --sample, --adaptive-sample, --rotate
     p.set_defaults(run=run_record)
