@@ -515,7 +515,8 @@ class Tracker:
     # ------------------------------------------------------------------ TCP
     def _tcp(self, p: Packet, ts: float, wirelen: int) -> Conn | None:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
-        if src < dst or (src == dst and sport <= dport):
+        low = src < dst or (src == dst and sport <= dport)  # this side is the key's first
+        if low:
             key: tuple[Any, ...] = (6, src, sport, dst, dport, p.vlan)
         else:
             key = (6, dst, dport, src, sport, p.vlan)
@@ -543,7 +544,7 @@ class Tracker:
                 client_is_src = self._client_is_src("tcp", sport, dport)
             c = self._new(key, p, client_is_src, ts)
             c.h0, c.h1 = TcpHalf(), TcpHalf()
-        d = 0 if (src == c.c_addr and sport == c.c_port) else 1
+        d = 0 if low == c.clow else 1
         plen = len(p.payload)
         c.last = ts
         if d == 0:
@@ -559,9 +560,11 @@ class Tracker:
         if flags & SYN:
             add_history(c, "h" if flags & ACK else "s", d)
         elif plen:
-            add_history(c, "d", d)
+            if not c.hist & (_BIT_D << d):
+                add_history(c, "d", d)
         elif flags & ACK and not flags & (FIN | RST):
-            add_history(c, "a", d)
+            if not c.hist & (_BIT_A << d):
+                add_history(c, "a", d)
         if flags & FIN:
             add_history(c, "f", d)
         if flags & RST:
