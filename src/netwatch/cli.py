@@ -13,7 +13,6 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def demo_capture() -> Path:
-    return Path(str(resources.files("netwatch").joinpath("data/demo.pcap")))
+    from netwatch import datafiles
+
+    return datafiles.path("demo.pcap")
 
 
 def _monitor(args: argparse.Namespace) -> int:

@@ -18,10 +18,10 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import maxminddb
-from maxminddb.errors import InvalidDatabaseError
+if TYPE_CHECKING:
+    import maxminddb
 
 #: File names looked for in each search directory, in order of preference.
 CITY_NAMES = (
@@ -37,7 +37,14 @@ ASN_NAMES = ("GeoIP2-ISP.mmdb", "GeoLite2-ASN.mmdb", "dbip-asn-lite.mmdb")
 PROBE_RECORDS = 64
 
 Warn = Callable[[str], None]
-_DB_ERRORS = (InvalidDatabaseError, OSError, ValueError, TypeError)
+
+
+def _invalid_database() -> type[Exception]:
+    """maxminddb's error for a corrupt file. The library is imported only when a database
+    is opened: importing it cost ~50 ms of every command's start-up, GeoIP or not."""
+    from maxminddb.errors import InvalidDatabaseError
+
+    return InvalidDatabaseError
 
 
 def default_dirs(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
@@ -86,13 +93,16 @@ class _Database:
     """One open reader with its role (``geo`` or ``asn``)."""
 
     def __init__(self, path: Path) -> None:
+        import maxminddb
+
         self.path = path
-        self.reader = maxminddb.open_database(str(path))
+        self.invalid = _invalid_database()
+        self.reader: maxminddb.Reader = maxminddb.open_database(str(path))
         self.kind = self.reader.metadata().database_type
         low = self.kind.lower()
         self.role = "asn" if ("asn" in low or "isp" in low) else "geo"
         if self.role == "geo" and "city" not in low and "country" not in low:
-            raise InvalidDatabaseError(f"unsupported database type {self.kind!r}")
+            raise self.invalid(f"unsupported database type {self.kind!r}")
         for _ in itertools.islice(self.reader, PROBE_RECORDS):
             pass
 
@@ -164,7 +174,7 @@ class GeoIP:
                 record = db.reader.get(address)
             except ValueError:
                 return out  # not an IP address, or IPv6 asked of an IPv4-only database
-            except InvalidDatabaseError as exc:
+            except db.invalid as exc:
                 self.lookup_errors += 1
                 self._dbs.remove(db)
                 db.close()
@@ -195,7 +205,7 @@ def open_geoip(paths: GeoIPPaths, warn: Warn, dirs: Sequence[Path] | None = None
             opened.append(_Database(path))
         except FileNotFoundError:
             warn(f"GeoIP database {path} not found; running without it")
-        except _DB_ERRORS as exc:
+        except (_invalid_database(), OSError, ValueError, TypeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             warn(f"GeoIP database {path} is unusable ({why}); running without it")
     if not opened:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import gzip
 import threading
-from importlib import resources
+
+from netwatch import datafiles
 
 _LOCK = threading.Lock()
 _TABLE: dict[str, str] | None = None
@@ -47,7 +48,7 @@ def _table() -> dict[str, str]:
     if _TABLE is None:
         with _LOCK:
             if _TABLE is None:
-                raw = resources.files("netwatch").joinpath("data/oui.tsv.gz").read_bytes()
+                raw = datafiles.read_bytes("oui.tsv.gz")
                 _TABLE = parse_table(gzip.decompress(raw).decode("utf-8"))
     return _TABLE
 
