@@ -135,14 +135,7 @@ class HTTPAnalyzer(AnalyzerBase):
             return
         if mode is not Mode.LENGTH and mode is not Mode.CHUNK_DATA:
             return  # (cannot happen: nothing else is skippable)
-        step = min(length, side.remaining)
-        side.remaining -= step
-        self._count(direction, side, step)
-        if side.remaining == 0:
-            if mode is Mode.CHUNK_DATA:
-                side.mode = Mode.CHUNK_END
-            else:
-                self._message_done(direction, side)
+        self._body(direction, side, min(length, side.remaining))
 
     @property
     def finished(self) -> bool:
@@ -233,13 +226,7 @@ class HTTPAnalyzer(AnalyzerBase):
                 step = self._head(direction, side, buf, pos)
             elif mode in (Mode.LENGTH, Mode.CHUNK_DATA):
                 step = min(side.remaining, len(buf) - pos)
-                side.remaining -= step
-                self._count(direction, side, step)
-                if side.remaining == 0:
-                    if mode is Mode.CHUNK_DATA:
-                        side.mode = Mode.CHUNK_END
-                    else:
-                        self._message_done(direction, side)
+                self._body(direction, side, step)
             elif mode is Mode.CHUNK_SIZE:
                 step = self._chunk_size(side, buf, pos)
             elif mode is Mode.CHUNK_END:
@@ -341,6 +328,17 @@ class HTTPAnalyzer(AnalyzerBase):
         if client.mode is Mode.PAUSED and client.txn is txn:  # the switch was refused
             client.mode = Mode.HEAD
             self._run(Dir.CLIENT)
+
+    def _body(self, direction: Dir, side: _Side, n: int) -> None:
+        """``n`` bytes of the current body (LENGTH or CHUNK_DATA) went by, fed or skipped:
+        counted; at the body's end (or the chunk's), the next mode."""
+        side.remaining -= n
+        self._count(direction, side, n)
+        if side.remaining == 0:
+            if side.mode is Mode.CHUNK_DATA:
+                side.mode = Mode.CHUNK_END
+            else:
+                self._message_done(direction, side)
 
     def _message_done(self, direction: Dir, side: _Side) -> None:
         side.mode = Mode.HEAD
