@@ -224,17 +224,24 @@ class Tracker:
                     h, o = c.h1, c.h0
                 assert h is not None and o is not None  # TCP rows always have both halves
                 plen = end - poff
+                inspected = None
                 if plen > 0 and c.dpi != done:
-                    # An analyzer is attached (or detection pending): only bytes it said it
-                    # needs just counted (a body of known length) stay here, in order.
+                    # An analyzer is attached (or detection pending): in-order bytes stay
+                    # here, only counted if it said so (a body of known length), else fed
+                    # below; anything out of order goes to the reassembler.
                     r = h.reasm
-                    if r is None or r.skip < plen or r.next_seq != seq or r.pending:
+                    if r is None and (h.isn is None or (h.isn + 1) % MOD == seq):
+                        r = h.reasm = StreamReassembler(seq)  # the direction's first bytes
+                    if r is None or r.next_seq != seq or r.pending:
                         plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                         now = self.now
                         continue
                     r.next_seq = (seq + plen) % MOD
-                    r.skip -= plen
-                    r.skipped += plen
+                    if r.skip >= plen:
+                        r.skip -= plen
+                        r.skipped += plen
+                    else:
+                        inspected = r
                 if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen
@@ -261,6 +268,8 @@ class Tracker:
                     h.last_aw = aw
                 else:
                     health(c, h, di, seq, aw, flags, plen, ts)
+                if inspected is not None:
+                    self._inspect(c, di, inspected, d[poff:end], ts)
             elif proto == 17:
                 hit = hot_udp.get(k)
                 if hit is not None and not hit[0].closed:
@@ -360,6 +369,17 @@ class Tracker:
             hot.clear()
         hot[k] = (c, di)
         return c, di
+
+    def _inspect(
+        self, c: Conn, d: int, r: StreamReassembler, data: bytes | memoryview, ts: float
+    ) -> None:
+        """An in-order segment of an inspected flow, from the fast path (its counters done):
+        what the reassembler would have delivered, without it."""
+        if r.skipped:
+            self._settle_half(c, d, r)
+            if c.dpi == DPI_DONE:
+                return
+        self._feed(c, d, bytes(data), ts, "tcp")
 
     def _count_packet(self, ts: float, wirelen: int) -> None:
         self.packets += 1
