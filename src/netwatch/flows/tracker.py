@@ -66,6 +66,8 @@ PRE_DETECT_BYTES = 8192
 _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
 _SYN_RECV = "SYN_RECV"
+_TCP_TIMEOUTS = timeouts.TCP_TIMEOUTS
+_ESTABLISHED_TIMEOUT = timeouts.TCP_TIMEOUTS["ESTABLISHED"]
 _DIRS = (Dir.CLIENT, Dir.SERVER)
 
 EventSink = Callable[[Conn, AppEvent], None]
@@ -478,9 +480,10 @@ class Tracker:
     def timeout_of(self, c: Conn) -> float:
         if c.timeout:
             return c.timeout
+        k0 = c.key[0]  # (the protocol number: cheaper than the ``proto`` name, per scan)
+        if k0 == 6:
+            return _TCP_TIMEOUTS.get(c.state, _ESTABLISHED_TIMEOUT)
         proto = c.proto
-        if proto == "tcp":
-            return timeouts.tcp_timeout(c.state)
         if proto == "udp":
             app = c.app.get("protocol") if c.app else None
             if app is None and c.analyzer is not None:
