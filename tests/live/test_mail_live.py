@@ -360,6 +360,7 @@ stty echo
 printf '\\nWelcome %s\\n$ ' "$user"
 read cmd
 printf 'ran %s\\n' "$cmd"
+sleep 1  # let the client read this before telnetd closes and telnet leaves the pty
 """
 
 TELNET_CLIENT = """
@@ -375,7 +376,10 @@ def expect(want):
         if time.monotonic() > end:
             sys.exit(f"timeout waiting for {want!r}, got {seen[-300:]!r}")
         if select.select([fd], [], [], 0.2)[0]:
-            seen += os.read(fd, 4096)
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # EIO: telnet has left the pty; what it wrote is all there is
+                sys.exit(f"telnet ended before {want!r}, got {seen[-300:]!r}")
     seen = seen[seen.index(want) + len(want):]
 expect(b"login: ")
 os.write(fd, b"alice\\r")

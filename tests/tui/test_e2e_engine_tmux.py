@@ -28,10 +28,13 @@ def term() -> Iterator[Tmux]:
 def test_replay_a_corpus_capture_filter_and_details(term: Tmux) -> None:
     path = corpus_file("foxio_tls-handshake.pcapng")
     term.start([sys.executable, "-m", "netwatch", "-r", str(path), "--speed", "0"])
-    screen = term.wait_for(lambda s: "rows ·" in s and ("TLS" in s or "HTTPS" in s), 30)
+    # Wait for the whole file, not the first frame: a frame may be drawn before the table
+    # has rows, while "TLS" already shows elsewhere on the screen.
+    screen = term.wait_for(
+        lambda s: "rows ·" in s and ("TLS" in s or "HTTPS" in s) and _total(s) > 5, 30
+    )
     assert "file foxio_tls-handshake.pcapng" in screen
-    total = int(screen.split("rows ·")[0].split()[-1].split("/")[1])
-    assert total > 5
+    total = _total(screen)
     from netwatch.filters import compile_record
     from tests.unit.engine.helpers import analyze
 
@@ -81,6 +84,12 @@ def test_live_monitor_on_a_veth_shows_real_clients(term: Tmux) -> None:
         term.keys("Escape", "C-c")
         term.wait_for("EXITED 0", 15)
         del nginx
+
+
+def _total(screen: str) -> int:
+    return int(
+        screen.split("rows ·", maxsplit=1)[0].rsplit(maxsplit=1)[-1].split("/", maxsplit=1)[1]
+    )
 
 
 def _shown(screen: str) -> int:
