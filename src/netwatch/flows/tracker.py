@@ -165,16 +165,21 @@ class Tracker:
             frames = batch.frames
         else:
             frames = [(ts, lt, d, 0, len(d), w) for ts, lt, d, w in batch]
+        next_expire = self._next_expire
         for ts, lt, d, fo, size, wirelen in frames:
             if ts < now or lt != 1 or size < 54:
                 slow(ts, lt, d[fo : fo + size], wirelen)
-                now = self.now
+                now, next_expire = self.now, self._next_expire
                 continue
+            if ts >= next_expire:  # rows expire before this packet, as on the general path
+                self.now = now = ts
+                self._next_expire = next_expire = ts + EXPIRE_EVERY
+                self.expire(ts)
             if d[fo + 12] == 8:
                 et, vihl, total, frag, proto, k, seq, ack, doff, flags, win = e4(d, fo)
                 if et != 0x0800 or vihl != 0x45 or frag & 0x3FFF:
                     slow(ts, lt, d[fo : fo + size], wirelen)
-                    now = self.now
+                    now, next_expire = self.now, self._next_expire
                     continue
                 l4 = fo + 34
                 end = fo + 14 + total
@@ -182,17 +187,17 @@ class Tracker:
                 et, plen6, proto, k, seq, ack, doff, flags, win = e6(d, fo)
                 if et != 0x86DD:
                     slow(ts, lt, d[fo : fo + size], wirelen)
-                    now = self.now
+                    now, next_expire = self.now, self._next_expire
                     continue
                 l4 = fo + 54
                 end = fo + 54 + plen6
             else:
                 slow(ts, lt, d[fo : fo + size], wirelen)
-                now = self.now
+                now, next_expire = self.now, self._next_expire
                 continue
             if end <= l4:  # a length of 0 (TSO) or too small: the decoder's rules apply
                 slow(ts, lt, d[fo : fo + size], wirelen)
-                now = self.now
+                now, next_expire = self.now, self._next_expire
                 continue
             if end > fo + size:  # cut by the snap length
                 end = fo + size
@@ -200,12 +205,12 @@ class Tracker:
                 hl = (doff >> 4) * 4
                 if hl < 20 or l4 + hl > end:  # a damaged header: the decoder counts it
                     slow(ts, lt, d[fo : fo + size], wirelen)
-                    now = self.now
+                    now, next_expire = self.now, self._next_expire
                     continue
                 poff = l4 + hl
                 if flags & 7:  # FIN, SYN or RST: the state may change
                     plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
-                    now = self.now
+                    now, next_expire = self.now, self._next_expire
                     continue
                 hit = hot_tcp.get(k)
                 if hit is not None and not hit[0].closed:
@@ -214,11 +219,11 @@ class Tracker:
                     c, di = self._hot_miss(hot_tcp, 6, k)
                     if c is None:
                         plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
-                        now = self.now
+                        now, next_expire = self.now, self._next_expire
                         continue
                 if c.state == _SYN_RECV:  # (an ACK may open it)
                     plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
-                    now = self.now
+                    now, next_expire = self.now, self._next_expire
                     continue
                 if di == 0:  # sent by the originator
                     h, o = c.h0, c.h1
@@ -236,7 +241,7 @@ class Tracker:
                         r = h.reasm = StreamReassembler(seq)  # the direction's first bytes
                     if r is None or r.next_seq != seq or r.pending:
                         plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
-                        now = self.now
+                        now, next_expire = self.now, self._next_expire
                         continue
                     r.next_seq = (seq + plen) % MOD
                     if r.skip >= plen:
@@ -285,7 +290,7 @@ class Tracker:
                         ulen = seq >> 16  # (the UDP length field sits where TCP's seq does)
                         pend = min(end, l4 + ulen) if ulen >= 8 else end
                         plain(ts, d, fo, size, wirelen, 17, k, 0, 0, 0, 0, l4 + 8, pend)
-                    now = self.now
+                    now, next_expire = self.now, self._next_expire
                     continue
                 if di == 0:
                     c.pk0 += 1
@@ -300,7 +305,7 @@ class Tracker:
                 c.last = ts
             else:
                 slow(ts, lt, d[fo : fo + size], wirelen)
-                now = self.now
+                now, next_expire = self.now, self._next_expire
                 continue
             n += 1
             nbytes += wirelen

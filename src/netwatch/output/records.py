@@ -53,7 +53,7 @@ class RecordWriter(Protocol):
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _encode(obj)
 
 
 def _default(obj: Any) -> Any:
@@ -62,6 +62,10 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default).encode
 
 
 class JsonlWriter:

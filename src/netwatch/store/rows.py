@@ -58,10 +58,12 @@ def ip_key_of(version: int, n: int) -> bytes:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _encode(obj)
 
 
 def _default(obj: Any) -> Any:
+    if type(obj) is bytes:
+        return obj.hex()
     if isinstance(obj, bytes | bytearray | memoryview):
         return bytes(obj).hex()
     if isinstance(obj, set | frozenset | tuple):
@@ -73,6 +75,10 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return dict(obj)
     return str(obj)
+
+
+#: One encoder for every row (``json.dumps`` with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default).encode
 
 
 def text_value(v: object) -> str:

@@ -19,14 +19,30 @@ from tests.util import build
 from tests.util.corpus import CORPUS
 
 C, S = "198.18.0.1", "198.18.0.2"
-CAPTURES = sorted(p.name for p in CORPUS.glob("*.pcap*")) if CORPUS.is_dir() else []
+CAPTURES = (
+    sorted(
+        str(p.relative_to(CORPUS)) for p in [*CORPUS.glob("*.pcap*"), *CORPUS.glob("zeek/*/*.pcap")]
+    )
+    if CORPUS.is_dir()
+    else []
+)
 
 
 def _records(packets: list[tuple[float, int, bytes, int]], fast: bool | str) -> list[str]:
     """``fast``: True (tuple batches), "block" (frames inside a larger shared buffer, as
-    the file reader and the ring hand them over), False (the general path only)."""
+    the file reader and the ring hand them over), "one block" (the whole capture in one
+    batch: rows must expire between its packets as on the general path), False (the
+    general path only)."""
     done: list[Conn] = []
     tr = Tracker(on_finish=done.append)
+    if fast == "one block":
+        buf = b"".join(p[2] for p in packets)
+        frames, off = [], 0
+        for ts, lt, d, w in packets:
+            frames.append((ts, lt, buf, off, len(d), w))
+            off += len(d)
+        tr.packets_batch(FrameBlock(frames))
+        packets = []
     for i, p in enumerate(packets):
         if fast == "block":
             ts, lt, d, w = p
@@ -54,6 +70,7 @@ def test_fast_path_equals_general_path_on_the_corpus(name: str) -> None:
     general = _records(packets, fast=False)
     assert _records(packets, fast=True) == general
     assert _records(packets, fast="block") == general
+    assert _records(packets, fast="one block") == general
 
 
 def _http_keepalive(reorder: bool) -> list[tuple[float, int, bytes, int]]:
