@@ -50,6 +50,19 @@ _INSERT_DPI = "INSERT OR IGNORE INTO dpi_index (key, value, connection, num) VAL
 _INSERT_EVENT = "INSERT INTO events (run, conn, ts, type, data) VALUES "
 #: Bound parameters per statement (SQLite's limit is 32,766 since 3.32; 999 before).
 MAX_VARIABLES = 999 if sqlite3.sqlite_version_info < (3, 32) else 30_000
+#: Rows per INSERT statement, largest first (see ``StoreWriter._insert``).
+_CHUNK_ROWS = (256, 64, 16, 4, 1)
+_STATEMENTS: dict[tuple[str, int, int], str] = {}
+
+
+def _statement(head: str, width: int, rows: int) -> str:
+    """The text of a ``rows``-row INSERT, built once (the same object each time)."""
+    key = (head, width, rows)
+    sql = _STATEMENTS.get(key)
+    if sql is None:
+        one = "(" + ", ".join("?" * width) + ")"
+        sql = _STATEMENTS[key] = head + ", ".join([one] * rows)
+    return sql
 
 
 class StoreWriter:
@@ -229,15 +242,23 @@ class StoreWriter:
         self.transactions += 1
 
     def _insert(self, head: str, rows: list[tuple[Any, ...]]) -> None:
+        """Multi-row INSERTs of a few fixed sizes (256, 64, 16, 4, 1 rows), so that the
+        same statement texts recur and SQLite's prepared statements are reused: a new
+        1,000-row text per batch cost ~7 ms to prepare against 0.7 ms to run (measured),
+        most of the recorder's SQLite time."""
         if not rows:
             return
         width = len(rows[0])
-        per = max(1, MAX_VARIABLES // width)
-        one = "(" + ", ".join("?" * width) + ")"
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            sql = head + ", ".join([one] * len(chunk))
-            self._db.execute(sql, [x for r in chunk for x in r])
+        limit = max(1, MAX_VARIABLES // width)
+        i, n = 0, len(rows)
+        for size in _CHUNK_ROWS:
+            if size > limit or n - i < size:
+                continue
+            sql = _statement(head, width, size)
+            while n - i >= size:
+                chunk = rows[i : i + size]
+                self._db.execute(sql, [x for r in chunk for x in r])
+                i += size
 
     def _retain(self) -> None:
         try:

@@ -229,3 +229,20 @@ def test_any_expression_plans_or_is_a_syntax_error(text: str) -> None:
         list(store.connections(text))
     except FilterSyntaxError:
         pass
+
+
+@pytest.mark.parametrize("n", [1, 3, 255, 256, 257, 341, 1000, 2345])
+def test_every_row_of_any_batch_size_is_written_once(tmp_path: Path, n: int) -> None:
+    """Rows go in statements of a few fixed sizes (prepared once): any count must come out
+    whole, each row once, in order, with its DPI index rows."""
+    w = StoreWriter(tmp_path, source="test")
+    w.start()
+    for i in range(1, n + 1):
+        w.put_connection(view(i, 1000.0 + i, sni=f"h{i}.example"))
+    w.close()
+    db = connect(tmp_path, create=False)
+    conns = [r[0] for r in db.execute("SELECT conn FROM connections ORDER BY id")]
+    assert conns == list(range(1, n + 1))
+    sni = db.execute("SELECT count(*) FROM dpi_index WHERE key = 'app.*.sni'").fetchone()[0]
+    assert sni == n
+    db.close()
