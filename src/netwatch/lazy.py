@@ -7,7 +7,7 @@ re-export made every command's start-up pay for GeoIP, Prometheus and SQLite cod
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 def attribute(package: str, where: Mapping[str, str], name: str) -> object:
@@ -16,3 +16,13 @@ def attribute(package: str, where: Mapping[str, str], name: str) -> object:
     if module is None:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def exports(package: str, where: Mapping[str, str]) -> Callable[[str], object]:
+    """The module ``__getattr__`` of ``package``: ``name`` imported from ``where[name]``
+    on first use."""
+
+    def __getattr__(name: str) -> object:
+        return attribute(package, where, name)
+
+    return __getattr__

@@ -42,25 +42,24 @@ __all__ = [
 ]
 
 # Imported on first use (netwatch.lazy): start-up pays only for what a command uses.
-_WHERE = {
-    "Enricher": "netwatch.enrich.enricher",
-    "HostTables": "netwatch.enrich.enricher",
-    "GeoIP": "netwatch.enrich.geoip",
-    "GeoIPPaths": "netwatch.enrich.geoip",
-    "open_geoip": "netwatch.enrich.geoip",
-    "EnrichOptions": "netwatch.enrich.options",
-    "add_arguments": "netwatch.enrich.options",
-    "options_from": "netwatch.enrich.options",
-    "parse_server": "netwatch.enrich.options",
-    "vendor": "netwatch.enrich.oui",
-    "ReverseResolver": "netwatch.enrich.rdns",
-    "SCOPE_TABLE": "netwatch.enrich.scopes",
-    "SCOPES": "netwatch.enrich.scopes",
-    "scope_of": "netwatch.enrich.scopes",
-    "EnrichHandle": "netwatch.enrich.setup",
-    "build_enricher": "netwatch.enrich.setup",
-}
-
-
-def __getattr__(name: str) -> object:
-    return lazy.attribute(__name__, _WHERE, name)
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "Enricher": "netwatch.enrich.enricher",
+        "HostTables": "netwatch.enrich.enricher",
+        "GeoIP": "netwatch.enrich.geoip",
+        "GeoIPPaths": "netwatch.enrich.geoip",
+        "open_geoip": "netwatch.enrich.geoip",
+        "EnrichOptions": "netwatch.enrich.options",
+        "add_arguments": "netwatch.enrich.options",
+        "options_from": "netwatch.enrich.options",
+        "parse_server": "netwatch.enrich.options",
+        "vendor": "netwatch.enrich.oui",
+        "ReverseResolver": "netwatch.enrich.rdns",
+        "SCOPE_TABLE": "netwatch.enrich.scopes",
+        "SCOPES": "netwatch.enrich.scopes",
+        "scope_of": "netwatch.enrich.scopes",
+        "EnrichHandle": "netwatch.enrich.setup",
+        "build_enricher": "netwatch.enrich.setup",
+    },
+)

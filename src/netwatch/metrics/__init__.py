@@ -27,18 +27,17 @@ __all__ = [
 ]
 
 # Imported on first use (netwatch.lazy): start-up pays only for what a command uses.
-_WHERE = {
-    "NetwatchCollector": "netwatch.metrics.collector",
-    "Outputs": "netwatch.metrics.outputs",
-    "RecorderSample": "netwatch.metrics.recorder",
-    "RecorderStats": "netwatch.metrics.recorder",
-    "StoreFiles": "netwatch.metrics.recorder",
-    "MetricsServer": "netwatch.metrics.server",
-    "parse_listen": "netwatch.metrics.server",
-    "top_remotes": "netwatch.metrics.talkers",
-    "FlowTotals": "netwatch.metrics.totals",
-}
-
-
-def __getattr__(name: str) -> object:
-    return lazy.attribute(__name__, _WHERE, name)
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "NetwatchCollector": "netwatch.metrics.collector",
+        "Outputs": "netwatch.metrics.outputs",
+        "RecorderSample": "netwatch.metrics.recorder",
+        "RecorderStats": "netwatch.metrics.recorder",
+        "StoreFiles": "netwatch.metrics.recorder",
+        "MetricsServer": "netwatch.metrics.server",
+        "parse_listen": "netwatch.metrics.server",
+        "top_remotes": "netwatch.metrics.talkers",
+        "FlowTotals": "netwatch.metrics.totals",
+    },
+)

@@ -43,26 +43,25 @@ __all__ = [
 ]
 
 # Imported on first use (netwatch.lazy): start-up pays only for what a command uses.
-_WHERE = {
-    "MemorySink": "netwatch.store.base",
-    "RecordSink": "netwatch.store.base",
-    "WriterStats": "netwatch.store.base",
-    "STORE_FILENAME": "netwatch.store.db",
-    "store_path": "netwatch.store.db",
-    "Plan": "netwatch.store.reader",
-    "Store": "netwatch.store.reader",
-    "StoredConnection": "netwatch.store.reader",
-    "StoredEvent": "netwatch.store.reader",
-    "TopRow": "netwatch.store.reader",
-    "Retention": "netwatch.store.retention",
-    "MIGRATIONS": "netwatch.store.schema",
-    "SCHEMA_VERSION": "netwatch.store.schema",
-    "parse_age": "netwatch.store.timespec",
-    "parse_size": "netwatch.store.timespec",
-    "parse_time": "netwatch.store.timespec",
-    "StoreWriter": "netwatch.store.writer",
-}
-
-
-def __getattr__(name: str) -> object:
-    return lazy.attribute(__name__, _WHERE, name)
+__getattr__ = lazy.exports(
+    __name__,
+    {
+        "MemorySink": "netwatch.store.base",
+        "RecordSink": "netwatch.store.base",
+        "WriterStats": "netwatch.store.base",
+        "STORE_FILENAME": "netwatch.store.db",
+        "store_path": "netwatch.store.db",
+        "Plan": "netwatch.store.reader",
+        "Store": "netwatch.store.reader",
+        "StoredConnection": "netwatch.store.reader",
+        "StoredEvent": "netwatch.store.reader",
+        "TopRow": "netwatch.store.reader",
+        "Retention": "netwatch.store.retention",
+        "MIGRATIONS": "netwatch.store.schema",
+        "SCHEMA_VERSION": "netwatch.store.schema",
+        "parse_age": "netwatch.store.timespec",
+        "parse_size": "netwatch.store.timespec",
+        "parse_time": "netwatch.store.timespec",
+        "StoreWriter": "netwatch.store.writer",
+    },
+)
