@@ -278,31 +278,35 @@ class Tracker:
                 if inspected is not None:
                     self._inspect(c, di, inspected, d[poff:end], ts)
             elif proto == 17:
+                if end - l4 < 8:  # a damaged header: the decoder counts it
+                    slow(ts, lt, d[fo : fo + size], wirelen)
+                    now, next_expire = self.now, self._next_expire
+                    continue
+                ulen = seq >> 16  # (the UDP length field sits where TCP's seq does)
+                pend = min(end, l4 + ulen) if ulen >= 8 else end
                 hit = hot_udp.get(k)
                 if hit is not None and not hit[0].closed:
                     c, di = hit
                 else:
                     c, di = self._hot_miss(hot_udp, 17, k)
-                if c is None or c.dpi != done:
-                    if end - l4 < 8:
-                        slow(ts, lt, d[fo : fo + size], wirelen)
-                    else:
-                        ulen = seq >> 16  # (the UDP length field sits where TCP's seq does)
-                        pend = min(end, l4 + ulen) if ulen >= 8 else end
+                    if c is None:
                         plain(ts, d, fo, size, wirelen, 17, k, 0, 0, 0, 0, l4 + 8, pend)
-                    now, next_expire = self.now, self._next_expire
-                    continue
+                        now, next_expire = self.now, self._next_expire
+                        continue
+                data = pend > l4 + 8
                 if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen
-                    if not c.hist & _BIT_D:
+                    if data and not c.hist & _BIT_D:
                         add_history(c, "d", 0)
                 else:
                     c.pk1 += 1
                     c.by1 += wirelen
-                    if not c.hist & _BIT_D1:
+                    if data and not c.hist & _BIT_D1:
                         add_history(c, "d", 1)
                 c.last = ts
+                if data and c.dpi != done:  # inspected: the datagram to its analyzer
+                    self._feed(c, di, bytes(d[l4 + 8 : pend]), ts, "udp")
             else:
                 slow(ts, lt, d[fo : fo + size], wirelen)
                 now, next_expire = self.now, self._next_expire

@@ -153,3 +153,25 @@ def test_a_view_mid_body_shows_the_bytes_passed_by() -> None:
     (c,) = tr.table.values()
     (req,) = view(tr, c, tr.now).app["http"]["requests"]
     assert req["response_body_bytes"] == 3000
+
+
+def test_udp_edge_cases_on_a_known_row_match_the_general_path() -> None:
+    """An empty datagram (no data letter in the history), a UDP length that claims more
+    than was sent, and a header cut short (a decode error), on a row that exists."""
+    first = build.udp(C, 40000, S, 5000, b"hello")
+    empty = build.udp(S, 5000, C, 40000, b"")  # the responder only ever sends empty ones
+    liar = bytearray(build.udp(C, 40000, S, 5000, b"abcdef"))
+    liar[38:40] = (200).to_bytes(2, "big")  # UDP length 200 for 14 bytes
+    cut = bytearray(build.udp(C, 40000, S, 5000, b""))
+    cut[16:18] = (20 + 4).to_bytes(2, "big")  # IPv4 total length: half a UDP header
+    # Eight datagrams no detector takes: detection gives up and the row is only counted,
+    # so the rest meets the fast path on a detached row.
+    frames = [first] * 8 + [empty, bytes(liar), bytes(cut)]
+    # Padded to Ethernet's 60-byte minimum, as on the wire: the padding is no payload.
+    frames = [f + b"\x00" * max(0, 60 - len(f)) for f in frames]
+    packets = [(1.0 + i * 0.01, 1, f, len(f)) for i, f in enumerate(frames)]
+    for mode in (True, "block", "one block"):
+        assert _records(packets, fast=mode) == _records(packets, fast=False)
+    rec = json.loads(_records(packets, fast=True)[0])
+    assert (rec["packets_out"], rec["packets_in"]) == (9, 1)  # the cut one is not counted
+    assert rec["history"] == "D"  # no data from the responder
