@@ -208,7 +208,7 @@ class Tracker:
                     now, next_expire = self.now, self._next_expire
                     continue
                 poff = l4 + hl
-                if flags & 7:  # FIN, SYN or RST: the state may change
+                if flags & SYN and not flags & ACK:  # may open a row, or reuse a closed one
                     plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                     now, next_expire = self.now, self._next_expire
                     continue
@@ -221,9 +221,16 @@ class Tracker:
                         plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                         now, next_expire = self.now, self._next_expire
                         continue
-                if c.state == _SYN_RECV:  # (an ACK may open it)
-                    plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
-                    now, next_expire = self.now, self._next_expire
+                if flags & 7 or c.state == _SYN_RECV:
+                    # SYN+ACK, FIN, RST, or an ACK that may open the row: the state may
+                    # change. The general path's segment logic, on the row already found.
+                    self._segment(c, di, seq, ack, flags, win, d[poff:end], ts, wirelen)
+                    n += 1
+                    nbytes += wirelen
+                    if ts > now:
+                        now = ts
+                    if sink is not None:
+                        sink(ts, lt, d[fo : fo + size], wirelen, c)
                     continue
                 if di == 0:  # sent by the originator
                     h, o = c.h0, c.h1
@@ -576,8 +583,27 @@ class Tracker:
                 client_is_src = self._client_is_src("tcp", sport, dport)
             c = self._new(key, p, client_is_src, ts)
             c.h0, c.h1 = TcpHalf(), TcpHalf()
-        d = 0 if low == c.clow else 1
-        plen = len(p.payload)
+        self._segment(
+            c, 0 if low == c.clow else 1, p.seq, p.ack, flags, p.win, p.payload, ts, wirelen
+        )
+        return c
+
+    def _segment(
+        self,
+        c: Conn,
+        d: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        win: int,
+        payload: bytes | memoryview,
+        ts: float,
+        wirelen: int,
+    ) -> None:
+        """One TCP segment of direction ``d`` (0: from the originator) on row ``c``: counters,
+        history, state, handshake RTT, health counters and application data. The fast path
+        calls it directly for segments whose flags may change the state."""
+        plen = len(payload)
         c.last = ts
         if d == 0:
             c.pk0 += 1
@@ -587,7 +613,6 @@ class Tracker:
             c.by1 += wirelen
         h, other = (c.h0, c.h1) if d == 0 else (c.h1, c.h0)
         assert h is not None and other is not None
-        seq = p.seq
         # --- history letters (conn.log)
         if flags & SYN:
             add_history(c, "h" if flags & ACK else "s", d)
@@ -608,7 +633,7 @@ class Tracker:
             ev = "SA" if flags & ACK else "S"
         else:
             acks_fin = (
-                flags & ACK and other.fin_ack is not None and (p.ack - other.fin_ack) % MOD < HALF
+                flags & ACK and other.fin_ack is not None and (ack - other.fin_ack) % MOD < HALF
             )
             if flags & FIN:
                 ev = "FA" if acks_fin else "F"
@@ -632,11 +657,10 @@ class Tracker:
             c.rtt = ts - c.syn_ts  # the handshake's round trip (SYN → its ACK, iRTT)
         if flags & FIN:
             h.fin_ack = (seq + plen + 1) % MOD
-        self._health(c, h, d, seq, (p.ack << 16) | p.win, flags, plen, ts)
+        self._health(c, h, d, seq, (ack << 16) | win, flags, plen, ts)
         # --- application data
         if plen and c.dpi != DPI_DONE:
-            self._tcp_dpi(c, d, h, seq, p.payload, ts)
-        return c
+            self._tcp_dpi(c, d, h, seq, payload, ts)
 
     @staticmethod
     def _health(
