@@ -137,9 +137,14 @@ class Tracker:
         """Process a batch; the common case never leaves this loop.
 
         Fast path: an Ethernet frame with a plain IPv4 header (no options, not a fragment) or
-        a plain IPv6 header, carrying TCP without SYN/FIN/RST or UDP, on a row that exists
-        and whose analyzer has detached: only counters and the TCP health counters change.
-        Everything else goes through ``packet()`` and the full decoder.
+        a plain IPv6 header, carrying TCP or UDP, on a row that exists (found by the wire
+        bytes of its addresses and ports among the hot rows): counters and the TCP health
+        counters change here; in-order bytes of an inspected flow are skipped or fed to its
+        analyzer from here; SYN+ACK, FIN, RST and ACKs of half-open rows run the general
+        path's segment logic on the row found. A bare SYN, a new row, out-of-order bytes of
+        an inspected flow (the reassembler) go through ``_plain`` (the general path without
+        a second decode); any other frame through ``packet()`` and the full decoder. Rows
+        expire before the packet that crosses the expiry time, as on the general path.
 
         Why it looks like this (measured, benchmarks/bench_analyze.py): one ``struct`` call
         reads Ethernet type, IP and transport headers at once (half the cost of indexing a
