@@ -161,3 +161,34 @@ class AnalyzerBase:
 
     def tunnel_bytes(self, direction: Dir) -> bytes:
         return b""
+
+
+class _DiscardingSide(Protocol):
+    buf: bytearray
+    skip: int
+
+
+class DiscardsOversized(AnalyzerBase):
+    """Base of analyzers that keep only the start of a message too large to hold and
+    discard the rest (MySQL results, PostgreSQL rows, MQTT payloads): each direction's
+    ``_sides[d].skip`` counts the bytes still to discard. Those bytes are what the engine
+    may pass uninspected (``skippable``), so a bulk transfer costs no feeding."""
+
+    _sides: Sequence[_DiscardingSide]
+
+    def skippable(self, direction: Dir) -> int:
+        side = self._sides[direction]
+        return side.skip if not side.buf else 0
+
+    def skipped(self, direction: Dir, length: int) -> None:
+        side = self._sides[direction]
+        side.skip -= min(length, side.skip)
+
+    @staticmethod
+    def _discard(side: _DiscardingSide, data: bytes) -> bytes:
+        """``data`` without the bytes of an oversized message still to be discarded."""
+        if side.skip:
+            n = min(side.skip, len(data))
+            side.skip -= n
+            return data[n:]
+        return data

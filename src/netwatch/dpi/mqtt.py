@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.base import AppEvent, Dir, DiscardsOversized
 from netwatch.errors import MalformedError
 
 PROTO = "MQTT"
@@ -170,13 +170,13 @@ class _Side:
         self.skip = 0  # body bytes of an oversized packet still to discard
 
 
-class MQTTAnalyzer(AnalyzerBase):
+class MQTTAnalyzer(DiscardsOversized):
     """One MQTT session: CONNECT fields, the answer, and the topics used."""
 
     protocol = PROTO
 
     def __init__(self) -> None:
-        self._sides = (_Side(), _Side())
+        self._sides: tuple[_Side, _Side] = (_Side(), _Side())
         self._level: int | None = None
         self._protocol_name: str | None = None
         self._client_id: str | None = None
@@ -200,10 +200,7 @@ class MQTTAnalyzer(AnalyzerBase):
 
     def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
         side = self._sides[direction]
-        if side.skip:
-            n = min(side.skip, len(data))
-            side.skip -= n
-            data = data[n:]
+        data = self._discard(side, data)
         side.buf += data
         events: list[AppEvent] = []
         while side.buf and not side.skip:

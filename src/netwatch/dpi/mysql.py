@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.base import AppEvent, Dir, DiscardsOversized
 from netwatch.errors import MalformedError
 
 PROTO = "MySQL"
@@ -134,13 +134,13 @@ class _Side:
         self.skip = 0
 
 
-class MySQLAnalyzer(AnalyzerBase):
+class MySQLAnalyzer(DiscardsOversized):
     """One MySQL/MariaDB connection: greeting, login, errors and queries."""
 
     protocol = PROTO
 
     def __init__(self) -> None:
-        self._sides = (_Side(), _Side())
+        self._sides: tuple[_Side, _Side] = (_Side(), _Side())
         self._lost = [False, False]
         self._protocol_version: int | None = None
         self._server_version: str | None = None
@@ -169,10 +169,7 @@ class MySQLAnalyzer(AnalyzerBase):
         if self._lost[direction] or self._handoff or not data:
             return ()
         side = self._sides[direction]
-        if side.skip:
-            n = min(side.skip, len(data))
-            side.skip -= n
-            data = data[n:]
+        data = self._discard(side, data)
         side.buf += data
         self._ts = ts
         for seq, payload in self._packets(side):

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
+from netwatch.dpi.base import AppEvent, Dir, DiscardsOversized
 from netwatch.errors import MalformedError
 
 PROTO = "PostgreSQL"
@@ -99,13 +99,13 @@ class _Side:
         self.skip_type = 0
 
 
-class PostgresAnalyzer(AnalyzerBase):
+class PostgresAnalyzer(DiscardsOversized):
     """One PostgreSQL connection: startup, authentication, server version, queries."""
 
     protocol = PROTO
 
     def __init__(self) -> None:
-        self._sides = (_Side(), _Side())
+        self._sides: tuple[_Side, _Side] = (_Side(), _Side())
         self._lost = [False, False]
         self._params: dict[str, str] = {}
         self._version: str | None = None
@@ -131,10 +131,7 @@ class PostgresAnalyzer(AnalyzerBase):
         if self._lost[direction] or self._handoff or not data:
             return ()
         side = self._sides[direction]
-        if side.skip:
-            n = min(side.skip, len(data))
-            side.skip -= n
-            data = data[n:]
+        data = self._discard(side, data)
         side.buf += data
         self._ts = ts
         if direction == Dir.CLIENT:

@@ -175,3 +175,56 @@ def test_udp_edge_cases_on_a_known_row_match_the_general_path() -> None:
     rec = json.loads(_records(packets, fast=True)[0])
     assert (rec["packets_out"], rec["packets_in"]) == (9, 1)  # the cut one is not counted
     assert rec["history"] == "D"  # no data from the responder
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _mqtt(first: int, body: bytes) -> bytes:
+    return bytes([first]) + _varint(len(body)) + body
+
+
+def test_the_rest_of_an_oversized_message_is_skipped_not_fed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MQTT keeps the head of a big PUBLISH and discards its payload: the fast path passes
+    the discarded bytes by, and the next message is still parsed."""
+    from netwatch.dpi.mqtt import MQTTAnalyzer
+
+    cp = 40001
+    connect = _mqtt(0x10, b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x02c1")
+    big = _mqtt(0x30, b"\x00\x05a/b/c" + b"p" * 200_000)  # over the 64 KiB it keeps
+    small = _mqtt(0x30, b"\x00\x05d/e/f" + b"hello")
+    pk: list[tuple[float, bytes]] = [
+        (1.0, build.tcp(C, cp, S, 1883, "S", seq=100)),
+        (1.01, build.tcp(S, 1883, C, cp, "SA", seq=500, ack=101)),
+        (1.011, build.tcp(C, cp, S, 1883, "A", seq=101, ack=501)),
+    ]
+    cs, t = 101, 1.02
+    stream = connect + big + small
+    for i in range(0, len(stream), 1400):
+        part = stream[i : i + 1400]
+        pk.append((t, build.tcp(C, cp, S, 1883, "PA", seq=cs, ack=501, payload=part)))
+        cs += len(part)
+        t += 0.001
+    packets = [(ts, 1, f, len(f)) for ts, f in pk]
+    fed: list[int] = []
+    real = MQTTAnalyzer.feed
+
+    def counting(self: MQTTAnalyzer, *a: object) -> object:
+        fed.append(1)
+        return real(self, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MQTTAnalyzer, "feed", counting)
+    fast = _records(packets, fast="block")
+    fed_fast, fed[:] = len(fed), []
+    assert fast == _records(packets, fast=False)
+    assert fed_fast < len(fed) - 50  # ~97 segments beyond the kept 64 KiB passed by
+    (rec,) = (json.loads(r) for r in fast)
+    assert "d/e/f" in json.dumps(rec["app"])  # the message after the big one was parsed
