@@ -88,23 +88,33 @@ def write_pcap(
 
 
 def write_pcapng(
-    path: Path, packets: list[tuple[float, int, bytes]], interfaces: list[tuple[int, int]]
+    path: Path,
+    packets: list[tuple[float, int, bytes]],
+    interfaces: list[tuple[int, int]],
+    big_endian: bool = False,
+    between: dict[int, list[tuple[int, bytes]]] | None = None,
 ) -> Path:
-    """``interfaces``: (linktype, tsresol exponent of 10); ``packets``: (ts, ifid, data)."""
+    """``interfaces``: (linktype, tsresol exponent of 10); ``packets``: (ts, ifid, data).
+
+    ``between``: other blocks (type, body) written before the packet of that index (a
+    Simple Packet Block is type 3 with body ``original length | data``)."""
+    e = ">" if big_endian else "<"
 
     def block(btype: int, body: bytes) -> bytes:
         body += b"\x00" * (-len(body) % 4)
         n = 12 + len(body)
-        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+        return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
 
-    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
     for lt, res in interfaces:
-        opt = struct.pack("<HHB3x", 9, 1, res) + struct.pack("<HH", 0, 0)
-        out += block(1, struct.pack("<HHI", lt, 0, 262144) + opt)
-    for ts, ifid, data in packets:
+        opt = struct.pack(e + "HHB3x", 9, 1, res) + struct.pack(e + "HH", 0, 0)
+        out += block(1, struct.pack(e + "HHI", lt, 0, 262144) + opt)
+    for i, (ts, ifid, data) in enumerate(packets):
+        for btype, body in (between or {}).get(i, []):
+            out += block(btype, body)
         res = interfaces[ifid][1]
         units = round(ts * 10**res)
-        body = struct.pack("<IIIII", ifid, units >> 32, units & 0xFFFFFFFF, len(data), len(data))
+        body = struct.pack(e + "IIIII", ifid, units >> 32, units & 0xFFFFFFFF, len(data), len(data))
         out += block(6, body + data)
     path.write_bytes(out)
     return path

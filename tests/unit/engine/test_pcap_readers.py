@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,51 @@ def test_pcapng_several_interfaces_and_resolutions(tmp_path: Path) -> None:
     )
     got = _read(p)
     assert [(round(t, 6), lt) for t, lt, *_ in got] == [(1700000000.25, 1), (1700000000.5, 101)]
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_pcapng_other_blocks_between_packets(tmp_path: Path, big: bool) -> None:
+    """Name resolution, custom and Simple Packet Blocks among the Enhanced Packet Blocks
+    (which the reader walks in a tight loop): every packet, in order; the rest skipped."""
+    pkts = [(1700000000 + i * 0.25, 0, PKT + bytes([i]) * i) for i in range(40)]
+    spb = struct.pack(">I" if big else "<I", len(PKT)) + PKT
+    between = {
+        0: [(4, b"\x00" * 8)],  # a Name Resolution Block before the first packet
+        7: [(0xBAD, b"custom block")],
+        8: [(3, spb)],  # a Simple Packet Block: interface 0, no clock
+        39: [(5, b"\x00" * 4)],  # an Interface Statistics Block
+    }
+    p = build.write_pcapng(
+        tmp_path / "o.pcapng", pkts, interfaces=[(1, 6)], big_endian=big, between=between
+    )
+    got = _read(p)
+    want = [d for _, _, d in pkts]
+    want.insert(8, PKT)
+    assert [d for _, _, d, _ in got] == want
+    assert got[8][0] == 0.0 and round(got[9][0], 6) == 1700000002.0
+
+
+def test_pcapng_damage_keeps_everything_before(tmp_path: Path) -> None:
+    pkts = [(1700000000 + i, 0, PKT) for i in range(30)]
+    p = build.write_pcapng(tmp_path / "t.pcapng", pkts, interfaces=[(1, 6)])
+    whole = p.read_bytes()
+    p.write_bytes(whole[:-7])  # the last block cut short
+    seen = 0
+    with pytest.raises(TruncatedCaptureError) as exc:
+        for b in open_capture_file(p).batches():
+            seen += len(b)
+    assert seen == 29
+    assert exc.value.offset == len(whole) - (32 + len(PKT) + (-len(PKT) % 4))
+
+    bad = bytearray(whole)  # the 11th packet names an interface that was never described
+    at = len(whole) - 20 * (32 + len(PKT) + (-len(PKT) % 4))
+    bad[at + 8 : at + 12] = (3).to_bytes(4, "little")
+    p.write_bytes(bytes(bad))
+    seen = 0
+    with pytest.raises(TruncatedCaptureError, match="unknown interface"):
+        for b in open_capture_file(p).batches():
+            seen += len(b)
+    assert seen == 10
 
 
 def test_many_records_across_chunks(tmp_path: Path) -> None:
