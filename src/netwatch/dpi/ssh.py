@@ -143,6 +143,10 @@ class SSHAnalyzer(AnalyzerBase):
 
     def __init__(self) -> None:
         self._sides = (_Side(), _Side())
+        # ``state`` and ``finished`` as of the last feed or gap (the engine asks both
+        # after every segment; they change only when bytes arrive).
+        self._state = "BANNER"
+        self._finished = False
 
     # -- Analyzer protocol ---------------------------------------------------------------
 
@@ -150,12 +154,15 @@ class SSHAnalyzer(AnalyzerBase):
         side = self._sides[direction]
         if side.lost or not data:
             return ()
-        if side.newkeys:
-            side.enc_bytes += len(data)
-            side.enc_segments += 1
-            return ()
-        side.buf += data
-        self._parse(direction, side)
+        try:
+            if side.newkeys:
+                side.enc_bytes += len(data)
+                side.enc_segments += 1
+            else:
+                side.buf += data
+                self._parse(direction, side)
+        finally:
+            self._update()  # also when a malformed packet ends the parse: as far as it got
         return ()
 
     def _parse(self, direction: Dir, side: _Side) -> None:
@@ -181,9 +188,19 @@ class SSHAnalyzer(AnalyzerBase):
         else:
             side.lost = True
             side.buf.clear()
+        self._update()
+
+    def _update(self) -> None:
+        self._state = state = self._compute_state()
+        self._finished = (
+            all(s.lost for s in self._sides) or self._version() == 1 or state == "ESTABLISHED"
+        )
 
     @property
     def state(self) -> str:
+        return self._state
+
+    def _compute_state(self) -> str:
         client, server = self._sides
         if self._version() == 1 or (client.kexinit is None and server.kexinit is None):
             return "BANNER"  # (SSH-1 is never parsed past its version lines)
@@ -200,9 +217,7 @@ class SSHAnalyzer(AnalyzerBase):
 
     @property
     def finished(self) -> bool:
-        if all(s.lost for s in self._sides) or self._version() == 1:
-            return True
-        return self.state == "ESTABLISHED"
+        return self._finished
 
     @property
     def app_state(self) -> str | None:

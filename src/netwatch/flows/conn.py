@@ -37,10 +37,24 @@ def add_history(c: Conn, letter: str, d: int) -> None:
         c.hist = h | bit | ((2 * i + d + 1) << (_HIST_SEQ + 4 * count))
 
 
+#: History strings by ``hist`` value: rows repeat a few patterns ("ShADadFf"), and a view
+#: is built per row per frame; bounded (cleared when full).
+_HISTORY_TEXT: dict[int, str] = {}
+
+
 def history(c: Conn) -> str:
     """The Zeek history string: upper case for the originator, lower for the responder."""
+    text = _HISTORY_TEXT.get(c.hist)
+    if text is None:
+        if len(_HISTORY_TEXT) >= 4096:
+            _HISTORY_TEXT.clear()
+        text = _HISTORY_TEXT[c.hist] = _history_text(c.hist)
+    return text
+
+
+def _history_text(hist: int) -> str:
     out = []
-    seq = c.hist >> _HIST_SEQ
+    seq = hist >> _HIST_SEQ
     while seq:
         code = (seq & 0xF) - 1
         ch = HIST_LETTERS[code >> 1]
