@@ -51,6 +51,11 @@ def main() -> int:
     ap.add_argument(
         "--repeat", type=int, default=3, help="interleaved rounds; each tool's median is kept"
     )
+    ap.add_argument(
+        "--pcapng",
+        action="store_true",
+        help="also netwatch on the same capture saved as pcapng (made with editcap)",
+    )
     a = ap.parse_args()
     pcap = a.pcap or HERE / "out" / f"mixed-{a.packets}.pcap"
     if not pcap.exists():
@@ -76,6 +81,15 @@ def main() -> int:
         "ndpiReader -i": ["ndpiReader", "-i", str(pcap), "-q"],
         "tcpdump -w /dev/null": ["tcpdump", "-r", str(pcap), "-w", os.devnull],
     }
+    if a.pcapng and shutil.which("editcap"):
+        ng = pcap.with_suffix(".pcapng")
+        if not ng.exists() or ng.stat().st_mtime < pcap.stat().st_mtime:
+            subprocess.run(["editcap", "-F", "pcapng", str(pcap), str(ng)], check=True)
+        for label, extra in (("", []), (" --no-dpi", ["--no-dpi"])):
+            argv = [*nw, "analyze", *extra, "-r", str(ng), "-o", os.devnull]
+            tools[f"netwatch pcapng{label or ' (DPI on)'}"] = argv
+    elif a.pcapng:
+        print("--pcapng: editcap (wireshark-common) not installed")
     present = {}
     for name, argv in tools.items():
         if argv is None or (shutil.which(argv[0]) is None and argv[0] != sys.executable):
