@@ -426,9 +426,8 @@ class Tracker:
     def packet(self, ts: float, linktype: int, data: bytes | memoryview, wirelen: int) -> None:
         c = self._packet(ts, linktype, data, wirelen)
         if c is not None and ts < self.now:
-            # A packet from the past (merged captures) may move the row's expiry back:
-            # look at it again at the next pass.
-            self._wheel_add(c, self._wheel_low)
+            # A packet from the past (merged captures) may move the row's end back.
+            self._reschedule(c)
         if self.packet_sink is not None:
             self.packet_sink(ts, linktype, data, wirelen, c)
 
@@ -493,8 +492,14 @@ class Tracker:
         return c
 
     def _reschedule(self, c: Conn) -> None:
-        """The row's end may have moved sooner: a look at its new end (an earlier look,
-        if any, finds it alive and moves on; two looks in one second count once)."""
+        """The row's end may have moved sooner (to no less than ``MIN_TIMEOUT`` after its
+        last packet): a look at its new end. An earlier look, if any, finds the row alive
+        and moves on; two looks in one second count once. Not needed while the row's first
+        look (``_min_timeout`` after its first packet) is still to come: that comes before
+        any such end (a second of margin for the bucket of the current second). Skipping
+        it there keeps most rows (handshakes, short flows) to one entry: memory."""
+        if c.first <= c.last and self.now - c.first < self._min_timeout - 1.0:
+            return
         self._wheel_add(c, int(c.last + self.timeout_of(c)))
 
     def _wheel_add(self, c: Conn, second: int) -> None:
@@ -928,7 +933,8 @@ class Tracker:
             c.timeout = idle
             if idle < self._min_timeout:
                 self._min_timeout = idle
-            self._reschedule(c)
+            # (Possibly shorter than the first look's wait: always a look at the new end.)
+            self._wheel_add(c, int(c.last + idle))
         if an.handoff:  # before ``finished``: a handing-over analyzer is also finished
             self._handoff(c, an.handoff, an)
         elif an.finished:
