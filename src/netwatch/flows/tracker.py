@@ -261,16 +261,24 @@ class Tracker:
                     r = h.reasm
                     if r is None and (h.isn is None or (h.isn + 1) % MOD == seq):
                         r = h.reasm = StreamReassembler(seq)  # the direction's first bytes
-                    if r is None or r.next_seq != seq or r.pending:
+                    if r is not None and r.next_seq != seq and not r.pending:
+                        # Bytes all delivered already (a retransmission, a keep-alive):
+                        # the reassembler would drop them; only counted, as below.
+                        if (r.next_seq - seq - plen) % MOD >= HALF:
+                            plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
+                            now, next_expire = self.now, self._next_expire
+                            continue
+                    elif r is None or r.pending:
                         plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                         now, next_expire = self.now, self._next_expire
                         continue
-                    r.next_seq = (seq + plen) % MOD
-                    if r.skip >= plen:
-                        r.skip -= plen
-                        r.skipped += plen
                     else:
-                        inspected = r
+                        r.next_seq = (seq + plen) % MOD
+                        if r.skip >= plen:
+                            r.skip -= plen
+                            r.skipped += plen
+                        else:
+                            inspected = r
                 if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen

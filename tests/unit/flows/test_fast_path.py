@@ -145,6 +145,44 @@ def test_http_bodies_are_skipped_not_fed_and_still_counted(
     assert rec["retransmits"] == 1
 
 
+def test_keepalives_on_a_flow_still_undetected_stay_on_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TCP keep-alives (the last byte again, every minute) on a flow whose one byte named
+    no protocol: retransmitted bytes would give the analyzer nothing, so they are counted
+    on the fast path (retransmissions and all), not sent to the reassembler; new bytes
+    out of order and partly new segments still are."""
+    cp = 40001
+    pk: list[tuple[float, bytes]] = [
+        (1.0, build.tcp(C, cp, S, 5000, "S", seq=100)),
+        (1.01, build.tcp(S, 5000, C, cp, "SA", seq=500, ack=101)),
+        (1.011, build.tcp(C, cp, S, 5000, "A", seq=101, ack=501)),
+        (1.02, build.tcp(C, cp, S, 5000, "PA", seq=101, ack=501, payload=b"x")),
+    ]
+    pk += [
+        (1.02 + k * 60, build.tcp(C, cp, S, 5000, "PA", seq=101, ack=501, payload=b"x"))
+        for k in range(1, 8)
+    ]
+    pk.append((500.0, build.tcp(C, cp, S, 5000, "PA", seq=104, ack=501, payload=b"zz")))
+    pk.append((500.1, build.tcp(C, cp, S, 5000, "PA", seq=101, ack=501, payload=b"xyz")))
+    packets = [(ts, 1, f, len(f)) for ts, f in pk]
+    general = _records(packets, fast=False)
+    plain = []
+    real = Tracker._plain
+
+    def counting(self: Tracker, *a: object) -> None:
+        plain.append(a[0])
+        real(self, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Tracker, "_plain", counting)
+    assert _records(packets, fast=True) == general
+    assert plain == [1.0, 500.0, 500.1]  # the SYN (a new row), then new bytes out of order
+    (rec,) = (json.loads(r) for r in general)
+    # Keep-alives are not retransmissions (Wireshark's rule); the segment re-sending the
+    # "x" with new bytes after it is one.
+    assert rec["retransmits"] == 1 and rec["packets_out"] == 12
+
+
 def test_a_view_mid_body_shows_the_bytes_passed_by() -> None:
     packets = _http_keepalive(False)[:12]  # three of the first body's six segments
     tr = Tracker()
