@@ -9,6 +9,7 @@ Per-direction fields use index 0 for originator→responder ("client→server").
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from netwatch.decode.packet import PROTO_NAMES
@@ -17,6 +18,10 @@ from netwatch.model.process import Attribution, ProcessInfo
 from netwatch.reassembly.stream import StreamReassembler
 
 DPI_UNDECIDED, DPI_ACTIVE, DPI_DONE = 0, 1, 2
+
+#: A row's key in the table: see :func:`wire_key` (TCP/UDP) and flows/icmp.py.
+Key = tuple[Any, ...]
+_PORTS = struct.Struct("!HH").pack
 
 #: History letters (Zeek's conn.log ``history``): s SYN, h SYN+ACK, a pure ACK, d data,
 #: f FIN, r RST, t retransmitted data. One int per row holds it all (memory: a row must stay
@@ -61,6 +66,44 @@ def _history_text(hist: int) -> str:
         out.append(ch.upper() if not code & 1 else ch)
         seq >>= 4
     return "".join(out)
+
+
+def wire_key(proto: int, src: bytes, sport: int, dst: bytes, dport: int, vlan: Any) -> Key:
+    """A TCP/UDP row's key: ``(proto, wire, vlan)``, ``wire`` being the lower endpoint's
+    address, the higher one's, then their ports, as the bytes sit in an IP/TCP header
+    (source address, destination address, source port, destination port). One bytes
+    object instead of two addresses and two port numbers: ~110 bytes less per row, and the
+    fast path can build it from a packet's header bytes without decoding them.
+
+    Lower: the smaller address, or the smaller port when the addresses are equal; as
+    bytes, ``wire <= swapped(wire)``. ICMP, ARP and other rows keep the long form
+    ``(proto, low address, low port or id, high address, high port or id, vlan)``."""
+    if src < dst or (src == dst and sport <= dport):
+        return (proto, src + dst + _PORTS(sport, dport), vlan)
+    return (proto, dst + src + _PORTS(dport, sport), vlan)
+
+
+def _side_addr(key: Key, low: bool) -> bytes:
+    k1: bytes = key[1]
+    if len(key) == 3:  # (proto, wire, vlan)
+        n = (len(k1) - 4) >> 1
+        return k1[:n] if low else k1[n : n + n]
+    a: bytes = k1 if low else key[3]
+    return a
+
+
+def _side_port(key: Key, low: bool) -> int:
+    if len(key) == 3:
+        k1: bytes = key[1]
+        at = len(k1) - (4 if low else 2)
+        return (k1[at] << 8) | k1[at + 1]
+    v = key[2] if low else key[4]
+    return v if type(v) is int else 0
+
+
+def originator_is_low(key: Key, c_addr: bytes, c_port: int) -> bool:
+    """Is the originator (address, port) the key's lower side?"""
+    return _side_addr(key, True) == c_addr and _side_port(key, True) == c_port
 
 
 class TcpHalf:
@@ -122,7 +165,7 @@ class Conn:
     def __init__(
         self,
         cid: int,
-        key: tuple[Any, ...],
+        key: Key,
         clow: bool,
         ts: float,
         local_is_client: bool,
@@ -171,29 +214,25 @@ class Conn:
 
     @property
     def ipver(self) -> int:
-        return 4 if len(self.key[1]) == 4 else 6
+        return 4 if len(self.key[1]) in (4, 12) else 6
 
     @property
     def vlan(self) -> int | tuple[int, ...] | None:
-        v: int | tuple[int, ...] | None = self.key[5]
+        v: int | tuple[int, ...] | None = self.key[-1]
         return v
 
     @property
     def c_addr(self) -> bytes:
-        a: bytes = self.key[1] if self.clow else self.key[3]
-        return a
+        return _side_addr(self.key, self.clow)
 
     @property
     def s_addr(self) -> bytes:
-        a: bytes = self.key[3] if self.clow else self.key[1]
-        return a
+        return _side_addr(self.key, not self.clow)
 
     @property
     def c_port(self) -> int:
-        v = self.key[2] if self.clow else self.key[4]
-        return v if type(v) is int else 0
+        return _side_port(self.key, self.clow)
 
     @property
     def s_port(self) -> int:
-        v = self.key[4] if self.clow else self.key[2]
-        return v if type(v) is int else 0
+        return _side_port(self.key, not self.clow)

@@ -35,6 +35,8 @@ from netwatch.flows.conn import (
     Conn,
     TcpHalf,
     add_history,
+    originator_is_low,
+    wire_key,
 )
 from netwatch.flows.icmp import arp_packet, icmp_packet
 from netwatch.flows.services import ServiceTable
@@ -397,12 +399,12 @@ class Tracker:
     ) -> tuple[Conn | None, int]:
         """The row of a plain packet whose addresses and ports ``k`` are not among the hot
         rows: looked up by its canonical key, and remembered with the packet's direction."""
-        src, dst, sport, dport = (_ADDRS4 if len(k) == 12 else _ADDRS6)(k)
-        low = src < dst or (src == dst and sport <= dport)
-        if low:
-            c = self.table.get((proto, src, sport, dst, dport, None))
-        else:
-            c = self.table.get((proto, dst, dport, src, sport, None))
+        # The row's key from the wire bytes (see conn.wire_key): ``k`` itself when its
+        # source is the lower side, else the two addresses and two ports swapped.
+        n = 4 if len(k) == 12 else 16
+        swapped = k[n : n + n] + k[:n] + k[n + n + 2 :] + k[n + n : n + n + 2]
+        low = k <= swapped
+        c = self.table.get((proto, k if low else swapped, None))
         if c is None:
             return None, 0
         di = 0 if low == c.clow else 1
@@ -485,7 +487,7 @@ class Tracker:
         if self.live and c_addr not in self.local_addrs and s_addr in self.local_addrs:
             local_is_client = False
         # The originator is the key's lower side when its address and port come first.
-        c = Conn(self._next_id, key, c_addr == key[1] and c_port == key[2], ts, local_is_client)
+        c = Conn(self._next_id, key, originator_is_low(key, c_addr, c_port), ts, local_is_client)
         self._next_id += 1
         if not self.dpi_enabled:
             c.dpi = DPI_DONE
@@ -648,10 +650,7 @@ class Tracker:
     def _tcp(self, p: Packet, ts: float, wirelen: int) -> Conn | None:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
         low = src < dst or (src == dst and sport <= dport)  # this side is the key's first
-        if low:
-            key: tuple[Any, ...] = (6, src, sport, dst, dport, p.vlan)
-        else:
-            key = (6, dst, dport, src, sport, p.vlan)
+        key = wire_key(6, src, sport, dst, dport, p.vlan)
         flags = p.flags
         c = self.table.get(key)
         if (
@@ -1064,10 +1063,7 @@ class Tracker:
     # ------------------------------------------------------------------ UDP
     def _udp(self, p: Packet, ts: float, wirelen: int) -> Conn:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
-        if src < dst or (src == dst and sport <= dport):
-            key: tuple[Any, ...] = (17, src, sport, dst, dport, p.vlan)
-        else:
-            key = (17, dst, dport, src, sport, p.vlan)
+        key = wire_key(17, src, sport, dst, dport, p.vlan)
         c = self.table.get(key)
         if c is None:
             c = self._new(key, p, self._client_is_src("udp", sport, dport), ts)
