@@ -233,6 +233,20 @@ class Conn:
     def c_port(self) -> int:
         return _side_port(self.key, self.clow)
 
+    def endpoints(self) -> tuple[bytes, int, bytes, int]:
+        """(originator address, its port, responder address, its port) in one call."""
+        key = self.key
+        if len(key) == 3:
+            wire: bytes = key[1]
+            n = (len(wire) - 4) >> 1
+            lo, hi = wire[:n], wire[n : n + n]
+            lo_port = (wire[n + n] << 8) | wire[n + n + 1]
+            hi_port = (wire[n + n + 2] << 8) | wire[n + n + 3]
+            if self.clow:
+                return lo, lo_port, hi, hi_port
+            return hi, hi_port, lo, lo_port
+        return self.c_addr, self.c_port, self.s_addr, self.s_port
+
     @property
     def s_port(self) -> int:
         return _side_port(self.key, not self.clow)

@@ -21,9 +21,9 @@ def udp_state(idle: float, timeout: float) -> str:
     return "UDP_STALE"
 
 
-def _service(tr: Tracker, c: Conn, proto: str) -> str:
+def _service(tr: Tracker, c: Conn, proto: str, s_port: int, c_port: int) -> str:
     if proto == "tcp" or proto == "udp":
-        return tr.services.service_of(proto, c.s_port, c.c_port)
+        return tr.services.service_of(proto, s_port, c_port)
     if c.extra and "icmp" in c.extra:
         return str(c.extra["icmp"]["type_name"])
     return ""
@@ -39,7 +39,7 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         state = c.app_state or udp_state(idle, timeout)
     elif proto != "tcp" and c.app_state:
         state = c.app_state
-    c_addr, c_port, s_addr, s_port = c.c_addr, c.c_port, c.s_addr, c.s_port
+    c_addr, c_port, s_addr, s_port = c.endpoints()
     if c.local_is_client:
         laddr, lport, raddr, rport = c_addr, c_port, s_addr, s_port
         pk_out, pk_in, by_out, by_in = c.pk0, c.pk1, c.by0, c.by1
@@ -94,7 +94,7 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         remote_addr=ntop(raddr),
         remote_port=rport,
         state=state,
-        service=_service(tr, c, proto),
+        service=_service(tr, c, proto, s_port, c_port),
         first_seen=c.first,
         last_seen=c.last,
         packets_out=pk_out,
