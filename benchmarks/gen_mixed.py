@@ -37,30 +37,6 @@ def ip6(i: int) -> bytes:
     return b"\xfd\x00\x6e\x77" + b"\x00" * 8 + struct.pack("!I", i)
 
 
-def _self_signed() -> tuple[object, object]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench.example")])
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
 class Writer:
     """Writes packets in timestamp order: flows overlap in time as on a real link.
 
@@ -203,47 +179,14 @@ class Gen:
         1-RTT data; the flow generator then appends short-header bulk.
         """
         try:
-            from aioquic.buffer import Buffer
-            from aioquic.quic.configuration import QuicConfiguration
-            from aioquic.quic.connection import QuicConnection
-            from aioquic.quic.packet import pull_quic_header
+            import aioquic  # noqa: F401 - a test dependency; without it, no QUIC flows
         except ImportError:
             return []
-        cert, key = _self_signed()
-        out = []
-        for i in range(24):
-            ccfg = QuicConfiguration(
-                is_client=True,
-                alpn_protocols=["h3"],
-                server_name=f"cdn{i}.bench.example",
-                verify_mode=0,
-            )
-            scfg = QuicConfiguration(is_client=False, alpn_protocols=["h3"])
-            scfg.certificate, scfg.private_key = cert, key
-            client = QuicConnection(configuration=ccfg)
-            server: QuicConnection | None = None
-            caddr, saddr = ("198.18.0.1", 50000), ("198.19.0.1", 443)
-            client.connect(saddr, now=0.0)
-            seq: list[tuple[int, bytes]] = []
-            now = 0.0
-            for _ in range(8):
-                now += 0.01
-                for data, _a in client.datagrams_to_send(now=now):
-                    seq.append((0, data))
-                    if server is None:
-                        hdr = pull_quic_header(Buffer(data=data), host_cid_length=8)
-                        server = QuicConnection(
-                            configuration=scfg,
-                            original_destination_connection_id=hdr.destination_cid,
-                        )
-                    server.receive_datagram(data, caddr, now=now)
-                if server is None:
-                    break
-                for data, _a in server.datagrams_to_send(now=now):
-                    seq.append((1, data))
-                    client.receive_datagram(data, saddr, now=now)
-            out.append(seq)
-        return out
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.util import quic
+
+        cert_key = quic.self_signed("bench.example")
+        return [quic.handshake(f"cdn{i}.bench.example", cert_key) for i in range(24)]
 
     def addrs(self) -> tuple[bytes, bytes]:
         self.host += 1

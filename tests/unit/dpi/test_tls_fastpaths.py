@@ -10,7 +10,6 @@ Certificate summaries are cached by SHA-256: a cached summary equals a fresh one
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from netwatch.dpi.tls.record import RecordSplitter
 from netwatch.errors import MalformedError
 from tests.unit.dpi.test_tls_corpus import TLS_STEMS, tls_flows
 from tests.unit.dpi.test_tls_malformed import CLIENT13, SERVER13, _messages
+from tests.util import certs as certs_util
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -243,26 +243,11 @@ def test_grease_set_is_rfc_8701() -> None:
 
 
 def _self_signed(name: str) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(when)
-        .not_valid_after(when + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
+    cert, _key = certs_util.self_signed(name, san=True)
+    der: bytes = cert.public_bytes(serialization.Encoding.DER)
+    return der
 
 
 def test_certificate_summary_cache(monkeypatch: pytest.MonkeyPatch) -> None:

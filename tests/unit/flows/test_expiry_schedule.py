@@ -14,7 +14,7 @@ import pytest
 from netwatch.capture.pcapfile import open_capture_file
 from netwatch.flows.conn import Conn
 from netwatch.flows.tracker import Tracker
-from tests.util import build
+from tests.util import build, quic
 from tests.util.corpus import CORPUS
 
 CAPTURES = (
@@ -165,59 +165,8 @@ def test_random_long_captures(seed: int) -> None:
 
 def _quic_session(idle: float) -> list[tuple[int, bytes]]:
     """A real QUIC handshake (aioquic, in memory) whose client asks for ``idle`` seconds."""
-    aioquic = pytest.importorskip("aioquic")
-    del aioquic
-    import datetime
-
-    from aioquic.buffer import Buffer
-    from aioquic.quic.configuration import QuicConfiguration
-    from aioquic.quic.connection import QuicConnection
-    from aioquic.quic.packet import pull_quic_header
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idle.example")])
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    ccfg = QuicConfiguration(
-        is_client=True, alpn_protocols=["h3"], server_name="idle.example", idle_timeout=idle
-    )
-    ccfg.verify_mode = 0
-    scfg = QuicConfiguration(is_client=False, alpn_protocols=["h3"])
-    scfg.certificate, scfg.private_key = cert, key
-    client = QuicConnection(configuration=ccfg)
-    server: QuicConnection | None = None
-    caddr, saddr = ("198.18.0.1", 50000), ("198.19.0.1", 443)
-    client.connect(saddr, now=0.0)
-    seq: list[tuple[int, bytes]] = []
-    t = 0.0
-    for _ in range(6):
-        t += 0.01
-        for data, _a in client.datagrams_to_send(now=t):
-            seq.append((0, data))
-            if server is None:
-                hdr = pull_quic_header(Buffer(data=data), host_cid_length=8)
-                server = QuicConnection(
-                    configuration=scfg, original_destination_connection_id=hdr.destination_cid
-                )
-            server.receive_datagram(data, caddr, now=t)
-        assert server is not None
-        for data, _a in server.datagrams_to_send(now=t):
-            seq.append((1, data))
-            client.receive_datagram(data, saddr, now=t)
-    return seq
+    pytest.importorskip("aioquic")
+    return quic.handshake("idle.example", quic.self_signed("idle.example"), idle, rounds=6)
 
 
 def test_quic_idle_timeout_shorter_than_any_other() -> None:
