@@ -27,6 +27,7 @@ from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn
 from netwatch.flows.tracker import PacketSink, Tracker
 from netwatch.flows.view import view
+from netwatch.model.frames import Frame, FrameBlock
 from netwatch.model.snapshot import CaptureStats, ConnectionView, Snapshot
 
 #: Rows attributed per snapshot at most, and lookups tried per row before giving up.
@@ -236,6 +237,8 @@ class Engine:
                     replay_anchor = self._pace(batch, replay_anchor)
                     if self._stop.is_set():
                         break
+                elif self._thread is not None and not source.live and batch:
+                    next_snap = self._batch_with_snapshots(batch, next_snap, interval)
                 else:
                     tr.packets_batch(batch)
                 if progress is not None:
@@ -258,6 +261,35 @@ class Engine:
             self._end()
             raise
         self._end()
+
+    def _batch_with_snapshots(
+        self, batch: Sequence[Packet], next_snap: float, interval: float
+    ) -> float:
+        """A file at full speed in the engine's own thread (monitor, IPFIX): a snapshot
+        each ``interval`` of the capture's clock, also inside a batch (a small file is one
+        batch; a snapshot per batch would skip the seconds between). The batch is cut
+        after each packet that reaches the next snapshot's time, as if it came alone.
+        Returns the next snapshot's time."""
+        tr = self.tracker
+        if max(batch[0][0], batch[-1][0]) < next_snap:
+            tr.packets_batch(batch)  # the usual case: no snapshot falls inside
+            return next_snap
+        frames: list[Frame] = (
+            batch.frames
+            if isinstance(batch, FrameBlock)
+            else [(ts, lt, d, 0, len(d), w) for ts, lt, d, w in batch]
+        )
+        start = 0
+        for i, f in enumerate(frames):
+            if f[0] >= next_snap:
+                tr.packets_batch(FrameBlock(frames[start : i + 1]))
+                start = i + 1
+                if tr.now >= next_snap:
+                    self.publish(tr.now)
+                    next_snap = tr.now + interval
+        if start < len(frames):
+            tr.packets_batch(FrameBlock(frames[start:]))
+        return next_snap
 
     def _end(self) -> None:
         tr = self.tracker

@@ -1009,7 +1009,7 @@ class Tracker:
             c.app = app
             c.app_state = an.app_state
             c.analyzer = None
-            if c.key[0] == 17 and not c.closed:
+            if c.key[0] == 17 and self.table.get(c.key) is c:  # (not when it is ending)
                 self._reschedule(c)  # a UDP row's timeout follows its protocol
         if not keep_streams:
             c.dpi = DPI_DONE
