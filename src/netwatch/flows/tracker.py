@@ -666,9 +666,11 @@ class Tracker:
             self._finish(c, "reused")
             c = None
         if c is None:
-            if not flags & SYN and key in self._recent_closed:
+            if not flags & SYN and not p.payload and key in self._recent_closed:
                 self.late_packets += 1  # a late FIN/RST/ACK must not resurrect the row
                 return None
+            # (Data after the row ended is a new row, picked up mid-stream, as in Zeek:
+            # bytes that still flow on a reset tuple are traffic to show, not noise.)
             if flags & SYN:
                 client_is_src = not flags & ACK
             else:

@@ -67,11 +67,6 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
 
 #: (folder, log) → (Zeek rows, our rows) where the counts differ, with the reason.
 ROW_COUNTS: dict[tuple[str, str], tuple[int, int, str]] = {
-    ("modbus-port502", "conn"): (
-        8,
-        7,
-        "data 15 s after a RST: Zeek starts a new row, the engine does not",
-    ),
     ("wikipedia", "http"): (14, 15, "the mid-stream GET, which Zeek does not log"),
 }
 

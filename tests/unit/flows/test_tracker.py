@@ -103,6 +103,22 @@ def test_new_syn_on_closed_tuple_starts_new_row_and_late_fin_does_not_resurrect(
     assert not tr.table and tr.late_packets == 1
 
 
+def test_data_after_a_closed_row_ended_starts_a_new_row() -> None:
+    """Bytes that still flow on a tuple after its row was reset and expired are a new row,
+    picked up mid-stream (Zeek does the same); a late FIN or ACK alone is not."""
+    pk = [*handshake(1.0), (2.0, build.tcp(C, 40000, S, 443, "R", seq=101))]
+    pk += [(20.0, build.tcp(S, 443, C, 40000, "A", seq=501, ack=101))]  # late ACK: dropped
+    pk += [(25.0, build.tcp(S, 443, C, 40000, "PA", seq=501, ack=101, payload=b"x" * 50))]
+    pk += [(25.1, build.tcp(C, 40000, S, 443, "A", seq=101, ack=551))]
+    tr, done = run(pk)
+    assert len(done) == 1 and done[0].state == "CLOSED"
+    assert tr.late_packets == 1
+    (v,) = views(tr)
+    assert (v.packets_in, v.packets_out, v.bytes_in > 50) == (1, 1, True)
+    assert v.extra["picked_up"] is True and v.first_seen == 25.0
+    assert (v.local_port, v.remote_port) == (40000, 443)  # the well-known port is the server
+
+
 def test_every_transition_row_is_reachable_data() -> None:
     states = {s for (s, _d, _e) in tcpstate.TRANSITIONS} | set(tcpstate.TRANSITIONS.values())
     assert {
