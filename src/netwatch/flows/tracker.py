@@ -53,9 +53,12 @@ _ETH_IP6_L4 = struct.Struct("!12xH4xHBx36sIIBBH").unpack_from
 #: ... where the addresses and ports come as one ``bytes`` (the hot-row key), split by these.
 _ADDRS4 = struct.Struct("!4s4sHH").unpack
 _ADDRS6 = struct.Struct("!16s16sHH").unpack
-#: Rows found by their wire addresses and ports, without building the canonical key: at
-#: most this many (cleared when full), so memory per connection does not grow.
-HOT_ROWS = 8192
+#: Rows found by their wire addresses and ports (one entry a direction), without building
+#: the canonical key: at most this many entries a protocol, cleared when full, so memory
+#: per connection does not grow (~150 bytes an entry: ~10 MB at most, a fixed cost like
+#: the capture ring). Measured on a table of 30,000 busy connections: 8,192 entries
+#: missed most of the time (4.1 s), 65,536 held them (3.0 s, +9 MB).
+HOT_ROWS = 65536
 MOD, HALF = 1 << 32, 1 << 31
 #: Without a measured RTT, a segment below the highest sequence that arrives within this
 #: many seconds of it is out-of-order rather than retransmitted (Wireshark uses 3 ms too).
