@@ -66,8 +66,11 @@ OOO_DEFAULT = 0.003
 EXPIRE_EVERY = 1.0
 LATE_WINDOW = 120.0
 MAX_EXPECTED = 4096
-#: TCP bytes kept from before detection, replayed into the analyzer detection then finds.
+#: TCP bytes kept from before detection, replayed into the analyzer detection then finds:
+#: at most this many a flow, and at most PRE_DETECT_TOTAL over all flows (many flows of an
+#: unknown protocol open at once, or a flood with payloads, must not hold 8 KiB each).
 PRE_DETECT_BYTES = 8192
+PRE_DETECT_TOTAL = 16 << 20
 _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
 _SYN_RECV = "SYN_RECV"
@@ -131,6 +134,7 @@ class Tracker:
         #: not yet done (the current second's bucket is done again at the next pass).
         self._wheel: dict[int, list[Conn]] = {}
         self._wheel_low = 0
+        self._pre_bytes = 0  # bytes kept before detection, all flows (PRE_DETECT_TOTAL)
         self.now = 0.0
         # counters
         self.packets = 0
@@ -527,6 +531,7 @@ class Tracker:
         if self.table.get(c.key) is c:
             del self.table[c.key]
         self._detach(c)
+        self._take_pre(c)  # (the closed history keeps the row, not its early bytes)
         c.closed = True
         if c.proto == "tcp":
             self._recent_closed[c.key] = c.last
@@ -911,8 +916,7 @@ class Tracker:
                 if c.detect_tries >= registry.MAX_DETECT_PACKETS:
                     c.dpi = DPI_DONE
                     self._drop_streams(c)
-                    if c.extra is not None:
-                        c.extra.pop("_pre", None)
+                    self._take_pre(c)
                 elif transport == "tcp":
                     self._keep_undetected(c, d, data)
                 return
@@ -920,7 +924,7 @@ class Tracker:
             c.dpi = DPI_ACTIVE
             if transport == "udp":
                 self._reschedule(c)  # DNS and QUIC rows have timeouts of their own
-            pre = c.extra.pop("_pre", None) if c.extra is not None else None
+            pre = self._take_pre(c)
             if pre:
                 # The other side spoke first in a form no detector knew (a CONNECT line
                 # with spaces, a banner): the analyzer gets those bytes too, in order.
@@ -956,14 +960,28 @@ class Tracker:
             if h is not None and h.reasm is not None:
                 h.reasm.skip = an.skippable(direction)
 
-    @staticmethod
-    def _keep_undetected(c: Conn, d: int, data: bytes) -> None:
-        """Keep a TCP flow's first undetected bytes (bounded) for the analyzer found later."""
+    def _keep_undetected(self, c: Conn, d: int, data: bytes) -> None:
+        """Keep a TCP flow's first undetected bytes (bounded, a flow and in all) for the
+        analyzer found later. Past the total, a flow's early bytes are not kept: its
+        analyzer, if one is found, starts from what comes next (as after a gap)."""
+        size = len(data)
+        if self._pre_bytes + size > PRE_DETECT_TOTAL:
+            return
         if c.extra is None:
             c.extra = {}
         pre: list[tuple[int, bytes]] = c.extra.setdefault("_pre", [])
-        if sum(len(x) for _, x in pre) + len(data) <= PRE_DETECT_BYTES:
+        if sum(len(x) for _, x in pre) + size <= PRE_DETECT_BYTES:
             pre.append((d, data))
+            self._pre_bytes += size
+
+    def _take_pre(self, c: Conn) -> list[tuple[int, bytes]] | None:
+        """The bytes kept before detection, removed from the row (and the total)."""
+        pre: list[tuple[int, bytes]] | None = (
+            c.extra.pop("_pre", None) if c.extra is not None else None
+        )
+        if pre:
+            self._pre_bytes -= sum(len(x) for _, x in pre)
+        return pre
 
     def _handoff(self, c: Conn, protocol: str, old: Analyzer) -> None:
         """STARTTLS, HTTP CONNECT and friends: the old analyzer's record stays, a new one

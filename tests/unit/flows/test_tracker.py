@@ -119,6 +119,39 @@ def test_data_after_a_closed_row_ended_starts_a_new_row() -> None:
     assert (v.local_port, v.remote_port) == (40000, 443)  # the well-known port is the server
 
 
+def test_bytes_kept_before_detection_are_bounded_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each undetected TCP flow keeps its first bytes for the analyzer found later; many such
+    flows at once (an unknown protocol, a flood with payloads) keep no more than the total,
+    and the bytes are released when detection gives up or the row ends."""
+    import netwatch.flows.tracker as tracker_mod
+
+    monkeypatch.setattr(tracker_mod, "PRE_DETECT_TOTAL", 50_000)
+    tr = Tracker()
+    junk = bytes(range(256)) * 4  # no detector takes it
+    for i in range(200):
+        cp = 30000 + i
+        pk = [
+            (1.0 + i * 1e-3, build.tcp(C, cp, S, 5555, "S", seq=100)),
+            (1.0001 + i * 1e-3, build.tcp(S, 5555, C, cp, "SA", seq=500, ack=101)),
+            (1.0002 + i * 1e-3, build.tcp(C, cp, S, 5555, "A", seq=101, ack=501)),
+            (1.0003 + i * 1e-3, build.tcp(C, cp, S, 5555, "PA", seq=101, ack=501, payload=junk)),
+        ]
+        for ts, f in pk:
+            tr.packet(ts, 1, f, len(f))
+    kept = [c for c in tr.table.values() if c.extra and c.extra.get("_pre")]
+    assert len(kept) == 48 and tr._pre_bytes == 48 * len(junk) <= 50_000
+    # Detection gives up after enough payloads: that flow's bytes are released.
+    c0 = kept[0]
+    seq = 101 + len(junk)
+    for k in range(6):
+        f = build.tcp(C, c0.c_port, S, 5555, "PA", seq=seq, ack=501, payload=junk)
+        tr.packet(2.0 + k * 1e-3, 1, f, len(f))
+        seq += len(junk)
+    assert not (c0.extra or {}).get("_pre") and tr._pre_bytes == 47 * len(junk)
+    tr.expire(10_000.0)  # every row ends: nothing stays kept
+    assert not tr.table and tr._pre_bytes == 0
+
+
 def test_every_transition_row_is_reachable_data() -> None:
     states = {s for (s, _d, _e) in tcpstate.TRANSITIONS} | set(tcpstate.TRANSITIONS.values())
     assert {
