@@ -41,7 +41,7 @@ from netwatch.flows.conn import (
 from netwatch.flows.icmp import arp_packet, icmp_packet
 from netwatch.flows.services import ServiceTable
 from netwatch.model.frames import FrameBlock
-from netwatch.reassembly.stream import StreamReassembler
+from netwatch.reassembly.stream import PendingBudget, StreamReassembler
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 # Ethernet type, then IPv4 (vihl, total length, flags+fragment, protocol), the addresses and
@@ -71,6 +71,9 @@ MAX_EXPECTED = 4096
 #: unknown protocol open at once, or a flood with payloads, must not hold 8 KiB each).
 PRE_DETECT_BYTES = 8192
 PRE_DETECT_TOTAL = 16 << 20
+#: Out-of-order TCP bytes waiting for a hole to fill, over all flows: past it, a flow that
+#: gets more declares its holes gaps (its analyzer is told, as for a lost segment).
+REASSEMBLY_TOTAL = 64 << 20
 _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
 _SYN_RECV = "SYN_RECV"
@@ -135,6 +138,8 @@ class Tracker:
         self._wheel: dict[int, list[Conn]] = {}
         self._wheel_low = 0
         self._pre_bytes = 0  # bytes kept before detection, all flows (PRE_DETECT_TOTAL)
+        #: out-of-order bytes waiting in all reassemblers (each holds 256 KiB at most)
+        self._reasm_budget = PendingBudget(REASSEMBLY_TOTAL)
         self.now = 0.0
         # counters
         self.packets = 0
@@ -269,7 +274,7 @@ class Tracker:
                     # below; anything out of order goes to the reassembler.
                     r = h.reasm
                     if r is None and (h.isn is None or (h.isn + 1) % MOD == seq):
-                        r = h.reasm = StreamReassembler(seq)  # the direction's first bytes
+                        r = h.reasm = StreamReassembler(seq, budget=self._reasm_budget)
                     if r is not None and r.next_seq != seq and not r.pending:
                         # Bytes all delivered already (a retransmission, a keep-alive):
                         # the reassembler would drop them; only counted, as below.
@@ -837,7 +842,7 @@ class Tracker:
         r = h.reasm
         if r is None:
             start = (h.isn + 1) % MOD if h.isn is not None else seq
-            r = h.reasm = StreamReassembler(start)
+            r = h.reasm = StreamReassembler(start, budget=self._reasm_budget)
         elif r.skipped:
             self._settle_half(c, d, r)  # bytes passed by the fast path, before these
             if c.dpi == DPI_DONE:
@@ -879,8 +884,10 @@ class Tracker:
 
     def _drop_streams(self, c: Conn) -> None:
         if c.h0 is not None and c.h1 is not None:
-            c.h0.reasm = None
-            c.h1.reasm = None
+            for h in (c.h0, c.h1):
+                if h.reasm is not None:
+                    h.reasm.release()
+                    h.reasm = None
 
     def settle(self, c: Conn) -> None:
         """Tell the analyzer about bytes the fast path only counted (see ``skippable``):

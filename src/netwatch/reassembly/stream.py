@@ -11,8 +11,12 @@ segments itself, without this class, and adds them to ``skipped`` until it tells
 analyzer (``Analyzer.skipped``).
 
 Bounded: at most ``max_pending`` bytes wait out of order. Past that the lowest hole is
-declared a gap and skipped, so a lost segment never makes memory grow. Only flows with an
-attached analyzer have reassemblers; once the analyzer detaches they are dropped.
+declared a gap and skipped, so a lost segment never makes memory grow. The reassemblers of
+one tracker may also share a :class:`PendingBudget`: past its limit, a reassembler that
+gets more out-of-order bytes declares its holes gaps until the total is back under it
+(many flows with holes at once must not hold ``max_pending`` each). Only flows with an
+attached analyzer have reassemblers; once the analyzer detaches they are dropped
+(``release`` gives their waiting bytes back to the budget).
 
 Example: next=1000; add(1010, b"bbbb") → [] (waits); add(1000, b"aaaaaaaaaa") →
 [b"aaaaaaaaaa", b"bbbb"]; add(1005, b"xxxxx") → [] (old bytes, a retransmission).
@@ -24,8 +28,19 @@ MOD = 1 << 32
 HALF = 1 << 31
 
 
+class PendingBudget:
+    """Out-of-order bytes waiting in all the reassemblers that share it, and the limit."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+
 class StreamReassembler:
     __slots__ = (
+        "budget",
         "gap_bytes",
         "max_pending",
         "next_seq",
@@ -35,8 +50,14 @@ class StreamReassembler:
         "skipped",
     )
 
-    def __init__(self, next_seq: int | None = None, max_pending: int = 256 << 10) -> None:
+    def __init__(
+        self,
+        next_seq: int | None = None,
+        max_pending: int = 256 << 10,
+        budget: PendingBudget | None = None,
+    ) -> None:
         self.next_seq = next_seq
+        self.budget = budget
         self.pending: dict[int, bytes] = {}
         self.pending_bytes = 0
         self.max_pending = max_pending
@@ -69,7 +90,16 @@ class StreamReassembler:
             return []
         old = self.pending.get(seq)
         self.pending[seq] = data
-        self.pending_bytes += len(data) - (len(old) if old else 0)
+        delta = len(data) - (len(old) if old else 0)
+        self.pending_bytes += delta
+        budget = self.budget
+        if budget is not None:
+            budget.used += delta
+            if budget.used > budget.limit:
+                skipped: list[bytes | int] = []
+                while self.pending and budget.used > budget.limit:
+                    skipped.extend(self._skip_hole())
+                return skipped
         if self.pending_bytes <= self.max_pending:
             return []
         return self._skip_hole()
@@ -84,7 +114,7 @@ class StreamReassembler:
                 if rel >= HALF:
                     over = MOD - rel
                     del self.pending[s]
-                    self.pending_bytes -= len(d)
+                    self._forget(len(d))
                     if over < len(d):
                         tail = d[over:]
                         out.append(tail)
@@ -92,12 +122,23 @@ class StreamReassembler:
                         progressed = True
                 elif rel == 0:
                     del self.pending[s]
-                    self.pending_bytes -= len(d)
+                    self._forget(len(d))
                     out.append(d)
                     self.next_seq = (self.next_seq + len(d)) % MOD
                     progressed = True
             if not progressed:
                 return
+
+    def _forget(self, n: int) -> None:
+        self.pending_bytes -= n
+        if self.budget is not None:
+            self.budget.used -= n
+
+    def release(self) -> None:
+        """Drop what waits out of order (the stream is no longer followed)."""
+        if self.pending:
+            self._forget(self.pending_bytes)
+            self.pending.clear()
 
     def _skip_hole(self) -> list[bytes | int]:
         """Too much waits: declare the hole before the lowest pending segment lost."""
