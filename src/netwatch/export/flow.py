@@ -7,10 +7,10 @@ record whose remote side opened the connection carries ``"initiator": "remote"``
 turned around here. ICMP rows take their "ports" from the first message's type and code,
 as Zeek's conn.log does.
 
-Optional record fields the exports use when present (the engine is to add them; see
-docs/exports.md): ``ip_bytes_out``/``_in`` (sum of IP total lengths),
-``payload_bytes_out``/``_in`` (TCP: new sequence space; UDP: payload), ``missed_bytes``,
-``closed_at`` (RFC 3339 time of the packet that completed the close).
+Optional record fields the exports use when present (see docs/exports.md):
+``ip_bytes_out``/``_in`` (sum of IP total lengths), ``payload_bytes_out``/``_in`` (TCP: new
+sequence space; UDP: payload) and ``missed_bytes``, which the engine is to add, and
+``closed_at`` (RFC 3339 time of the packet that completed the close), which it writes.
 """
 
 from __future__ import annotations

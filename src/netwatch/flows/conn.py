@@ -130,6 +130,7 @@ class Conn:
         "by0",
         "by1",
         "closed",
+        "closed_at",
         "clow",
         "detect_tries",
         "dpi",
@@ -182,6 +183,7 @@ class Conn:
         self.rate0 = self.rate1 = 0.0
         self.state = "NEW"
         self.closed = False
+        self.closed_at: float | None = None  # TCP: the second FIN's time (Zeek's duration)
         self.timeout = 0.0  # 0: use the table's value for proto/state
         self.local_is_client = local_is_client
         # TCP only: the two directions' sequence state (two slots, not a tuple: memory).

@@ -768,6 +768,8 @@ class Tracker:
             c.rtt = ts - c.syn_ts  # the handshake's round trip (SYN → its ACK, iRTT)
         if flags & FIN:
             h.fin_ack = (seq + plen + 1) % MOD
+            if other.fin_ack is not None and c.closed_at is None:
+                c.closed_at = ts  # the second FIN completes the close
         self._health(c, h, d, seq, (ack << 16) | win, flags, plen, ts)
         # --- application data
         if plen and c.dpi != DPI_DONE:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from netwatch.flows import timeouts
 from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn, history
-from netwatch.model.snapshot import ConnectionView
+from netwatch.model.snapshot import ConnectionView, rfc3339
 
 if TYPE_CHECKING:
     from netwatch.flows.tracker import Tracker
@@ -85,6 +85,8 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         extra["initiator"] = "remote"  # live: the remote side opened it (inbound)
     if proto == "tcp":
         extra["picked_up"] = not c.syn_ts
+        if c.closed_at is not None:
+            extra["closed_at"] = rfc3339(c.closed_at)
     return ConnectionView(
         id=c.id,
         proto=proto,

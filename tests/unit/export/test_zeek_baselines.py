@@ -45,7 +45,6 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
         "the query has bad IP/UDP checksums: Zeek (without -C) drops it, netwatch does not",
     ),
     ("http-connect-smtp", "conn"): {
-        "duration": "Zeek stops at the second FIN; the record ends at the last packet",
         "history": "the engine marks retransmissions (t) by the responder only",
     },
     ("http-connect-smtp", "smtp"): {
@@ -58,7 +57,6 @@ KNOWN: dict[tuple[str, str], dict[str, str]] = {
     },
     ("modbus-port502", "conn"): {
         "service": "no Modbus or DCE-RPC analyzer",
-        "duration": "Zeek stops at the second FIN; the record ends at the last packet",
     },
     ("wikipedia", "conn"): {
         "service": "netwatch analyzes the mid-stream HTTP flow that Zeek leaves alone",
