@@ -215,7 +215,7 @@ class PcapngSource(FileSource):
         e = "<"
         batch: list[Frame] = []
         ifaces = self._ifaces
-        epbs = {e: struct.Struct(e + "IIIIIII").unpack_from for e in "<>"}
+        epbs = {order: struct.Struct(order + "IIIIIII").unpack_from for order in "<>"}
         while True:
             # The tight loop, as for pcap: walk the Enhanced Packet Blocks that lie whole in
             # the buffer with one struct call each (block header and EPB fields at once);

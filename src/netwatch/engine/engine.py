@@ -27,7 +27,7 @@ from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn
 from netwatch.flows.tracker import PacketSink, Tracker
 from netwatch.flows.view import view
-from netwatch.model.frames import Frame, FrameBlock
+from netwatch.model.frames import FrameBlock
 from netwatch.model.snapshot import CaptureStats, ConnectionView, Snapshot
 
 #: Rows attributed per snapshot at most, and lookups tried per row before giving up.
@@ -274,11 +274,7 @@ class Engine:
         if max(batch[0][0], batch[-1][0]) < next_snap:
             tr.packets_batch(batch)  # the usual case: no snapshot falls inside
             return next_snap
-        frames: list[Frame] = (
-            batch.frames
-            if isinstance(batch, FrameBlock)
-            else [(ts, lt, d, 0, len(d), w) for ts, lt, d, w in batch]
-        )
+        frames = FrameBlock.of(batch).frames
         start = 0
         for i, f in enumerate(frames):
             if f[0] >= next_snap:

@@ -68,42 +68,44 @@ def _history_text(hist: int) -> str:
     return "".join(out)
 
 
-def wire_key(proto: int, src: bytes, sport: int, dst: bytes, dport: int, vlan: Any) -> Key:
-    """A TCP/UDP row's key: ``(proto, wire, vlan)``, ``wire`` being the lower endpoint's
-    address, the higher one's, then their ports, as the bytes sit in an IP/TCP header
-    (source address, destination address, source port, destination port). One bytes
-    object instead of two addresses and two port numbers: ~110 bytes less per row, and the
-    fast path can build it from a packet's header bytes without decoding them.
+def wire_key(
+    proto: int, src: bytes, sport: int, dst: bytes, dport: int, vlan: Any
+) -> tuple[Key, bool]:
+    """A TCP/UDP row's key, and whether the packet's source is the key's lower side.
+
+    The key is ``(proto, wire, vlan)``, ``wire`` being the lower endpoint's address, the
+    higher one's, then their ports, as the bytes sit in an IP/TCP header (source address,
+    destination address, source port, destination port). One bytes object instead of two
+    addresses and two port numbers: ~110 bytes less per row, and the fast path can build it
+    from a packet's header bytes without decoding them.
 
     Lower: the smaller address, or the smaller port when the addresses are equal; as
     bytes, ``wire <= swapped(wire)``. ICMP, ARP and other rows keep the long form
     ``(proto, low address, low port or id, high address, high port or id, vlan)``."""
     if src < dst or (src == dst and sport <= dport):
-        return (proto, src + dst + _PORTS(sport, dport), vlan)
-    return (proto, dst + src + _PORTS(dport, sport), vlan)
+        return (proto, src + dst + _PORTS(sport, dport), vlan), True
+    return (proto, dst + src + _PORTS(dport, sport), vlan), False
 
 
-def _side_addr(key: Key, low: bool) -> bytes:
-    k1: bytes = key[1]
+def _wire_sides(wire: bytes) -> tuple[bytes, int, bytes, int]:
+    """(lower address, its port, higher address, its port) of a key's wire bytes."""
+    n = (len(wire) - 4) >> 1
+    p = n + n
+    return wire[:n], (wire[p] << 8) | wire[p + 1], wire[n:p], (wire[p + 2] << 8) | wire[p + 3]
+
+
+def _side(key: Key, low: bool) -> tuple[bytes, int]:
+    """(address, port) of a key's lower or higher side (port 0 for ICMP ids and the like)."""
     if len(key) == 3:  # (proto, wire, vlan)
-        n = (len(k1) - 4) >> 1
-        return k1[:n] if low else k1[n : n + n]
-    a: bytes = k1 if low else key[3]
-    return a
-
-
-def _side_port(key: Key, low: bool) -> int:
-    if len(key) == 3:
-        k1: bytes = key[1]
-        at = len(k1) - (4 if low else 2)
-        return (k1[at] << 8) | k1[at + 1]
-    v = key[2] if low else key[4]
-    return v if type(v) is int else 0
+        lo, lo_port, hi, hi_port = _wire_sides(key[1])
+        return (lo, lo_port) if low else (hi, hi_port)
+    port = key[2] if low else key[4]
+    return (key[1] if low else key[3]), (port if type(port) is int else 0)
 
 
 def originator_is_low(key: Key, c_addr: bytes, c_port: int) -> bool:
     """Is the originator (address, port) the key's lower side?"""
-    return _side_addr(key, True) == c_addr and _side_port(key, True) == c_port
+    return _side(key, True) == (c_addr, c_port)
 
 
 class TcpHalf:
@@ -225,30 +227,27 @@ class Conn:
 
     @property
     def c_addr(self) -> bytes:
-        return _side_addr(self.key, self.clow)
+        return _side(self.key, self.clow)[0]
 
     @property
     def s_addr(self) -> bytes:
-        return _side_addr(self.key, not self.clow)
+        return _side(self.key, not self.clow)[0]
 
     @property
     def c_port(self) -> int:
-        return _side_port(self.key, self.clow)
+        return _side(self.key, self.clow)[1]
+
+    @property
+    def s_port(self) -> int:
+        return _side(self.key, not self.clow)[1]
 
     def endpoints(self) -> tuple[bytes, int, bytes, int]:
         """(originator address, its port, responder address, its port) in one call."""
         key = self.key
         if len(key) == 3:
-            wire: bytes = key[1]
-            n = (len(wire) - 4) >> 1
-            lo, hi = wire[:n], wire[n : n + n]
-            lo_port = (wire[n + n] << 8) | wire[n + n + 1]
-            hi_port = (wire[n + n + 2] << 8) | wire[n + n + 3]
+            lo, lo_port, hi, hi_port = _wire_sides(key[1])
             if self.clow:
                 return lo, lo_port, hi, hi_port
             return hi, hi_port, lo, lo_port
-        return self.c_addr, self.c_port, self.s_addr, self.s_port
-
-    @property
-    def s_port(self) -> int:
-        return _side_port(self.key, not self.clow)
+        (a, ap), (b, bp) = _side(key, self.clow), _side(key, not self.clow)
+        return a, ap, b, bp

@@ -190,10 +190,7 @@ class Tracker:
         n = nbytes = 0
         now = self.now
         c: Conn | None
-        if type(batch) is FrameBlock:
-            frames = batch.frames
-        else:
-            frames = [(ts, lt, d, 0, len(d), w) for ts, lt, d, w in batch]
+        frames = FrameBlock.of(batch).frames
         next_expire = self._next_expire
         for ts, lt, d, fo, size, wirelen in frames:
             if ts < now or lt != 1 or size < 54:
@@ -275,24 +272,23 @@ class Tracker:
                     r = h.reasm
                     if r is None and (h.isn is None or (h.isn + 1) % MOD == seq):
                         r = h.reasm = StreamReassembler(seq, budget=self._reasm_budget)
-                    if r is not None and r.next_seq != seq and not r.pending:
-                        # Bytes all delivered already (a retransmission, a keep-alive):
-                        # the reassembler would drop them; only counted, as below.
-                        if (r.next_seq - seq - plen) % MOD >= HALF:
-                            plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
-                            now, next_expire = self.now, self._next_expire
-                            continue
-                    elif r is None or r.pending:
+                    if (
+                        r is None
+                        or r.pending
+                        or (r.next_seq != seq and (r.next_seq - seq - plen) % MOD >= HALF)
+                    ):  # out of order, or new bytes past a hole: the reassembler's
                         plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
                         now, next_expire = self.now, self._next_expire
                         continue
-                    else:
+                    if r.next_seq == seq:
                         r.next_seq = (seq + plen) % MOD
                         if r.skip >= plen:
                             r.skip -= plen
                             r.skipped += plen
                         else:
                             inspected = r
+                    # (else bytes all delivered already, a retransmission or a keep-alive:
+                    # the reassembler would drop them; only counted, as below)
                 if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen
@@ -662,8 +658,7 @@ class Tracker:
     # ------------------------------------------------------------------ TCP
     def _tcp(self, p: Packet, ts: float, wirelen: int) -> Conn | None:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
-        low = src < dst or (src == dst and sport <= dport)  # this side is the key's first
-        key = wire_key(6, src, sport, dst, dport, p.vlan)
+        key, low = wire_key(6, src, sport, dst, dport, p.vlan)  # low: the key's first side
         flags = p.flags
         c = self.table.get(key)
         if (
@@ -1007,8 +1002,6 @@ class Tracker:
                 return
             c.analyzer = an
             c.dpi = DPI_ACTIVE
-            if c.key[0] == 17:
-                self._reschedule(c)
         for d in (0, 1):
             replay = old.tunnel_bytes(_DIRS[d])
             if replay and c.dpi != DPI_DONE:
@@ -1095,11 +1088,11 @@ class Tracker:
     # ------------------------------------------------------------------ UDP
     def _udp(self, p: Packet, ts: float, wirelen: int) -> Conn:
         src, dst, sport, dport = p.src, p.dst, p.sport, p.dport
-        key = wire_key(17, src, sport, dst, dport, p.vlan)
+        key, low = wire_key(17, src, sport, dst, dport, p.vlan)
         c = self.table.get(key)
         if c is None:
             c = self._new(key, p, self._client_is_src("udp", sport, dport), ts)
-        if src == c.c_addr and sport == c.c_port:
+        if low == c.clow:  # sent by the originator
             d = 0
             c.pk0 += 1
             c.by0 += wirelen

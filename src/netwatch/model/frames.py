@@ -16,7 +16,7 @@ source is asked for the next one).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
 #: (ts, linktype, buffer, offset of the frame in it, captured length, length on the wire)
@@ -30,6 +30,13 @@ class FrameBlock(Sequence[PacketTuple]):
 
     def __init__(self, frames: list[Frame]) -> None:
         self.frames = frames
+
+    @classmethod
+    def of(cls, batch: Iterable[PacketTuple]) -> FrameBlock:
+        """``batch`` as a block: itself if it is one, else its packets as frames."""
+        if type(batch) is cls:
+            return batch
+        return cls([(ts, lt, d, 0, len(d), w) for ts, lt, d, w in batch])
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -303,7 +303,8 @@ def test_announced_connection_is_labelled_and_linked() -> None:
     data = build.tcp(C, 40001, S, 50001, "S", seq=7)
     tr.packet(2.0, 1, data, len(data))
     info["file"] = "big.iso"  # the analyzer learns the file name after the connection opened
-    row = tr.table[wire_key(6, bytes([198, 18, 0, 1]), 40001, bytes([198, 18, 0, 2]), 50001, None)]
+    key, _low = wire_key(6, bytes([198, 18, 0, 1]), 40001, bytes([198, 18, 0, 2]), 50001, None)
+    row = tr.table[key]
     v = view(tr, row, 2.0)
     assert v.app["protocol"] == "FTP-DATA"
     assert v.app["ftp-data"] == {"mode": "passive", "file": "big.iso", "parent": parent.id}
