@@ -307,22 +307,6 @@ def test_client_only_flow_derives_only_client_keys() -> None:
     assert a.record()["tls_cipher"] == "0x1301"
 
 
-@FUZZ
-@given(st.binary(min_size=32, max_size=32), st.binary(min_size=1, max_size=20), st.integers(1, 32))
-def test_expand_labels_is_hkdf_expand_label(secret: bytes, label: bytes, length: int) -> None:
-    from netwatch.dpi.quic.crypto import expand_labels, hkdf_expand_label
-
-    want = [hkdf_expand_label(secret, label, b"", length), hkdf_expand_label(secret, b"x", b"", 7)]
-    assert expand_labels(secret, ((label, length), (b"x", 7))) == want
-
-
-def test_expand_labels_refuses_more_than_one_hash_output() -> None:
-    from netwatch.dpi.quic.crypto import expand_labels
-
-    with pytest.raises(ValueError, match="one hash output"):
-        expand_labels(bytes(32), ((b"key", 33),))
-
-
 def test_zero_padding_after_a_packet_is_the_rest() -> None:
     from netwatch.dpi.quic.packet import split_datagram
 
@@ -370,18 +354,13 @@ def test_hmac_sha256_is_rfc_2104(key: bytes, msg: bytes) -> None:
 @FUZZ
 @given(st.binary(min_size=32, max_size=32), st.binary(min_size=1, max_size=20))
 def test_packet_keys_and_initial_secrets_are_the_hkdf_ones(secret: bytes, dcid: bytes) -> None:
-    from netwatch.dpi.quic.crypto import (
-        InitialKeys,
-        expand_labels,
-        hkdf_expand_label,
-        hkdf_extract,
-    )
+    from netwatch.dpi.quic.crypto import InitialKeys, hkdf_expand_label, hkdf_extract
 
     for version in {v.number: v for v in VERSIONS.values() if v.salt is not None}.values():
         assert version.salt is not None
         labels = ((version.label("key"), 16), (version.label("iv"), 12), (version.label("hp"), 16))
         pp = PacketProtection(secret, version)
-        assert [pp.key, pp.iv, pp.hp] == expand_labels(secret, labels)
+        assert [pp.key, pp.iv, pp.hp] == [hkdf_expand_label(secret, x, b"", n) for x, n in labels]
         initial = hkdf_extract(version.salt, dcid)
         keys = InitialKeys(version, dcid)
         for side, label in ((0, b"client in"), (1, b"server in")):

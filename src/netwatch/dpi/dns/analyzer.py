@@ -21,11 +21,10 @@ from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved
 from netwatch.dpi.dns.rdata import type_name
 from netwatch.dpi.dns.wire import (
     CLASSES,
-    HEADER_LEN,
-    MAX_RECORDS,
     OPCODES,
     Message,
     Record,
+    header_refusal,
     parse_message,
     rcode_name,
 )
@@ -280,22 +279,14 @@ def detect_udp(data: bytes) -> bool:
     must account for every byte, classes must be real, the Z bit clear)."""
     if len(data) < 17:
         return False
-    # The header's refusals first, without raising (most non-DNS datagrams end here):
-    # the Z bit, and what parse_message would refuse (opcode, counts the length cannot
-    # hold). Only the cost changes: each of these makes the answer False anyway.
+    # The header's refusals first, without raising (most non-DNS datagrams end here): the
+    # Z bit (RFC 1035 §4.1.1: must be zero), and what parse_message would refuse.
     _, flags, qd, an, ns, ar = struct.unpack_from("!6H", data, 0)
-    if (
-        flags & 0x0040
-        or (flags >> 11) & 0xF not in OPCODES
-        or qd + an + ns + ar > MAX_RECORDS
-        or HEADER_LEN + 5 * qd + 11 * (an + ns + ar) > len(data)
-    ):
+    if flags & 0x0040 or header_refusal(flags, qd, an, ns, ar, len(data)) is not None:
         return False
     try:
         msg = parse_message(data)
     except MalformedError:
-        return False
-    if msg.flags & 0x0040:  # Z (RFC 1035 §4.1.1) must be zero
         return False
     if not msg.is_response and not msg.questions:
         return False

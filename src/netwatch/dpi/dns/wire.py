@@ -133,18 +133,28 @@ def parse_message(buf: bytes) -> Message:
     return msg
 
 
+def header_refusal(flags: int, qd: int, an: int, ns: int, ar: int, length: int) -> str | None:
+    """Why a message with this header cannot parse (None: it may): read before the body,
+    so that detection refuses most non-DNS datagrams without parsing them."""
+    if qd + an + ns + ar > MAX_RECORDS:
+        return "implausible record counts"
+    # every question takes >= 5 bytes and every record >= 11: counts must fit the length
+    if HEADER_LEN + 5 * qd + 11 * (an + ns + ar) > length:
+        return "record counts exceed the message length"
+    opcode = (flags >> 11) & 0xF
+    if opcode not in OPCODES:
+        return f"unknown opcode {opcode}"
+    return None
+
+
 def _parse_message(buf: bytes) -> Message:
     if len(buf) < HEADER_LEN:
         raise MalformedError(PROTO, "message shorter than its header")
     ident, flags, qd, an, ns, ar = struct.unpack_from("!6H", buf, 0)
-    if qd + an + ns + ar > MAX_RECORDS:
-        raise MalformedError(PROTO, "implausible record counts")
-    # every question takes >= 5 bytes and every record >= 11: counts must fit the length
-    if HEADER_LEN + 5 * qd + 11 * (an + ns + ar) > len(buf):
-        raise MalformedError(PROTO, "record counts exceed the message length")
+    refusal = header_refusal(flags, qd, an, ns, ar, len(buf))
+    if refusal is not None:
+        raise MalformedError(PROTO, refusal)
     opcode = (flags >> 11) & 0xF
-    if opcode not in OPCODES:
-        raise MalformedError(PROTO, f"unknown opcode {opcode}")
     pos = HEADER_LEN
     questions: list[Question] = []
     for _ in range(qd):

@@ -112,22 +112,6 @@ def _packet_key_infos(prefix: bytes) -> tuple[bytes, bytes, bytes]:
     )
 
 
-def expand_labels(secret: bytes, labels: tuple[tuple[bytes, int], ...]) -> list[bytes]:
-    """HKDF-Expand-Label(secret, label, "", length) for each (label, length), length <= 32.
-
-    With at most one hash output, HKDF-Expand is T(1) = HMAC(secret, info | 0x01)
-    (RFC 5869 §2.3). The HMAC is keyed once for every label: keying costs as much as
-    hashing these few bytes.
-    """
-    keyed = HmacSha256(secret)
-    out = []
-    for label, length in labels:
-        if length > _SHA256.digest_size:
-            raise ValueError("expand_labels derives at most one hash output")
-        out.append(keyed.digest(_hkdf_label(label, b"", length) + b"\x01")[:length])
-    return out
-
-
 def initial_secrets(version: QuicVersion, dcid: bytes) -> tuple[bytes, bytes]:
     """(client_initial_secret, server_initial_secret) for a client's first DCID."""
     if version.salt is None:
@@ -189,8 +173,9 @@ class PacketProtection:
     __slots__ = ("_aead", "_hp", "_iv", "hp", "iv", "key")
 
     def __init__(self, secret: bytes, version: QuicVersion) -> None:
-        # expand_labels(secret, ((label("key"), 16), (label("iv"), 12), (label("hp"), 16))),
-        # with the three HKDF-Expand inputs of the version built once.
+        # hkdf_expand_label(secret, label, b"", n) for the version's key (16), iv (12) and
+        # hp (16): with at most one hash output, HKDF-Expand is T(1) = HMAC(secret, info |
+        # 0x01) (RFC 5869 §2.3), the HMAC keyed once and the three inputs built once.
         keyed = HmacSha256(secret)
         key_info, iv_info, hp_info = _packet_key_infos(version.label_prefix)
         self.key = keyed.digest(key_info)[:16]
