@@ -1,5 +1,5 @@
 """``python -m netwatch`` is the same as the ``netwatch`` command."""
 
-from netwatch.cli import main
+from netwatch.cli import run
 
-raise SystemExit(main())
+run()

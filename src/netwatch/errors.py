@@ -41,6 +41,13 @@ class UsageError(NetwatchError):
     """Something the user must fix: printed as one line, exit code 2."""
 
 
+class OutputError(UsageError):
+    """The output cannot be written (a full disk, an I/O error): one line, exit code 2."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"could not write the output: {exc.strerror or exc}")
+
+
 class CaptureError(UsageError):
     """A packet source cannot be opened or read (missing file, interface, permission)."""
 

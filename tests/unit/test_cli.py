@@ -69,6 +69,60 @@ def test_output_file(tmp_path: Path) -> None:
     assert len(out.read_text().splitlines()) == 2
 
 
+def test_console_exit_keeps_every_record_of_a_long_capture(tmp_path: Path) -> None:
+    """The command ends the process without the interpreter's teardown after analyze:
+    every record is still written, to a file and to a pipe, and matches main()'s."""
+    pk = [
+        (1.0 + i / 100, build.tcp("198.18.0.1", 20000 + i % 700, "198.18.0.2", 80, payload=b"GET"))
+        for i in range(3000)
+    ]
+    cap = build.write_pcap(tmp_path / "many.pcap", pk)
+    piped = nw("analyze", "-r", str(cap))
+    assert piped.returncode == 0, piped.stderr
+    out = tmp_path / "o.jsonl"
+    with out.open("w") as f:
+        r = subprocess.run(
+            [sys.executable, "-m", "netwatch", "analyze", "-r", str(cap)],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 0 and r.stderr == ""
+    assert out.read_text() == piped.stdout
+    assert len(piped.stdout.splitlines()) == 700
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "eve"])
+def test_unwritable_output_one_line_exit_2(fmt: str) -> None:
+    """A full disk under the output: one line naming the cause, exit 2, no traceback."""
+    with open("/dev/full", "w") as full:
+        cap = str(corpus_file("ndpi_ssh.pcap"))
+        r = subprocess.run(
+            [sys.executable, "-m", "netwatch", "analyze", "--format", fmt, "-r", cap],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 2
+    assert r.stderr == "netwatch: error: could not write the output: No space left on device\n"
+
+
+def test_reader_leaving_early_is_not_an_error() -> None:
+    """`netwatch analyze | head -1`: exit 0, nothing on stderr."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "netwatch", "analyze", "-r", str(corpus_file("ndpi_ssh.pcap"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # the reader is gone before the first record
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 0 and err == b""
+
+
 @pytest.mark.parametrize(
     ("make", "needle"),
     [

@@ -12,7 +12,7 @@ from typing import TextIO
 from netwatch.capture.open import open_file, open_live
 from netwatch.commands.common import local_addresses, make_enrichment, make_resolver
 from netwatch.engine import Engine, EngineConfig
-from netwatch.errors import TruncatedCaptureError, UsageError
+from netwatch.errors import OutputError, TruncatedCaptureError, UsageError
 from netwatch.metrics import Outputs
 from netwatch.model.snapshot import ConnectionView
 from netwatch.output import RecordWriter, open_writer
@@ -28,7 +28,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     writer, out = _writer(args)
 
     def emit(v: ConnectionView) -> None:
-        writer.write(v.to_record())
+        try:
+            writer.write(v.to_record())
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # (not the capture's: it is read elsewhere)
+            raise OutputError(exc) from None
 
     outputs = Outputs.open(args.metrics, args.ipfix)
     engine = Engine(
@@ -62,10 +67,15 @@ def run_analyze(args: argparse.Namespace) -> int:
             timer.cancel()
         source.close()
         outputs.close()
-    if status == 0:
-        writer.close()
-    if out is not None and out is not sys.stdout:
-        out.close()
+    try:
+        if status == 0:
+            writer.close()
+        if out is not None and out is not sys.stdout:
+            out.close()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc) from None
     malformed = getattr(writer, "malformed", 0)
     if malformed:
         print(f"netwatch: warning: {malformed} records could not be exported", file=sys.stderr)
@@ -89,9 +99,14 @@ def _writer(args: argparse.Namespace) -> tuple[RecordWriter, TextIO | None]:
             out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"{args.output}: cannot write ({exc.strerror})") from None
-    if args.format == "eve":
-        return EveWriter(out), out
-    return open_writer(args.format, out), out
+    try:  # (a writer may write its header at once)
+        if args.format == "eve":
+            return EveWriter(out), out
+        return open_writer(args.format, out), out
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc) from None
 
 
 ProgressFn = Callable[[int, int | None], None]
