@@ -634,10 +634,10 @@ class Tracker:
         cutoff = now - LATE_WINDOW
         rc = self._recent_closed
         while rc:
-            k, t = next(iter(rc.items()))
+            old, t = next(iter(rc.items()))
             if t >= cutoff:
                 break
-            del rc[k]
+            del rc[old]
 
     def advance(self, now: float) -> None:
         """Live capture: time passes without packets too (rows expire on a quiet link)."""
