@@ -132,6 +132,13 @@ class Analyzer(Protocol):
         (replayed into the next analyzer, e.g. the ClientHello after an HTTP CONNECT)."""
         ...
 
+    @property
+    def buffered(self) -> int:
+        """Bytes held now in the analyzer's own buffers (a message waiting for its rest),
+        both directions: the engine bounds their sum over all flows. Read after each
+        ``feed``; it need only count buffers that can grow large."""
+        ...
+
 
 class AnalyzerBase:
     """Defaults for the optional parts of :class:`Analyzer`; subclass and override."""
@@ -161,6 +168,10 @@ class AnalyzerBase:
 
     def tunnel_bytes(self, direction: Dir) -> bytes:
         return b""
+
+    @property
+    def buffered(self) -> int:
+        return 0
 
 
 class _DiscardingSide(Protocol):

@@ -74,6 +74,12 @@ PRE_DETECT_TOTAL = 16 << 20
 #: Out-of-order TCP bytes waiting for a hole to fill, over all flows: past it, a flow that
 #: gets more declares its holes gaps (its analyzer is told, as for a lost segment).
 REASSEMBLY_TOTAL = 64 << 20
+#: Bytes the analyzers of all flows hold at once in buffers of their own (a handshake
+#: message, an HTTP head, an SSH packet still incomplete: each also bounded a flow, up to
+#: 256 KiB, which over 200,000 rows would be far too much). Past it, the analyzer whose
+#: buffer grew fails ("buffer total reached", counted per protocol) and its flow is only
+#: counted from then on, as after any analyzer failure.
+ANALYZER_BUFFER_TOTAL = 64 << 20
 _BIT_A, _BIT_D = HIST_BIT["a"], HIST_BIT["d"]
 _BIT_D1 = _BIT_D << 1
 _SYN_RECV = "SYN_RECV"
@@ -140,6 +146,10 @@ class Tracker:
         self._pre_bytes = 0  # bytes kept before detection, all flows (PRE_DETECT_TOTAL)
         #: out-of-order bytes waiting in all reassemblers (each holds 256 KiB at most)
         self._reasm_budget = PendingBudget(REASSEMBLY_TOTAL)
+        # Flows whose analyzer holds buffered bytes, with how many, and their sum
+        # (ANALYZER_BUFFER_TOTAL); a flow leaves when its analyzer holds none or detaches.
+        self._held: dict[Conn, int] = {}
+        self.analyzer_buffered = 0
         self.now = 0.0
         # counters
         self.packets = 0
@@ -860,8 +870,12 @@ class Tracker:
             return
         try:
             an.gap(_DIRS[d], length)
+            held = an.buffered
         except MalformedError as exc:
             self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
+            return
+        if held or c in self._held:  # (a gap may drop what the analyzer held)
+            self._hold(c, an, held)
 
     def _flush_streams(self, c: Conn) -> None:
         if c.h0 is None or c.h1 is None or c.dpi == DPI_DONE:
@@ -939,6 +953,7 @@ class Tracker:
         direction = _DIRS[d]
         try:
             events = an.feed(direction, data, ts)
+            held = an.buffered
         except MalformedError as exc:
             self._analyzer_failed(c, exc.protocol or an.protocol, exc.reason)
             return
@@ -947,6 +962,8 @@ class Tracker:
             return
         if events:
             self._events(c, events)
+        if (held or c in self._held) and self._hold(c, an, held):
+            return
         c.app_state = an.app_state
         idle = an.idle_timeout
         if idle and idle != c.timeout:
@@ -963,6 +980,19 @@ class Tracker:
             h = c.h0 if d == 0 else c.h1
             if h is not None and h.reasm is not None:
                 h.reasm.skip = an.skippable(direction)
+
+    def _hold(self, c: Conn, an: Analyzer, held: int) -> bool:
+        """Account for what ``c``'s analyzer now holds; fail it (True) past the total."""
+        bufs = self._held
+        self.analyzer_buffered += held - bufs.get(c, 0)
+        if held:
+            bufs[c] = held
+        else:
+            del bufs[c]
+        if self.analyzer_buffered > ANALYZER_BUFFER_TOTAL:
+            self._analyzer_failed(c, an.protocol, "analyzer buffer total reached")
+            return True
+        return False
 
     def _keep_undetected(self, c: Conn, d: int, data: bytes) -> None:
         """Keep a TCP flow's first undetected bytes (bounded, a flow and in all) for the
@@ -1034,6 +1064,9 @@ class Tracker:
             c.app = app
             c.app_state = an.app_state
             c.analyzer = None
+            held = self._held.pop(c, 0)
+            if held:
+                self.analyzer_buffered -= held
             if c.key[0] == 17 and self.table.get(c.key) is c:  # (not when it is ending)
                 self._reschedule(c)  # a UDP row's timeout follows its protocol
         if not keep_streams:
