@@ -363,6 +363,7 @@ class Engine:
             evictions=tr.evictions,
             expired=tr.expired,
             fragments_pending=len(tr.frags),
+            buffered=tr.buffered(),
             active_connections=len(tr.table),
         )
         self._seq += 1

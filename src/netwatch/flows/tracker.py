@@ -981,6 +981,14 @@ class Tracker:
             if h is not None and h.reasm is not None:
                 h.reasm.skip = an.skippable(direction)
 
+    def buffered(self) -> dict[str, int]:
+        """Bytes held now in the bounded buffers over all flows (metrics)."""
+        return {
+            "reassembly": self._reasm_budget.used,
+            "before_detection": self._pre_bytes,
+            "analyzers": self.analyzer_buffered,
+        }
+
     def _hold(self, c: Conn, an: Analyzer, held: int) -> bool:
         """Account for what ``c``'s analyzer now holds; fail it (True) past the total."""
         bufs = self._held

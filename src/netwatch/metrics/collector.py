@@ -137,6 +137,14 @@ def _capture(f: Frozen) -> Iterator[Metric]:
         "IP datagrams waiting for their missing fragments.",
         value=st.fragments_pending,
     )
+    held = GaugeMetricFamily(
+        "netwatch_buffered_bytes",
+        "Bytes held in the engine's bounded buffers, over all flows.",
+        labels=["kind"],
+    )
+    for kind, n in sorted(st.buffered.items()):
+        held.add_metric([kind], n)
+    yield held
     yield GaugeMetricFamily(
         "netwatch_tracked_connections",
         "Connections in the table now.",

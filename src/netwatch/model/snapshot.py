@@ -158,6 +158,9 @@ class CaptureStats:
     evictions: int = 0
     expired: int = 0
     fragments_pending: int = 0
+    #: Bytes held now by the engine's bounded buffers: ``reassembly`` (out-of-order TCP
+    #: bytes), ``before_detection`` (kept for the analyzer found later), ``analyzers``.
+    buffered: Mapping[str, int] = field(default_factory=dict)
     active_connections: int = 0
 
 

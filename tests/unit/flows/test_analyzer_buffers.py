@@ -92,6 +92,7 @@ def test_past_the_total_the_growing_analyzer_fails(tracker: Tracker) -> None:
         flow(tr, 30000 + i, 1.0 + i, b"x" * 1500, b"y" * 1500)
     # Three flows fit (9,000 bytes); the fourth and fifth went over when their buffers grew.
     assert tr.analyzer_buffered == 9000
+    assert tr.buffered() == {"reassembly": 0, "before_detection": 0, "analyzers": 9000}
     assert tr.analyzer_errors["HOARD"] == 2
     for i in range(3):
         assert row(tr, 30000 + i).analyzer is not None

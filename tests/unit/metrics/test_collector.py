@@ -56,6 +56,7 @@ def test_capture_counters_from_the_snapshot_stats() -> None:
             evictions=6,
             expired=7,
             fragments_pending=1,
+            buffered={"reassembly": 10, "before_detection": 20, "analyzers": 30},
             active_connections=1,
         )
     )  # fmt: skip
@@ -69,6 +70,9 @@ def test_capture_counters_from_the_snapshot_stats() -> None:
     assert val(v, "netwatch_evicted_connections_total") == 6
     assert val(v, "netwatch_expired_connections_total") == 7
     assert val(v, "netwatch_fragments_pending") == 1
+    assert val(v, "netwatch_buffered_bytes", kind="reassembly") == 10
+    assert val(v, "netwatch_buffered_bytes", kind="before_detection") == 20
+    assert val(v, "netwatch_buffered_bytes", kind="analyzers") == 30
     assert val(v, "netwatch_tracked_connections") == 1
     assert val(v, "netwatch_snapshot_timestamp_seconds") == 2000.0
     info = [k for k in v if k[0] == "netwatch_info"]
