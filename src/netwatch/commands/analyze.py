@@ -84,9 +84,9 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 def _writer(args: argparse.Namespace) -> tuple[RecordWriter, TextIO | None]:
     """The output for ``--format``: a record stream, EVE JSON, or a directory of Zeek logs."""
-    from netwatch.export import EveWriter, ZeekWriter
-
     if args.format in ("zeek", "zeek-json"):
+        from netwatch.export import ZeekWriter  # (the exporters only when asked for: ~30 ms)
+
         if not args.output:
             raise UsageError(f"--format {args.format} needs -o DIR (the directory for the logs)")
         try:
@@ -101,6 +101,8 @@ def _writer(args: argparse.Namespace) -> tuple[RecordWriter, TextIO | None]:
             raise UsageError(f"{args.output}: cannot write ({exc.strerror})") from None
     try:  # (a writer may write its header at once)
         if args.format == "eve":
+            from netwatch.export import EveWriter
+
             return EveWriter(out), out
         return open_writer(args.format, out), out
     except BrokenPipeError:
