@@ -64,6 +64,7 @@ class _Reader:
             if self.literal_left:
                 keep = self.literal_left <= MAX_LITERAL_KEPT
                 if keep and lines.pending < self.literal_left:
+                    lines.compact()
                     return None
                 if keep:
                     raw = lines.take_bytes(self.literal_left)
@@ -163,6 +164,12 @@ class IMAPAnalyzer(LineSession):
 
     def _buffer(self, direction: Dir) -> Lines:
         return (self._client if direction is Dir.CLIENT else self._server).lines
+
+    @property
+    def buffered(self) -> int:
+        # the line buffers, and the parts of a logical line waiting for its last line
+        client, server = self._client, self._server
+        return client.lines.held + server.lines.held + client.size + server.size
 
     def record(self) -> dict[str, Any]:
         return {

@@ -236,6 +236,11 @@ class MQTTAnalyzer(DiscardsOversized):
         side.buf.clear()
         side.skip = 1 << 62
 
+    @property
+    def buffered(self) -> int:
+        client, server = self._sides
+        return len(client.buf) + len(server.buf)
+
     # -- packets -------------------------------------------------------------------------
 
     def _packet(

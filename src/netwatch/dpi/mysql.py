@@ -186,6 +186,11 @@ class MySQLAnalyzer(DiscardsOversized):
         self._lost[direction] = True
 
     @property
+    def buffered(self) -> int:
+        client, server = self._sides
+        return len(client.buf) + len(server.buf)
+
+    @property
     def finished(self) -> bool:
         return all(self._lost) or (self._compress and self._login is not None)
 

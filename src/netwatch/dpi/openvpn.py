@@ -143,6 +143,17 @@ class OpenVPNAnalyzer(AnalyzerBase):
         self._lost[direction] = True
 
     @property
+    def buffered(self) -> int:
+        # TCP packets waiting for their rest, and control payloads waiting for the ones
+        # before them
+        client, server = self._bufs
+        held = len(client) + len(server)
+        for pending in self._pending:
+            if pending:
+                held += sum(map(len, pending.values()))
+        return held
+
+    @property
     def finished(self) -> bool:
         return all(self._lost)
 

@@ -145,6 +145,11 @@ class PostgresAnalyzer(DiscardsOversized):
         self._lost[direction] = True
 
     @property
+    def buffered(self) -> int:
+        client, server = self._sides
+        return len(client.buf) + len(server.buf)
+
+    @property
     def finished(self) -> bool:
         return self._cancel or all(self._lost)
 

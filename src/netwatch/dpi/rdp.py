@@ -161,6 +161,11 @@ class RDPAnalyzer(AnalyzerBase):
         self._done = True
 
     @property
+    def buffered(self) -> int:
+        client, server = self._bufs
+        return len(client) + len(server)
+
+    @property
     def finished(self) -> bool:
         return self._done
 

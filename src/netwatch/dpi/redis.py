@@ -72,17 +72,20 @@ def detect_tcp(data: bytes) -> bool:
 
 
 class _Message:
-    __slots__ = ("count", "kind", "leaves")
+    __slots__ = ("count", "kind", "leaves", "size")
 
     def __init__(self, kind: int) -> None:
         self.kind = kind
         self.leaves: list[bytes | None] = []
         self.count = 0
+        self.size = 0  # bytes of the leaves kept
 
     def add(self, leaf: bytes | None) -> None:
         self.count += 1
         if len(self.leaves) < MAX_LEAVES:
             self.leaves.append(leaf)
+            if leaf:
+                self.size += len(leaf)
 
 
 class _Parser:
@@ -97,6 +100,12 @@ class _Parser:
         self.msg: _Message | None = None
         self.skip = 0  # bytes of a big bulk string still to discard (with its CRLF)
         self.pending_bulk = -1  # length of a kept bulk string whose bytes are awaited
+
+    @property
+    def held(self) -> int:
+        """Bytes kept for the value not yet complete: its unparsed rest and its leaves."""
+        msg = self.msg
+        return len(self.buf) + (msg.size if msg is not None else 0)
 
     def feed(self, data: bytes) -> list[_Message]:
         out: list[_Message] = []
@@ -236,6 +245,10 @@ class RedisAnalyzer(AnalyzerBase):
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
         self._paired = False
+
+    @property
+    def buffered(self) -> int:
+        return self._client.held + self._server.held
 
     @property
     def finished(self) -> bool:

@@ -151,6 +151,11 @@ class STUNAnalyzer(AnalyzerBase):
         self._lost[direction] = True
         self._bufs[direction].clear()
 
+    @property
+    def buffered(self) -> int:
+        client, server = self._bufs
+        return len(client) + len(server)
+
     def _drain(self, direction: Dir, buf: bytearray) -> None:
         while len(buf) >= 4:
             if self._framed is None:

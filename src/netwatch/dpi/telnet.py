@@ -108,6 +108,18 @@ class TelnetAnalyzer(AnalyzerBase):
         self._lost[direction] = True
 
     @property
+    def buffered(self) -> int:
+        # subnegotiations waiting for IAC SE, and the lines waiting for their end
+        client, server = self._sides
+        return (
+            len(client.sb)
+            + len(server.sb)
+            + len(self._tail)
+            + len(self._input)
+            + len(self._line_sample)
+        )
+
+    @property
     def finished(self) -> bool:
         client, server = self._sides
         if all(self._lost):
@@ -180,6 +192,7 @@ class TelnetAnalyzer(AnalyzerBase):
                     side.sb.append(byte)
             elif byte == SE:  # IAC inside SB: SE ends it, IAC IAC is a data byte
                 self._subnegotiation(bytes(side.sb))
+                side.sb.clear()
                 side.state = 0
             else:
                 if byte == IAC and len(side.sb) < MAX_SB:

@@ -205,6 +205,11 @@ class BitTorrentAnalyzer(AnalyzerBase):
         self._peers[direction].lost = True
 
     @property
+    def buffered(self) -> int:
+        client, server = self._peers
+        return len(client.buf) + len(server.buf)
+
+    @property
     def finished(self) -> bool:
         if self._kind == "tcp" or self._kind == "utp":
             c, s = self._peers

@@ -146,6 +146,13 @@ class SIPAnalyzer(AnalyzerBase):
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
 
+    @property
+    def buffered(self) -> int:
+        if self._framers is None:
+            return 0
+        client, server = self._framers
+        return len(client.buf) + len(server.buf)
+
     def _message(self, msg: Message, ts: float) -> list[AppEvent]:
         h = msg.headers
         if msg.method is not None:

@@ -124,6 +124,12 @@ class SMTPAnalyzer(LineSession):
     def _buffer(self, direction: Dir) -> Lines:
         return self._client if direction is Dir.CLIENT else self._server
 
+    @property
+    def buffered(self) -> int:
+        # the line buffers, and the lines of a multi-line reply waiting for its last
+        reply = self._reply
+        return super().buffered + (sum(map(len, reply)) if reply else 0)
+
     def record(self) -> dict[str, Any]:
         return {
             "banner": self.banner,

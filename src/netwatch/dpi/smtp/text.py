@@ -62,12 +62,20 @@ class Lines:
             self.pos = 0
         self.buf += data
 
+    def compact(self) -> None:
+        """Drop the bytes already handed out, so that only what waits for its rest (an
+        unfinished line or literal) stays held between pushes."""
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+
     def next_line(self) -> bytes | None:
         """The next whole line (line end removed), or None until more bytes arrive."""
         buf, pos = self.buf, self.pos
         nl = buf.find(b"\n", pos, pos + self.max_line + 2)
         if nl < 0:
             if len(buf) - pos <= self.max_line:
+                self.compact()
                 return None
             if self.overlong == "raise":
                 raise MalformedError(self.proto, "line too long")
@@ -81,12 +89,16 @@ class Lines:
         """Up to ``n`` raw bytes already buffered (IMAP literals, SMTP BDAT chunks)."""
         out = bytes(self.buf[self.pos : self.pos + n])
         self.pos += len(out)
+        if self.pos == len(self.buf):
+            self.compact()
         return out
 
     def skip(self, n: int) -> int:
         """Drop up to ``n`` buffered bytes unread (a large literal); returns how many."""
         k = min(n, len(self.buf) - self.pos)
         self.pos += k
+        if self.pos == len(self.buf):
+            self.compact()
         return k
 
     def skip_block(self) -> int:
@@ -110,6 +122,11 @@ class Lines:
     @property
     def pending(self) -> int:
         return len(self.buf) - self.pos
+
+    @property
+    def held(self) -> int:
+        """Bytes in the buffer, including those handed out but not yet dropped."""
+        return len(self.buf)
 
     def clear(self) -> None:
         self.buf.clear()
@@ -191,6 +208,10 @@ class LineSession(AnalyzerBase):
     def gap(self, direction: Dir, length: int) -> None:
         self._lost[direction] = True
         self._buffer(direction).clear()
+
+    @property
+    def buffered(self) -> int:
+        return self._buffer(Dir.CLIENT).held + self._buffer(Dir.SERVER).held
 
     @property
     def finished(self) -> bool:
