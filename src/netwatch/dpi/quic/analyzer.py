@@ -292,7 +292,8 @@ class QUICAnalyzer(AnalyzerBase):
         self._odcid = self._key_dcid = pkt.dcid
         self._client_scid = pkt.scid
         self._client_version = pkt.version
-        self._sides = (_Side(), _Side())
+        if self._state is not None:  # a restart: the sides built in __init__ are unused
+            self._sides = (_Side(), _Side())
         self._server_version = None
         self._server_scid = None
         self._ch = self._sh = None  # a new attempt sends a new ClientHello
