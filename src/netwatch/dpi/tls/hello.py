@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, make_dataclass
+from typing import Any
 
 # Extension code points (IANA "TLS ExtensionType Values").
 EXT_SERVER_NAME = 0x0000
@@ -144,6 +145,23 @@ class ServerHello:
 # what the checked parsers of :mod:`netwatch.dpi.tls.hello_checked` accept, with the same
 # result; at the first irregularity it gives up and the checked parser takes the whole
 # body again, so errors keep their exact diagnostics.
+
+
+def _plain_twin(cls: type) -> Any:
+    """A plain (not frozen) slots dataclass with the fields of ``cls``, in order.
+
+    The scanner builds a hello as a twin, then makes it a ``cls`` by assigning its
+    ``__class__`` (allowed: both classes have the same slots). The object is what
+    ``cls(...)`` gives, frozen from then on, at a fraction of the cost: a frozen
+    dataclass's ``__init__`` stores each field through ``object.__setattr__``, ~2 us
+    for the 16 of a ClientHello, about a fifth of the scan; the twin's stores them
+    directly (~0.3 us).
+    """
+    return make_dataclass(f"_{cls.__name__}Fields", [f.name for f in fields(cls)], slots=True)
+
+
+_CLIENT_HELLO_TWIN = _plain_twin(ClientHello)
+_SERVER_HELLO_TWIN = _plain_twin(ServerHello)
 
 
 class _Irregular(Exception):
@@ -335,7 +353,7 @@ def _scan_client_hello(body: bytes) -> ClientHello:
             qtp = data
     extensions = tuple(out)
     # Positional, in field order: a 16-keyword call costs ~0.5 us more.
-    return ClientHello(
+    hello = _CLIENT_HELLO_TWIN(
         (body[0] << 8) | body[1],  # legacy_version
         body[2:34],  # random
         body[35:sid_end],  # session_id
@@ -353,6 +371,9 @@ def _scan_client_hello(body: bytes) -> ClientHello:
         ech,  # ech_offered
         qtp,  # quic_transport_parameters
     )
+    hello.__class__ = ClientHello  # see _plain_twin
+    ch: ClientHello = hello
+    return ch
 
 
 def _scan_server_hello(body: bytes) -> ServerHello:
@@ -394,7 +415,7 @@ def _scan_server_hello(body: bytes) -> ServerHello:
             psk = True
         elif ext_type in _QUIC_TP and qtp is None:
             qtp = data
-    return ServerHello(  # positional, in field order (see _scan_client_hello)
+    hello = _SERVER_HELLO_TWIN(  # positional, in field order (see _scan_client_hello)
         (body[0] << 8) | body[1],  # legacy_version
         random,
         body[35:pos],  # session_id
@@ -407,6 +428,9 @@ def _scan_server_hello(body: bytes) -> ServerHello:
         psk,  # psk_selected
         qtp,  # quic_transport_parameters
     )
+    hello.__class__ = ServerHello  # see _plain_twin
+    sh: ServerHello = hello
+    return sh
 
 
 def parse_client_hello(body: bytes) -> ClientHello:
