@@ -37,7 +37,6 @@ from netwatch.dpi.quic import gquic, handshake
 from netwatch.dpi.quic.crypto import InitialKeys, retry_integrity_ok
 from netwatch.dpi.quic.frames import CloseFrame, CryptoFrame, error_name, parse_initial_frames
 from netwatch.dpi.quic.packet import Packet, looks_like_long_header, split_datagram
-from netwatch.dpi.quic.record import blank_record
 from netwatch.dpi.quic.stream import CryptoStream
 from netwatch.dpi.quic.versions import PacketType, QuicVersion, lookup, version_name
 from netwatch.dpi.tls.hello import ClientHello, ServerHello
@@ -201,28 +200,34 @@ class QUICAnalyzer(AnalyzerBase):
             return self._gquic.record()
         ch = self._ch
         version = self._server_version or self._client_version
-        rec = blank_record()
-        rec.update(
-            version=version_name(version) if version is not None else None,
-            sni=ch.sni if ch else None,
-            alpn_offered=[alpn_text(a) for a in ch.alpn] if ch else [],
-            ja4=self._ja4,
-            ja3=self._ja3,
-            dcid=self._odcid.hex() if self._odcid is not None else None,
-            scid=self._client_scid.hex() if self._client_scid is not None else None,
-            server_scid=self._server_scid.hex() if self._server_scid is not None else None,
-            state=self._state,
-            close_error=self._close,
-            retry=self._retry,
-            hello_retry=self._hrr,
-            version_negotiation=[version_name(v) for v in self._vn_versions],
-            tls_cipher=f"0x{self._sh.cipher_suite:04x}" if self._sh else None,
-            idle_timeout_ms=self._idle_ms or None,
-            transport_parameters_error=self._tp_error,
-        )
-        if self._client_version is not None and version != self._client_version:
-            rec["client_version"] = version_name(self._client_version)
-        return rec
+        client_version = self._client_version
+        # Every key of record.blank_record(), in its order (the schema test checks both),
+        # in one literal: filling a blank record through update() cost half as much again.
+        return {
+            "version": version_name(version) if version is not None else None,
+            "client_version": (
+                version_name(client_version)
+                if client_version is not None and version != client_version
+                else None
+            ),
+            "gquic": False,
+            "sni": ch.sni if ch else None,
+            "alpn_offered": [alpn_text(a) for a in ch.alpn] if ch else [],
+            "user_agent": None,
+            "ja4": self._ja4,
+            "ja3": self._ja3,
+            "dcid": self._odcid.hex() if self._odcid is not None else None,
+            "scid": self._client_scid.hex() if self._client_scid is not None else None,
+            "server_scid": self._server_scid.hex() if self._server_scid is not None else None,
+            "state": self._state,
+            "close_error": self._close,
+            "retry": self._retry,
+            "hello_retry": self._hrr,
+            "version_negotiation": [version_name(v) for v in self._vn_versions],
+            "tls_cipher": f"0x{self._sh.cipher_suite:04x}" if self._sh else None,
+            "idle_timeout_ms": self._idle_ms or None,
+            "transport_parameters_error": self._tp_error,
+        }
 
     def summary(self) -> str:
         if self._gquic is not None:
