@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, fields, make_dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 # Extension code points (IANA "TLS ExtensionType Values").
 EXT_SERVER_NAME = 0x0000
@@ -283,6 +284,65 @@ def _u16_vector(data: bytes, prefix: int) -> tuple[int, ...]:
     return values
 
 
+def _u16_vector1(data: bytes) -> tuple[int, ...]:
+    return _u16_vector(data, 1)
+
+
+def _u16_vector2(data: bytes) -> tuple[int, ...]:
+    return _u16_vector(data, 2)
+
+
+def _u8_vector1(data: bytes) -> tuple[int, ...]:
+    return tuple(data[1 : _vector_end(data, 1)])
+
+
+def _u16_list(data: bytes) -> tuple[int, ...]:
+    return _u16s(data, 0, len(data))
+
+
+# -- list memos ------------------------------------------------------------------------
+#
+# A client stack sends the same cipher suite list and the same ALPN, supported_versions,
+# supported_groups, signature_algorithms and ec_point_formats bodies in every hello. The
+# scanner keeps what it read from each such body, keyed by the body's bytes, so a repeat
+# costs one dict lookup instead of a parse (a quarter of a browser hello's scan). Bounded
+# like the fingerprint memos: short bodies only, each memo emptied whole when full.
+
+_T = TypeVar("_T")
+MEMO_MAX = 512
+MEMO_KEY_MAX = 256
+_SUITE_LISTS: dict[bytes, tuple[int, ...]] = {}
+_VERSION_LISTS: dict[bytes, tuple[int, ...]] = {}  # supported_versions
+_U16_VECTORS: dict[bytes, tuple[int, ...]] = {}  # supported_groups, signature_algorithms
+_FORMAT_LISTS: dict[bytes, tuple[int, ...]] = {}  # ec_point_formats
+_ALPN_LISTS: dict[bytes, tuple[str | bytes, ...]] = {}
+_MEMOS: tuple[dict[bytes, Any], ...] = (
+    _SUITE_LISTS,
+    _VERSION_LISTS,
+    _U16_VECTORS,
+    _FORMAT_LISTS,
+    _ALPN_LISTS,
+)
+
+
+def _remembered(memo: dict[bytes, _T], parse: Callable[[bytes], _T], data: bytes) -> _T:
+    """``parse(data)``, from ``memo`` when the same bytes were parsed before."""
+    found = memo.get(data)
+    if found is None:
+        found = parse(data)  # _Irregular leaves the memo as it was
+        if len(data) <= MEMO_KEY_MAX:
+            if len(memo) >= MEMO_MAX:
+                memo.clear()
+            memo[data] = found
+    return found
+
+
+def clear_memos() -> None:
+    """Forget the remembered lists (benchmarks measure a cold start with this)."""
+    for memo in _MEMOS:
+        memo.clear()
+
+
 def _scan_client_hello(body: bytes) -> ClientHello:
     n = len(body)
     if n < 38:  # version, random, session_id length, cipher_suites length, compression
@@ -293,7 +353,7 @@ def _scan_client_hello(body: bytes) -> ClientHello:
     cs_end = sid_end + 2 + ((body[sid_end] << 8) | body[sid_end + 1])
     if cs_end >= n:
         raise _Irregular
-    suites = _u16s(body, sid_end + 2, cs_end)
+    suites = _remembered(_SUITE_LISTS, _u16_list, body[sid_end + 2 : cs_end])
     comp_end = cs_end + 1 + body[cs_end]
     if comp_end > n:
         raise _Irregular
@@ -334,15 +394,15 @@ def _scan_client_hello(body: bytes) -> ClientHello:
         if ext_type == EXT_SERVER_NAME:
             sni = _scan_sni(data) if data else None
         elif ext_type == EXT_ALPN:
-            alpn = _scan_alpn(data)
+            alpn = _remembered(_ALPN_LISTS, _scan_alpn, data)
         elif ext_type == EXT_SUPPORTED_VERSIONS:
-            versions = _u16_vector(data, 1)
+            versions = _remembered(_VERSION_LISTS, _u16_vector1, data)
         elif ext_type == EXT_SUPPORTED_GROUPS:
-            groups = _u16_vector(data, 2)
+            groups = _remembered(_U16_VECTORS, _u16_vector2, data)
         elif ext_type == EXT_EC_POINT_FORMATS:
-            formats = tuple(data[1 : _vector_end(data, 1)])
+            formats = _remembered(_FORMAT_LISTS, _u8_vector1, data)
         elif ext_type == EXT_SIGNATURE_ALGORITHMS:
-            sigalgs = _u16_vector(data, 2)
+            sigalgs = _remembered(_U16_VECTORS, _u16_vector2, data)
         elif ext_type == EXT_KEY_SHARE:
             shares = _scan_key_share(data)
         elif ext_type == EXT_PRE_SHARED_KEY:
