@@ -214,6 +214,27 @@ def test_fixtures_take_the_fast_path() -> None:
         assert hello._scan_server_hello(body) == checked_server_hello(body)
 
 
+def test_remembered_lists_give_the_same_hellos() -> None:
+    """The scanner's list memos: a hello scanned cold, then again from the memos, is what
+    the checked parser gives; the memos stay bounded and clear_memos empties them."""
+    from netwatch.dpi.tls import fingerprints, hello
+
+    fingerprints.clear_memos()
+    assert not any(hello._MEMOS)
+    for _ in range(2):
+        for body in CLIENTS:
+            assert hello._scan_client_hello(body) == checked_client_hello(body)
+    assert hello._SUITE_LISTS and hello._ALPN_LISTS and hello._U16_VECTORS
+    for n in range(hello.MEMO_MAX + 10):
+        data = (2 + 2 * n).to_bytes(2, "big") + bytes(2 * n + 2)
+        assert hello._remembered(hello._U16_VECTORS, hello._u16_vector2, data) == (0,) * (n + 1)
+        assert len(hello._U16_VECTORS) <= hello.MEMO_MAX
+        if len(data) > hello.MEMO_KEY_MAX:
+            assert data not in hello._U16_VECTORS
+    fingerprints.clear_memos()
+    assert not any(hello._MEMOS)
+
+
 @pytest.mark.parametrize("client", [True, False])
 def test_every_lying_byte_of_the_parsed_extensions(client: bool) -> None:
     """Deterministic: each byte of each parsed extension (lengths included) set to 0,

@@ -37,7 +37,6 @@ from netwatch.dpi.quic import gquic, handshake
 from netwatch.dpi.quic.crypto import InitialKeys, retry_integrity_ok
 from netwatch.dpi.quic.frames import CloseFrame, CryptoFrame, error_name, parse_initial_frames
 from netwatch.dpi.quic.packet import Packet, looks_like_long_header, split_datagram
-from netwatch.dpi.quic.record import blank_record
 from netwatch.dpi.quic.stream import CryptoStream
 from netwatch.dpi.quic.versions import PacketType, QuicVersion, lookup, version_name
 from netwatch.dpi.tls.hello import ClientHello, ServerHello
@@ -74,6 +73,18 @@ DRAINING_DATAGRAMS = 8
 MAX_DATAGRAMS = 200
 #: Give up after this many datagrams when no Initial packet was ever seen (mid-flow start).
 MAX_BLIND_DATAGRAMS = 16
+
+# Enum members read through their class cost ~0.1 us each (Python 3.11 looks them up
+# with a descriptor call); the per-packet paths compare with these aliases instead.
+_CLIENT = Dir.CLIENT
+_SERVER = Dir.SERVER
+_INITIAL = PacketType.INITIAL
+_HANDSHAKE = PacketType.HANDSHAKE
+_RETRY = PacketType.RETRY
+_ONE_RTT = PacketType.ONE_RTT
+_VERSION_NEGOTIATION = PacketType.VERSION_NEGOTIATION
+#: Packet types whose header says nothing of the server's version and SCID.
+_UNVERSIONED = (PacketType.VERSION_NEGOTIATION, PacketType.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,28 +200,34 @@ class QUICAnalyzer(AnalyzerBase):
             return self._gquic.record()
         ch = self._ch
         version = self._server_version or self._client_version
-        rec = blank_record()
-        rec.update(
-            version=version_name(version) if version is not None else None,
-            sni=ch.sni if ch else None,
-            alpn_offered=[alpn_text(a) for a in ch.alpn] if ch else [],
-            ja4=self._ja4,
-            ja3=self._ja3,
-            dcid=self._odcid.hex() if self._odcid is not None else None,
-            scid=self._client_scid.hex() if self._client_scid is not None else None,
-            server_scid=self._server_scid.hex() if self._server_scid is not None else None,
-            state=self._state,
-            close_error=self._close,
-            retry=self._retry,
-            hello_retry=self._hrr,
-            version_negotiation=[version_name(v) for v in self._vn_versions],
-            tls_cipher=f"0x{self._sh.cipher_suite:04x}" if self._sh else None,
-            idle_timeout_ms=self._idle_ms or None,
-            transport_parameters_error=self._tp_error,
-        )
-        if self._client_version is not None and version != self._client_version:
-            rec["client_version"] = version_name(self._client_version)
-        return rec
+        client_version = self._client_version
+        # Every key of record.blank_record(), in its order (the schema test checks both),
+        # in one literal: filling a blank record through update() cost half as much again.
+        return {
+            "version": version_name(version) if version is not None else None,
+            "client_version": (
+                version_name(client_version)
+                if client_version is not None and version != client_version
+                else None
+            ),
+            "gquic": False,
+            "sni": ch.sni if ch else None,
+            "alpn_offered": [alpn_text(a) for a in ch.alpn] if ch else [],
+            "user_agent": None,
+            "ja4": self._ja4,
+            "ja3": self._ja3,
+            "dcid": self._odcid.hex() if self._odcid is not None else None,
+            "scid": self._client_scid.hex() if self._client_scid is not None else None,
+            "server_scid": self._server_scid.hex() if self._server_scid is not None else None,
+            "state": self._state,
+            "close_error": self._close,
+            "retry": self._retry,
+            "hello_retry": self._hrr,
+            "version_negotiation": [version_name(v) for v in self._vn_versions],
+            "tls_cipher": f"0x{self._sh.cipher_suite:04x}" if self._sh else None,
+            "idle_timeout_ms": self._idle_ms or None,
+            "transport_parameters_error": self._tp_error,
+        }
 
     def summary(self) -> str:
         if self._gquic is not None:
@@ -237,22 +254,19 @@ class QUICAnalyzer(AnalyzerBase):
 
     def _on_packet(self, direction: Dir, pkt: Packet, ts: float, events: list[AppEvent]) -> None:
         ptype = pkt.packet_type
-        if ptype == PacketType.ONE_RTT:
+        if ptype == _ONE_RTT:
             self._on_short(direction, pkt)
             return
-        if direction == Dir.SERVER and ptype not in (
-            PacketType.VERSION_NEGOTIATION,
-            PacketType.UNKNOWN,
-        ):
+        if direction == _SERVER and ptype not in _UNVERSIONED:
             self._server_version = pkt.version
             self._server_scid = pkt.scid  # changes only with a Retry
-        if ptype == PacketType.INITIAL:
+        if ptype == _INITIAL:
             self._on_initial(direction, pkt, ts, events)
-        elif ptype == PacketType.HANDSHAKE:
+        elif ptype == _HANDSHAKE:
             self._advance("handshake")
-        elif ptype == PacketType.RETRY and direction == Dir.SERVER:
+        elif ptype == _RETRY and direction == _SERVER:
             self._on_retry(pkt)
-        elif ptype == PacketType.VERSION_NEGOTIATION and direction == Dir.SERVER:
+        elif ptype == _VERSION_NEGOTIATION and direction == _SERVER:
             self._vn_versions = pkt.supported_versions
 
     def _on_retry(self, pkt: Packet) -> None:
@@ -270,12 +284,12 @@ class QUICAnalyzer(AnalyzerBase):
     def _on_short(self, direction: Dir, pkt: Packet) -> None:
         if self._state is None:
             return  # no handshake seen: cannot tell the connection's IDs
-        cid = self._server_scid if direction == Dir.CLIENT else self._client_scid
+        cid = self._server_scid if direction == _CLIENT else self._client_scid
         if cid and pkt.data[1 : 1 + len(cid)] != cid:
             self.ignored_bytes += len(pkt.data)
             return
         self._sides[direction].short_seen = True
-        if self._sides[Dir.CLIENT].short_seen and self._sides[Dir.SERVER].short_seen:
+        if self._sides[0].short_seen and self._sides[1].short_seen:  # client, server
             self._advance("one_rtt")
 
     def _protection(self, version: QuicVersion, dcid: bytes) -> InitialKeys:
@@ -292,7 +306,8 @@ class QUICAnalyzer(AnalyzerBase):
         self._odcid = self._key_dcid = pkt.dcid
         self._client_scid = pkt.scid
         self._client_version = pkt.version
-        self._sides = (_Side(), _Side())
+        if self._state is not None:  # a restart: the sides built in __init__ are unused
+            self._sides = (_Side(), _Side())
         self._server_version = None
         self._server_scid = None
         self._ch = self._sh = None  # a new attempt sends a new ClientHello
@@ -315,11 +330,11 @@ class QUICAnalyzer(AnalyzerBase):
         except MalformedError:
             # A client Initial under keys from its own DCID: a Retry that the capture
             # lost (or that arrived damaged) moved them. Anything else is garbage.
-            if direction != Dir.CLIENT or pkt.dcid == key_dcid:
+            if direction != _CLIENT or pkt.dcid == key_dcid:
                 raise
             _, pn, payload = (
                 self._protection(version, pkt.dcid)
-                .side(Dir.CLIENT)
+                .side(_CLIENT)
                 .unprotect(pkt.data, pkt.pn_offset, side.largest_pn)
             )
             self._key_dcid = pkt.dcid
@@ -331,7 +346,7 @@ class QUICAnalyzer(AnalyzerBase):
         version = lookup(pkt.version)
         if version is None:  # split_datagram only types packets of known versions
             raise MalformedError(PROTOCOL, "Initial packet of an unknown version")
-        if direction == Dir.CLIENT and (
+        if direction == _CLIENT and (
             self._odcid is None
             or (self._vn_versions and pkt.version != self._client_version and self._sh is None)
         ):
@@ -353,7 +368,7 @@ class QUICAnalyzer(AnalyzerBase):
     def _on_close(
         self, direction: Dir, frame: CloseFrame, ts: float, events: list[AppEvent]
     ) -> None:
-        by = "client" if direction == Dir.CLIENT else "server"
+        by = "client" if direction == _CLIENT else "server"
         self._sides[direction].closed = True
         other = self._sides[1 - direction]
         self._advance("close_both" if other.closed else "close")
@@ -374,7 +389,7 @@ class QUICAnalyzer(AnalyzerBase):
         side = self._sides[direction]
         messages, side.hs_pos = handshake.pop_messages(side.crypto, side.hs_pos)
         for mtype, body in messages:
-            if direction == Dir.CLIENT:
+            if direction == _CLIENT:
                 if mtype != handshake.CLIENT_HELLO:
                     raise MalformedError(PROTOCOL, f"client Initial carries TLS message {mtype}")
                 if self._ch is None:  # a second one answers a HelloRetryRequest
@@ -405,6 +420,6 @@ class QUICAnalyzer(AnalyzerBase):
     def _feed_gquic(self, direction: Dir, data: bytes) -> Sequence[AppEvent]:
         if self._gquic is None:
             self._gquic = gquic.GQuicInfo()
-        if direction == Dir.CLIENT and self._gquic.sni is None:
+        if direction == _CLIENT and self._gquic.sni is None:
             self._gquic.feed_client(data)
         return ()

@@ -263,7 +263,8 @@ class InitialKeys:
 
     A direction costs four HKDF steps and two cipher set-ups (~10 us); many QUIC flows
     never show a server Initial (blocked UDP, scans, a capture of one side), so the
-    server's keys wait until one arrives.
+    server's keys wait until one arrives. The initial secret is kept as an HMAC keyed
+    with it, keyed once for both directions.
     """
 
     __slots__ = ("_initial", "_sides", "_version")
@@ -272,14 +273,21 @@ class InitialKeys:
         if version.salt is None:
             raise MalformedError(PROTOCOL, f"no Initial protection known for {version.name}")
         self._version = version
-        self._initial = _salted(version.salt).digest(dcid)  # hkdf_extract(salt, dcid)
+        # HMAC keyed with hkdf_extract(salt, dcid), the initial secret.
+        self._initial = HmacSha256(_salted(version.salt).digest(dcid))
         self._sides: list[PacketProtection | None] = [None, None]
 
     def side(self, direction: int) -> PacketProtection:
         pp = self._sides[direction]
         if pp is None:
-            label = b"server in" if direction else b"client in"
-            # hkdf_expand_label(initial, label, b"", 32): one hash output, T(1).
-            secret = HmacSha256(self._initial).digest(_hkdf_label(label, b"", 32) + b"\x01")
+            # hkdf_expand_label(initial, "client in" / "server in", b"", 32): T(1).
+            secret = self._initial.digest(_SECRET_INFOS[direction])
             pp = self._sides[direction] = PacketProtection(secret, self._version)
         return pp
+
+
+#: HKDF-Expand inputs ``HkdfLabel | 0x01`` of the client's and the server's secrets.
+_SECRET_INFOS = (
+    _hkdf_label(b"client in", b"", 32) + b"\x01",
+    _hkdf_label(b"server in", b"", 32) + b"\x01",
+)

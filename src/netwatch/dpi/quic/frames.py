@@ -158,36 +158,39 @@ def parse_initial_frames(payload: bytes) -> list[InitialFrame]:
     """
     if not payload:
         raise MalformedError(PROTOCOL, "initial: empty payload")
-    buf = Buffer(payload)
-    end = buf.end
+    # A plain offset rather than a Buffer: only CONNECTION_CLOSE, rare, reads through one.
+    end = len(payload)
+    pos = 0
     frames: list[InitialFrame] = []
-    while buf.pos < end:
-        ftype = payload[buf.pos]
+    while pos < end:
+        ftype = payload[pos]
         if ftype < 0x40:  # the one-byte encoding every sender uses for these types
-            buf.pos += 1
+            pos += 1
         else:
-            ftype = buf.varint("frame type")
+            ftype, pos = read_varint(payload, pos, end, "frame type")
         if ftype == PADDING:
             # Runs of PADDING fill most Initials (and some clients scatter many short
             # runs between frames): find the next non-zero byte in C, copying nothing.
-            found = _NON_ZERO.search(payload, buf.pos, end)
-            buf.pos = found.start() if found is not None else end
+            found = _NON_ZERO.search(payload, pos, end)
+            pos = found.start() if found is not None else end
         elif ftype == PING:
             frames.append(_PING)
         elif ftype == ACK or ftype == ACK_ECN:
-            ack, buf.pos = _ack(payload, buf.pos, end, ftype == ACK_ECN)
+            ack, pos = _ack(payload, pos, end, ftype == ACK_ECN)
             frames.append(ack)
         elif ftype == CRYPTO:
-            offset, pos = read_varint(payload, buf.pos, end, "crypto offset")
-            size, pos = read_varint(payload, pos, end, "crypto length")
-            if pos + size > end:
+            offset, pos = read_varint(payload, pos, end, "crypto offset")
+            size, start = read_varint(payload, pos, end, "crypto length")
+            pos = start + size
+            if pos > end:
                 raise MalformedError(PROTOCOL, "crypto data: truncated")
-            buf.pos = pos + size
             if offset + size >= 1 << 62:
                 raise MalformedError(PROTOCOL, "crypto: offset past 2^62")
-            frames.append(CryptoFrame(offset, payload[pos : pos + size]))
+            frames.append(CryptoFrame(offset, payload[start:pos]))
         elif ftype in (CONNECTION_CLOSE, CONNECTION_CLOSE_APP):
+            buf = Buffer(payload, pos, end)
             frames.append(_close(buf, ftype == CONNECTION_CLOSE_APP))
+            pos = buf.pos
         else:
             raise MalformedError(PROTOCOL, f"initial: frame type 0x{ftype:x} not allowed")
     return frames

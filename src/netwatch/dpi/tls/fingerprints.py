@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from netwatch.dpi.tls import hello
 from netwatch.dpi.tls.hello import (
     EXT_ALPN,
     EXT_SERVER_NAME,
@@ -266,9 +267,11 @@ def server_fingerprint(sh: ServerHello) -> str:
 
 
 def clear_memos() -> None:
-    """Forget the memoised fingerprints (benchmarks measure a cold start with this)."""
+    """Forget the memoised fingerprints, and the hello scanner's remembered lists
+    (benchmarks measure a cold start with this)."""
     _CLIENT_MEMO.clear()
     _SERVER_MEMO.clear()
+    hello.clear_memos()
 
 
 def ja4_r(ch: ClientHello, transport: str = "t") -> str:

@@ -172,12 +172,6 @@ class _Framer:
         self._pos = 0
         buf += data
 
-    def _frame(self, header: int, length: int) -> bytes:
-        start = self._pos + header
-        end = start + length
-        self._pos = end
-        return bytes(self._buf[start:end])  # a slice of bytes is bytes: bytes() copies nothing
-
 
 class RecordSplitter(_Framer):
     """Cuts one direction's byte stream into (content_type, fragment) records."""
@@ -199,7 +193,11 @@ class RecordSplitter(_Framer):
             raise MalformedError("TLS", f"record: length {length} exceeds 2^14+2048")
         if len(buf) - pos - 5 < length:
             return None
-        return ctype, self._frame(5, length)
+        # The frame cut here rather than in a shared method: a call less per record. A
+        # slice of bytes is bytes, which bytes() returns as is; a bytearray's is copied.
+        start = pos + 5
+        self._pos = end = start + length
+        return ctype, bytes(buf[start:end])
 
 
 class HandshakeAssembler(_Framer):
@@ -220,4 +218,6 @@ class HandshakeAssembler(_Framer):
             raise MalformedError("TLS", f"handshake: message of {length} bytes refused")
         if len(buf) - pos - 4 < length:
             return None
-        return msg_type, self._frame(4, length)
+        start = pos + 4  # cut as in RecordSplitter.pull
+        self._pos = end = start + length
+        return msg_type, bytes(buf[start:end])
