@@ -288,6 +288,50 @@ def test_certificate_summary_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not certs._SUMMARIES
 
 
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    size = (
+        bytes([n])
+        if n < 0x80
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)])
+        + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
+    return bytes([tag]) + size + content
+
+
+def _with_serial(der: bytes, serial: bytes) -> bytes:
+    """``der`` with its serialNumber's content replaced by ``serial``, the enclosing
+    SEQUENCEs re-encoded (the signature no longer matches, which parsing does not check)."""
+    from netwatch.dpi.tls import certs
+
+    outer_start, outer_end = certs._element(der, 0)
+    tbs_start, tbs_end = certs._element(der, outer_start)
+    pos = tbs_start
+    if der[pos] == 0xA0:
+        pos = certs._element(der, pos)[1]
+    assert der[pos] == 0x02
+    end = certs._element(der, pos)[1]
+    tbs = der[tbs_start:pos] + _tlv(0x02, serial) + der[end:tbs_end]
+    return _tlv(0x30, _tlv(0x30, tbs) + der[tbs_end:outer_end])
+
+
+@pytest.mark.parametrize(
+    ("serial", "shown"), [(b"\x00", "00"), (b"\x80\x01", "80:01"), (b"\xff", "ff")]
+)
+def test_certificate_with_a_serial_that_is_not_positive(serial: bytes, shown: str) -> None:
+    """RFC 5280 forbids a zero or negative serial, but such certificates exist: they are
+    described like any other, and cryptography's deprecation warning stays quiet (the
+    suite turns warnings into errors)."""
+    from netwatch.dpi.tls import certs
+
+    der = _with_serial(_self_signed("odd-serial.test"), serial)
+    assert certs._serial_not_positive(der)
+    info = certs._describe(der, hashlib.sha256(der).hexdigest())
+    assert info.serial == shown and info.san == ("odd-serial.test",)
+    assert not certs._serial_not_positive(_self_signed("plain.test"))
+    assert not certs._serial_not_positive(b"\x30\x03\x02\x01")  # cut short: not a cert
+
+
 @FUZZ
 @given(st.lists(st.integers(0, 0xFFFF), max_size=40))
 def test_spelled_code_points(values: list[int]) -> None:

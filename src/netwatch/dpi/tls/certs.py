@@ -162,17 +162,61 @@ def clear_summary_cache() -> None:
     _SUMMARIES.clear()
 
 
+def _serial_not_positive(der: bytes) -> bool:
+    """Whether the DER certificate's serialNumber INTEGER is negative (its first content
+    byte has the high bit set) or zero; False for anything not shaped like a certificate."""
+    try:
+        if der[0] != 0x30:  # Certificate ::= SEQUENCE
+            return False
+        pos = _element(der, 0)[0]
+        if der[pos] != 0x30:  # tbsCertificate ::= SEQUENCE
+            return False
+        pos = _element(der, pos)[0]
+        if der[pos] == 0xA0:  # [0] EXPLICIT version, then the serial
+            pos = _element(der, pos)[1]
+        if der[pos] != 0x02:
+            return False
+        start, end = _element(der, pos)
+        return bool(der[start] & 0x80) or (end - start == 1 and der[start] == 0)
+    except IndexError:
+        return False
+
+
+def _element(der: bytes, pos: int) -> tuple[int, int]:
+    """(start, end) of the content of the DER element whose tag is at ``pos``."""
+    first = der[pos + 1]
+    if first < 0x80:
+        return pos + 2, pos + 2 + first
+    n = first & 0x7F
+    start = pos + 2 + n
+    return start, start + int.from_bytes(der[pos + 2 : start], "big")
+
+
 def _describe(der: bytes, digest: str) -> CertInfo:
     from cryptography import x509
 
-    cert = x509.load_der_x509_certificate(der)
+    if _serial_not_positive(der):
+        # RFC 5280 forbids it but such certificates exist; cryptography still reads them,
+        # with a deprecation warning that would reach the user's terminal. Only this rare
+        # case pays for catch_warnings (which touches process-wide state).
+        import warnings
+
+        from cryptography.utils import CryptographyDeprecationWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            cert = x509.load_der_x509_certificate(der)
+            serial = cert.serial_number
+    else:
+        cert = x509.load_der_x509_certificate(der)
+        serial = cert.serial_number
     return CertInfo(
         subject=format_name(cert.subject),
         issuer=format_name(cert.issuer),
         san=_san(cert),
         not_before=_rfc3339(cert.not_valid_before_utc),
         not_after=_rfc3339(cert.not_valid_after_utc),
-        serial=_serial_hex(cert.serial_number),
+        serial=_serial_hex(serial),
         sha256=digest,
     )
 
