@@ -300,3 +300,51 @@ def test_every_registered_analyzer_has_buffered() -> None:
         assert a is not None, det
         held_now = a.buffered
         assert isinstance(held_now, int) and held_now >= 0, det
+
+
+# -- TLS and QUIC ----------------------------------------------------------------------
+
+
+def test_tls_holds_a_partial_record_then_nothing() -> None:
+    from netwatch.dpi.tls.analyzer import TLSAnalyzer
+    from tests.unit.dpi.test_tls_malformed import CLIENT13
+
+    record_len = 5 + int.from_bytes(CLIENT13[3:5], "big")
+    assert record_len > 300
+    a = TLSAnalyzer(443)
+    a.feed(C, CLIENT13[:300], 0.0)
+    assert a.buffered == 300  # a record waiting for its rest
+    a.feed(C, CLIENT13[300:record_len], 0.0)
+    assert a.buffered == 0 and a.client_hello is not None
+
+
+def test_tls_holds_a_handshake_message_spread_over_records() -> None:
+    """A ClientHello cut over two records: the first record's fragment waits in the
+    handshake assembler once the record is complete."""
+    from netwatch.dpi.tls.analyzer import TLSAnalyzer
+    from tests.unit.dpi.test_tls_malformed import CLIENT13, _messages
+
+    (msg_type, body), *_ = _messages(CLIENT13)
+    message = bytes([msg_type]) + len(body).to_bytes(3, "big") + body
+    first, second = message[:200], message[200:]
+    rec = b"".join(b"\x16\x03\x01" + len(p).to_bytes(2, "big") + p for p in (first, second))
+    a = TLSAnalyzer(443)
+    a.feed(C, rec[: 5 + len(first)], 0.0)
+    assert a.buffered == 200
+    a.feed(C, rec[5 + len(first) :], 0.0)
+    assert a.buffered == 0 and a.client_hello is not None
+
+
+def test_quic_holds_crypto_data_until_the_handshake_is_over() -> None:
+    from netwatch.dpi.quic.analyzer import QUICAnalyzer
+    from tests.util.quic import handshake, self_signed
+
+    datagrams = handshake("held.example", self_signed("held.example"))
+    a = QUICAnalyzer()
+    seen_held = 0
+    for i, (d, payload) in enumerate(datagrams):
+        a.feed(Dir(d), payload, float(i))
+        assert 0 <= a.buffered <= 2 * 64 * 1024
+        seen_held = max(seen_held, a.buffered)
+    assert seen_held > 200  # at least the ClientHello was held on the way
+    assert a.record()["sni"] == "held.example" and a.buffered == 0

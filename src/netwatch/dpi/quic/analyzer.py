@@ -176,6 +176,11 @@ class QUICAnalyzer(AnalyzerBase):
         return events
 
     @property
+    def buffered(self) -> int:
+        """CRYPTO bytes held, both directions (up to the stream's limit each)."""
+        return self._sides[0].crypto.held + self._sides[1].crypto.held
+
+    @property
     def finished(self) -> bool:
         if self._gquic is not None:
             return self._gquic.sni is not None or self._datagrams >= MAX_BLIND_DATAGRAMS

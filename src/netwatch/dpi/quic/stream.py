@@ -37,6 +37,12 @@ class CryptoStream:
     def __len__(self) -> int:
         return len(self._buf)
 
+    @property
+    def held(self) -> int:
+        """Bytes held: the in-order ones and the fragments waiting past a hole."""
+        pending = self._pending
+        return len(self._buf) + (sum(map(len, pending.values())) if pending else 0)
+
     def add(self, offset: int, data: bytes) -> None:
         """Insert a fragment; overlapping bytes already held are kept (first wins)."""
         if not data:

@@ -234,6 +234,16 @@ class TLSAnalyzer(AnalyzerBase):
     def finished(self) -> bool:
         return self._finished
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of records and handshake messages waiting for their rest, both sides."""
+        n = 0
+        for side in self._sides:
+            n += side.records.buffered + side.handshake.buffered
+            if side.sslv2 is not None:
+                n += len(side.sslv2)
+        return n
+
     def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
         if self._finished or not data:
             return ()
