@@ -131,3 +131,37 @@ def test_a_new_flow_fits_again_once_others_are_done(tracker: Tracker) -> None:
     flow(tr, 30004, 6.0, b"x" * 3000)
     assert row(tr, 30004).analyzer is not None and tr.analyzer_buffered == 9000
     assert tr.analyzer_errors["HOARD"] == 1
+
+
+def test_many_unfinished_tls_hellos_stay_within_the_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real TLS analyzers, each left holding a ClientHello that promises 100 KB and gets
+    10 KB (a slow or hostile client, many at once): past the total they fail, counted."""
+    monkeypatch.setattr(tracker_mod, "ANALYZER_BUFFER_TOTAL", 50_000)
+    tr = Tracker()
+    fragment = b"\x01" + (100_000).to_bytes(3, "big") + bytes(9_996)
+    record = b"\x16\x03\x01" + len(fragment).to_bytes(2, "big") + fragment
+    for i in range(10):
+        port = 31000 + i
+        pk = [
+            (1.0 + i, build.tcp(C, port, S, 443, "S", seq=100)),
+            (1.001 + i, build.tcp(S, 443, C, port, "SA", seq=500, ack=101)),
+            (1.002 + i, build.tcp(C, port, S, 443, "A", seq=101, ack=501)),
+        ]
+        for k in range(0, len(record), 1400):
+            seg = record[k : k + 1400]
+            pk.append(
+                (
+                    1.003 + i + k * 1e-7,
+                    build.tcp(C, port, S, 443, "PA", seq=101 + k, ack=501, payload=seg),
+                )
+            )
+        for ts, f in pk:
+            tr.packet(ts, 1, f, len(f))
+    held = [c for c in tr.table.values() if c.analyzer is not None]
+    failed = [c for c in tr.table.values() if (c.app or {}).get("error")]
+    assert len(held) == 5 and len(failed) == 5
+    assert tr.analyzer_buffered == 50_000 and tr.analyzer_errors["TLS"] == 5
+    assert {c.app["protocol"] for c in failed} == {"TLS"}
+    assert {c.app["error"] for c in failed} == {"analyzer buffer total reached"}
+    tr.finish_all()
+    assert tr.analyzer_buffered == 0 and not tr._held
