@@ -67,7 +67,9 @@ class Head:
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
     """(end of the head's last line, offset of the body) or None while incomplete."""
     crlf = buf.find(b"\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
+    # A bare-LF end wins only if it comes first: looked for before the CRLF end only, not
+    # through the body bytes buffered behind the head.
+    lf = buf.find(b"\n\n", start, crlf + 1 if crlf >= 0 else len(buf))
     if crlf < 0 and lf < 0:
         return None
     if lf < 0 or 0 <= crlf < lf:
