@@ -56,7 +56,8 @@ OPCODES = frozenset({0, 1, 2, 4, 5, 6})  # QUERY IQUERY STATUS NOTIFY UPDATE DSO
 
 
 def rcode_name(code: int) -> str:
-    return RCODES.get(code, f"RCODE{code}")
+    name = RCODES.get(code)  # (the fallback formatted only when needed)
+    return name if name is not None else f"RCODE{code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +148,17 @@ def header_refusal(flags: int, qd: int, an: int, ns: int, ar: int, length: int) 
     return None
 
 
+_HEADER = struct.Struct("!6H")
+_QUESTION_TAIL = struct.Struct("!HH")
+_RECORD_HEADER = struct.Struct("!HHIH")
+
+
 def _parse_message(buf: bytes) -> Message:
-    if len(buf) < HEADER_LEN:
+    size = len(buf)
+    if size < HEADER_LEN:
         raise MalformedError(PROTO, "message shorter than its header")
-    ident, flags, qd, an, ns, ar = struct.unpack_from("!6H", buf, 0)
-    refusal = header_refusal(flags, qd, an, ns, ar, len(buf))
+    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(buf, 0)
+    refusal = header_refusal(flags, qd, an, ns, ar, size)
     if refusal is not None:
         raise MalformedError(PROTO, refusal)
     opcode = (flags >> 11) & 0xF
@@ -159,24 +166,25 @@ def _parse_message(buf: bytes) -> Message:
     questions: list[Question] = []
     for _ in range(qd):
         name, pos = read_name(buf, pos)
-        if pos + 4 > len(buf):
+        if pos + 4 > size:
             raise MalformedError(PROTO, "truncated question")
-        qtype, qclass = struct.unpack_from("!HH", buf, pos)
+        qtype, qclass = _QUESTION_TAIL.unpack_from(buf, pos)
         pos += 4
         questions.append(Question(name, qtype, qclass & 0x7FFF))
     sections: list[list[Record]] = [[], [], []]
     edns: Edns | None = None
-    for section, count in zip(sections, (an, ns, ar), strict=True):
-        for _ in range(count):
-            rec, pos, opt = _read_record(buf, pos)
-            if opt is not None:
-                if edns is not None or section is not sections[2]:
-                    raise MalformedError(PROTO, "misplaced or repeated OPT record")
-                edns = opt
-            else:
-                section.append(rec)
-    if pos != len(buf):
-        raise MalformedError(PROTO, f"{len(buf) - pos} bytes after the last record")
+    if an or ns or ar:  # (a query has none: no section loop to set up)
+        for section, count in zip(sections, (an, ns, ar), strict=True):
+            for _ in range(count):
+                rec, pos, opt = _read_record(buf, pos)
+                if opt is not None:
+                    if edns is not None or section is not sections[2]:
+                        raise MalformedError(PROTO, "misplaced or repeated OPT record")
+                    edns = opt
+                else:
+                    section.append(rec)
+    if pos != size:
+        raise MalformedError(PROTO, f"{size - pos} bytes after the last record")
     rcode = flags & 0xF
     if edns is not None:
         rcode |= edns.ext_rcode << 4
@@ -198,7 +206,7 @@ def _read_record(buf: bytes, pos: int) -> tuple[Record, int, Edns | None]:
     name, pos = read_name(buf, pos)
     if pos + 10 > len(buf):
         raise MalformedError(PROTO, "truncated resource record header")
-    rtype, rclass, ttl, rdlength = struct.unpack_from("!HHIH", buf, pos)
+    rtype, rclass, ttl, rdlength = _RECORD_HEADER.unpack_from(buf, pos)
     pos += 10
     end = pos + rdlength
     if end > len(buf):
