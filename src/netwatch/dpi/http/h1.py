@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 from netwatch.errors import MalformedError
 
@@ -41,6 +42,16 @@ class Framing(Enum):
     CHUNKED = "chunked"
     UNTIL_CLOSE = "until-close"  # a response without length: read to close
     TUNNEL = "tunnel"  # CONNECT 2xx / 101: the rest is another protocol
+
+
+# The framings as module constants (on Python 3.11 reading ``Framing.NONE`` goes through
+# the enum metaclass's ``__getattr__`` hook, about four times the cost of a global), and
+# the answers without a length built once.
+_LENGTH: Final = Framing.LENGTH
+_NO_BODY: Final = (Framing.NONE, 0)
+_CHUNKED: Final = (Framing.CHUNKED, 0)
+_UNTIL_CLOSE: Final = (Framing.UNTIL_CLOSE, 0)
+_TUNNEL: Final = (Framing.TUNNEL, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,7 @@ def _fields(lines: list[bytes]) -> tuple[tuple[str, str], ...]:
     if len(lines) > MAX_FIELDS:
         raise MalformedError(PROTO, "too many header fields")
     out: list[tuple[str, str]] = []
+    is_token = _TOKEN.fullmatch
     for line in lines:
         if line[:1] in (b" ", b"\t"):  # obs-fold: continue the previous value
             if not out:
@@ -93,9 +105,10 @@ def _fields(lines: list[bytes]) -> tuple[tuple[str, str], ...]:
             out[-1] = (prev_name, f"{prev_value} {_text(line.strip())}")
             continue
         name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.fullmatch(name):
+        if not sep or not is_token(name):
             continue  # not a field line: skipped (lenient, like Zeek and browsers)
-        out.append((name.decode("ascii").lower(), _text(value.strip(b" \t"))))
+        # (``_text`` inlined: a call per field line)
+        out.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
     return tuple(out)
 
 
@@ -148,26 +161,26 @@ def request_framing(head: Head) -> tuple[Framing, int]:
     if head.get("transfer-encoding") is not None:
         if not is_chunked(head):  # §6.3 rule 4: a request must end in chunked
             raise MalformedError(PROTO, "request Transfer-Encoding without final chunked")
-        return Framing.CHUNKED, 0
+        return _CHUNKED
     length = content_length(head)
     if length:
-        return Framing.LENGTH, length
-    return Framing.NONE, 0
+        return _LENGTH, length
+    return _NO_BODY
 
 
 def response_framing(method: str | None, head: Head) -> tuple[Framing, int]:
     """§6.3 rules 1-7 for a response to ``method``."""
     status = int(head.b)
     if method == "HEAD" or 100 <= status < 200 or status in (204, 304):
-        return Framing.NONE, 0
+        return _NO_BODY
     if method == "CONNECT" and 200 <= status < 300:
-        return Framing.TUNNEL, 0
+        return _TUNNEL
     if head.get("transfer-encoding") is not None:
-        return (Framing.CHUNKED, 0) if is_chunked(head) else (Framing.UNTIL_CLOSE, 0)
+        return _CHUNKED if is_chunked(head) else _UNTIL_CLOSE
     length = content_length(head)
     if length is not None:
-        return (Framing.LENGTH, length) if length else (Framing.NONE, 0)
-    return Framing.UNTIL_CLOSE, 0
+        return (_LENGTH, length) if length else _NO_BODY
+    return _UNTIL_CLOSE
 
 
 def parse_chunk_size(line: bytes) -> int:
