@@ -303,10 +303,15 @@ def detect_udp(data: bytes) -> bool:
         return False
     if not msg.questions and not msg.answers:
         return False
-    records = (*msg.answers, *msg.authority, *msg.additional)
-    return all(q.qclass in CLASSES for q in msg.questions) and all(
-        r.rclass in CLASSES for r in records
-    )
+    # (plain loops: no tuple of every record and no generators, for each detection)
+    for q in msg.questions:
+        if q.qclass not in CLASSES:
+            return False
+    for section in (msg.answers, msg.authority, msg.additional):
+        for r in section:
+            if r.rclass not in CLASSES:
+                return False
+    return True
 
 
 def detect_tcp(data: bytes) -> bool:
