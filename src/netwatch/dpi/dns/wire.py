@@ -164,8 +164,12 @@ def _parse_message(buf: bytes) -> Message:
     opcode = (flags >> 11) & 0xF
     pos = HEADER_LEN
     questions: list[Question] = []
+    #: names read so far, by the offset they start at (see ``_read_record``)
+    known: dict[int, str] = {}
     for _ in range(qd):
+        start = pos
         name, pos = read_name(buf, pos)
+        known[start] = name
         if pos + 4 > size:
             raise MalformedError(PROTO, "truncated question")
         qtype, qclass = _QUESTION_TAIL.unpack_from(buf, pos)
@@ -176,7 +180,7 @@ def _parse_message(buf: bytes) -> Message:
     if an or ns or ar:  # (a query has none: no section loop to set up)
         for section, count in zip(sections, (an, ns, ar), strict=True):
             for _ in range(count):
-                rec, pos, opt = _read_record(buf, pos)
+                rec, pos, opt = _read_record(buf, pos, known)
                 if opt is not None:
                     if edns is not None or section is not sections[2]:
                         raise MalformedError(PROTO, "misplaced or repeated OPT record")
@@ -202,8 +206,22 @@ def _parse_message(buf: bytes) -> Message:
     )
 
 
-def _read_record(buf: bytes, pos: int) -> tuple[Record, int, Edns | None]:
-    name, pos = read_name(buf, pos)
+def _read_record(buf: bytes, pos: int, known: dict[int, str]) -> tuple[Record, int, Edns | None]:
+    # An owner name that is only a compression pointer to a name read earlier (answers
+    # to the question: ``c0 0c``) is that name; reading it again would give the same
+    # (the walk from the pointer is the one that started at its target, which succeeded
+    # with the same limit), so it is not walked again.
+    name: str | None = None
+    if pos + 1 < len(buf) and buf[pos] >= 0xC0:
+        target = ((buf[pos] & 0x3F) << 8) | buf[pos + 1]
+        if target < pos:
+            name = known.get(target)
+    if name is not None:
+        pos += 2
+    else:
+        start = pos
+        name, pos = read_name(buf, pos)
+        known[start] = name
     if pos + 10 > len(buf):
         raise MalformedError(PROTO, "truncated resource record header")
     rtype, rclass, ttl, rdlength = _RECORD_HEADER.unpack_from(buf, pos)
