@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved
+from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved, slot_setters
 from netwatch.dpi.dns.rdata import type_name
 from netwatch.dpi.dns.wire import (
     CLASSES,
@@ -274,12 +274,25 @@ def resolved_names(msg: Message, ts: float) -> list[NameResolved]:
     return events
 
 
+_set_ts, _set_name, _set_addresses, _set_ttl = slot_setters(
+    NameResolved, "ts", "name", "addresses", "ttl"
+)
+
+
 def _event(ts: float, name: str, found: list[tuple[str, int]]) -> NameResolved:
     if len(found) == 1:  # the usual single address: no de-duplication to do
-        address, ttl = found[0]
-        return NameResolved(ts, name, (address,), ttl)
-    unique = tuple(dict.fromkeys([a for a, _ in found]))
-    return NameResolved(ts, name, unique, min([t for _, t in found]))
+        addresses: tuple[str, ...] = (found[0][0],)
+        ttl = found[0][1]
+    else:
+        addresses = tuple(dict.fromkeys([a for a, _ in found]))
+        ttl = min([t for _, t in found])
+    # (built by setting its slots: see ``slot_setters``)
+    event: NameResolved = object.__new__(NameResolved)
+    _set_ts(event, ts)
+    _set_name(event, name)
+    _set_addresses(event, addresses)
+    _set_ttl(event, ttl)
+    return event
 
 
 # -- detection ---------------------------------------------------------------------------

@@ -22,9 +22,9 @@ tell DNS from random UDP.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
+from netwatch.dpi.base import slot_setters
 from netwatch.dpi.dns.names import read_name
 from netwatch.dpi.dns.rdata import format_rdata, type_name
 from netwatch.errors import MalformedError
@@ -106,23 +106,13 @@ class Message:
 
 
 # -- building the parsed objects --------------------------------------------------------
-# A frozen dataclass's generated __init__ sets each field through object.__setattr__ (to
-# get past the frozen __setattr__), about three times the cost of setting the slot
-# through its descriptor, and a message builds one object per question and record: the
-# constructors below set the slots directly. They make the same objects as the dataclass
-# constructors (which have no __post_init__; every field is passed), and ``_setters``
-# refuses to start if a class's fields no longer match the names given here.
-
-
-def _setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
-    if tuple(f.name for f in fields(cls)) != names:
-        raise TypeError(f"the fields of {cls.__name__} changed: update its constructor")
-    return tuple(getattr(cls, name).__set__ for name in names)
+# A message builds one object per question and record: they are built by setting their
+# slots directly (``slot_setters``: a third of what the frozen dataclass __init__ costs).
 
 
 _new = object.__new__
-_q_name, _q_qtype, _q_qclass = _setters(Question, "name", "qtype", "qclass")
-_r_name, _r_rtype, _r_rclass, _r_ttl, _r_data, _r_strings = _setters(
+_q_name, _q_qtype, _q_qclass = slot_setters(Question, "name", "qtype", "qclass")
+_r_name, _r_rtype, _r_rclass, _r_ttl, _r_data, _r_strings = slot_setters(
     Record, "name", "rtype", "rclass", "ttl", "data", "strings"
 )
 (
@@ -136,7 +126,7 @@ _r_name, _r_rtype, _r_rclass, _r_ttl, _r_data, _r_strings = _setters(
     _m_authority,
     _m_additional,
     _m_edns,
-) = _setters(
+) = slot_setters(
     Message,
     "id",
     "is_response",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from netwatch.dpi.base import slot_setters
 from netwatch.errors import MalformedError
 
 PROTO = "HTTP"
@@ -75,6 +76,20 @@ class Head:
         return [v for k, v in self.fields if k == name]
 
 
+# Two heads per exchange: built by setting their slots (``slot_setters``: a third of what
+# the frozen dataclass __init__ costs).
+_set_a, _set_b, _set_c, _set_fields = slot_setters(Head, "a", "b", "c", "fields")
+
+
+def _head(a: str, b: str, c: str, fields: tuple[tuple[str, str], ...]) -> Head:
+    head: Head = object.__new__(Head)
+    _set_a(head, a)
+    _set_b(head, b)
+    _set_c(head, c)
+    _set_fields(head, fields)
+    return head
+
+
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
     """(end of the head's last line, offset of the body) or None while incomplete."""
     crlf = buf.find(b"\n\r\n", start)
@@ -126,7 +141,7 @@ def parse_request_head(block: bytes) -> Head:
     if not _VERSION.fullmatch(version):
         raise MalformedError(PROTO, "bad HTTP version in request line")
     # a target with spaces is kept whole, as Zeek does (``CONNECT host:25 / HTTP/1.0``)
-    return Head(_text(method), _text(target.strip(b" ")), _text(version), _fields(lines[1:]))
+    return _head(_text(method), _text(target.strip(b" ")), _text(version), _fields(lines[1:]))
 
 
 def parse_response_head(block: bytes) -> Head:
@@ -135,7 +150,7 @@ def parse_response_head(block: bytes) -> Head:
     m = _STATUS.fullmatch(lines[0])
     if m is None:
         raise MalformedError(PROTO, "bad status line")
-    return Head(_text(m[1]), _text(m[2]), _text(m[3] or b""), _fields(lines[1:]))
+    return _head(_text(m[1]), _text(m[2]), _text(m[3] or b""), _fields(lines[1:]))
 
 
 def content_length(head: Head) -> int | None:
