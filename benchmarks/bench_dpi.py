@@ -1,5 +1,5 @@
-"""CPU time per flow of the TLS, QUIC and DNS analyzers and of detection, apart from
-capture and flow tracking.
+"""CPU time per flow of the TLS, QUIC, DNS, HTTP, SSH and NTP analyzers and of detection,
+apart from capture and flow tracking.
 
     python3 benchmarks/bench_dpi.py [CAPTURE ...] [--generate N] [--corpus [DIR]] [--runs 7]
 
@@ -50,7 +50,13 @@ from netwatch.dpi import registry  # noqa: E402
 from netwatch.dpi.base import Dir  # noqa: E402
 from netwatch.dpi.dns import PORT_VARIANTS, DNSAnalyzer  # noqa: E402
 from netwatch.dpi.dns import detect_udp as detect_dns  # noqa: E402
+from netwatch.dpi.http import HTTPAnalyzer  # noqa: E402
+from netwatch.dpi.http import detect_tcp as detect_http  # noqa: E402
+from netwatch.dpi.ntp import NTPAnalyzer  # noqa: E402
+from netwatch.dpi.ntp import detect_udp as detect_ntp  # noqa: E402
 from netwatch.dpi.quic.analyzer import QUICAnalyzer, detect_udp  # noqa: E402
+from netwatch.dpi.ssh import SSHAnalyzer  # noqa: E402
+from netwatch.dpi.ssh import detect_tcp as detect_ssh  # noqa: E402
 from netwatch.dpi.tls.analyzer import TLSAnalyzer, detect_tcp  # noqa: E402
 from netwatch.errors import MalformedError  # noqa: E402
 
@@ -67,6 +73,10 @@ class Flows:
         self.quic: list[tuple[str, Chunks]] = []
         #: UDP DNS flows: (name, server port, chunks)
         self.dns: list[tuple[str, int, Chunks]] = []
+        #: HTTP, SSH and NTP flows: (name, chunks)
+        self.http: list[tuple[str, Chunks]] = []
+        self.ssh: list[tuple[str, Chunks]] = []
+        self.ntp: list[tuple[str, Chunks]] = []
         #: every flow with a payload: (name, transport, client port, server port, chunks)
         self.all: list[tuple[str, str, int, int, Chunks]] = []
 
@@ -92,6 +102,12 @@ def load(paths: list[Path]) -> Flows:
                 out.quic.append((name, chunks))
             elif flow.transport == "udp" and detect_dns(first):
                 out.dns.append((name, flow.server[1], chunks))
+            elif flow.transport == "tcp" and detect_http(first):
+                out.http.append((name, chunks))
+            elif flow.transport == "tcp" and detect_ssh(first):
+                out.ssh.append((name, chunks))
+            elif flow.transport == "udp" and detect_ntp(first):
+                out.ntp.append((name, chunks))
     return out
 
 
@@ -212,6 +228,7 @@ def main() -> None:
         f = load(paths)
         print(
             f"{label}: {len(f.tls)} TLS flows, {len(f.quic)} QUIC flows, {len(f.dns)} DNS "
+            f"flows, {len(f.http)} HTTP flows, {len(f.ssh)} SSH flows, {len(f.ntp)} NTP "
             f"flows, {len(f.all)} flows in all, {args.runs} runs"
         )
         if f.tls:
@@ -231,6 +248,16 @@ def main() -> None:
                 args.runs,
             )
             print(f"  DNS    {us:8.1f} us/flow")
+        for proto, factory, some in (
+            ("HTTP", HTTPAnalyzer, f.http),
+            ("SSH", SSHAnalyzer, f.ssh),
+            ("NTP", NTPAnalyzer, f.ntp),
+        ):
+            if some:
+                us = time_flows(
+                    lambda _, make=factory: make(), [(None, c) for _, c in some], args.runs
+                )
+                print(f"  {proto:<6} {us:8.1f} us/flow")
         if f.all:
             import_analyzers()  # detection imports on first use: not a per-flow cost
             flows = [(t, cp, sp, c) for _, t, cp, sp, c in f.all]
@@ -243,6 +270,16 @@ def main() -> None:
                 write_dump(dump, name, run_flow(TLSAnalyzer(server_port=port), chunks))
             for name, chunks in f.quic:
                 write_dump(dump, name, run_flow(QUICAnalyzer(), chunks))
+            for name, port, chunks in f.dns:
+                an = DNSAnalyzer("udp", PORT_VARIANTS.get(port, "dns"))
+                write_dump(dump, name, run_flow(an, chunks))
+            for factory, some in (
+                (HTTPAnalyzer, f.http),
+                (SSHAnalyzer, f.ssh),
+                (NTPAnalyzer, f.ntp),
+            ):
+                for name, chunks in some:
+                    write_dump(dump, name, run_flow(factory(), chunks))
             for name, t, cport, sport, chunks in f.all:
                 an, i = detect_flow(t, cport, sport, chunks)
                 proto = an.protocol if an is not None else None

@@ -23,8 +23,8 @@ shows (``HTTPS (github.com)``, ``DNS A example.com``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -70,6 +70,23 @@ class ExpectConnection(AppEvent):
     protocol: str
     info: dict[str, Any]
     timeout: float = 60.0
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
+    """The slot setters of a frozen, slotted dataclass's fields ``names`` (all of them, in
+    order; a mismatch is a TypeError, so a class that gains a field cannot be built by
+    a stale constructor).
+
+    A frozen dataclass's generated ``__init__`` sets every field through
+    ``object.__setattr__``, to get past the frozen ``__setattr__``; setting the slot
+    through its descriptor costs about a third of that. Parsers that build many small
+    frozen objects per flow use these setters on ``object.__new__(cls)``: the objects
+    are the ones the dataclass constructor makes, as long as it has no ``__post_init__``
+    and every field is set.
+    """
+    if tuple(f.name for f in fields(cls)) != names:
+        raise TypeError(f"the fields of {cls.__name__} changed: update its constructor")
+    return tuple(getattr(cls, name).__set__ for name in names)
 
 
 @runtime_checkable

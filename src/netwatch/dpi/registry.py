@@ -83,25 +83,76 @@ def _candidates(transport: str, sport: int, dport: int) -> tuple[int, ...]:
     return (*hinted, *(i for i in rows if i not in hinted))
 
 
-_CACHE: dict[tuple[str, int, int], tuple[int, ...]] = {}
-
-#: A row's module and content check, by row index, from its first trial on (None: the
-#: module is not shipped, or lacks the check). A flow that no detector takes tries every
-#: row of its transport on up to ``MAX_DETECT_PACKETS`` payloads: looking the check up
-#: once, not per trial, is half the cost of such a scan. Modules are still imported on
-#: a row's first trial only.
-_RESOLVED: dict[int, tuple[Any, Callable[[bytes], bool]] | None] = {}
-
-
 def _resolve(index: int) -> tuple[Any, Callable[[bytes], bool]] | None:
+    """A row's module and content check (None: the module is not shipped, or lacks the
+    check); imports the module."""
     det = DETECTORS[index]
     mod = _module(det.module)
     check: Callable[[bytes], bool] | None = (
         getattr(mod, det.detect, None) if mod is not None else None
     )
-    found = (mod, check) if check is not None else None
-    _RESOLVED[index] = found
-    return found
+    return (mod, check) if check is not None else None
+
+
+def _never(data: bytes) -> bool:
+    return False
+
+
+class _Row:
+    """One row's content check and analyzer factory, looked up on the row's first trial
+    (its module imported then), not per trial: a flow that no detector takes tries every
+    row of its transport on up to ``MAX_DETECT_PACKETS`` payloads. ``check`` starts as
+    the lookup itself, which puts the real check in its place (or ``_never``, for a
+    module not shipped or without the check) and runs it."""
+
+    __slots__ = ("build", "check", "index")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.check: Callable[[bytes], bool] = self._first_check
+        self.build: Callable[[int], Analyzer] = self._unresolved
+
+    def _first_check(self, data: bytes) -> bool:
+        found = _resolve(self.index)
+        if found is None:
+            self.check = _never
+            return False
+        mod, check = found
+        self.build = _builder(mod, DETECTORS[self.index])
+        self.check = check
+        return check(data)
+
+    @staticmethod
+    def _unresolved(server_port: int) -> Analyzer:
+        raise AssertionError("a row builds only after its check took the flow")
+
+
+def _builder(mod: Any, det: Detector) -> Callable[[int], Analyzer]:
+    """``_build`` for one row, with the factory and its keyword arguments fixed once: the
+    usual argument sets get a closure that only calls the factory."""
+    factory = getattr(mod, det.factory, None)
+    kwargs = set(det.kwargs)
+    transport = det.transport
+    if factory is not None:
+        if not kwargs:
+            return lambda server_port: factory()
+        if kwargs == {"server_port"}:
+            return lambda server_port: factory(server_port=server_port)
+        if kwargs == {"transport"}:
+            return lambda server_port: factory(transport=transport)
+        if kwargs == {"transport", "variant"}:
+            variants = mod.PORT_VARIANTS
+            return lambda server_port: factory(
+                transport=transport, variant=variants.get(server_port, "dns")
+            )
+    # Another argument set, or no factory (which fails as it always did): the general way.
+    return lambda server_port: _build(mod, det, server_port)
+
+
+#: One ``_Row`` per ``DETECTORS`` row, shared by every port pair's trial order.
+_ROWS = tuple(_Row(i) for i in range(len(DETECTORS)))
+
+_CACHE: dict[tuple[str, int, int], tuple[_Row, ...]] = {}
 
 
 def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | None:
@@ -115,16 +166,14 @@ def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | No
         sport if sport < 1024 or sport in _HINT_PORTS else 0,
         dport if dport < 1024 or dport in _HINT_PORTS else 0,
     )
-    cands = _CACHE.get(key)
-    if cands is None:
+    rows = _CACHE.get(key)
+    if rows is None:
         if len(_CACHE) > 4096:
             _CACHE.clear()
-        cands = _CACHE[key] = _candidates(transport, sport, dport)
-    resolved = _RESOLVED
-    for index in cands:
-        row = resolved[index] if index in resolved else _resolve(index)
-        if row is not None and row[1](data):
-            return _build(row[0], DETECTORS[index], dport)
+        rows = _CACHE[key] = tuple(_ROWS[i] for i in _candidates(transport, sport, dport))
+    for row in rows:
+        if row.check(data):
+            return row.build(dport)
     return None
 
 

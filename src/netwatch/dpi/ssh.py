@@ -63,6 +63,8 @@ KEXINIT_LISTS = (
 )
 _VERSION = re.compile(rb"SSH-([0-9]+\.[0-9]+)-([^ \r\n]+)(?: ([^\r\n]*))?")
 _DETECT = re.compile(rb"SSH-[0-9]\.[0-9]{1,2}-")
+_PACKET_HEADER = struct.Struct("!IB")  # packet_length, padding_length
+_UINT32 = struct.Struct("!I")
 
 
 class _Side:
@@ -78,12 +80,14 @@ class _Side:
         "pre_banner_bytes",
         "pre_banner_lines",
         "proto",
+        "software",
     )
 
     def __init__(self) -> None:
         self.buf = bytearray()
         self.banner: str | None = None
         self.proto: str | None = None  # the banner's protocol version ("2.0", "1.99")
+        self.software: str | None = None  # software_of(banner), read once per banner
         self.pre_banner_lines = 0
         self.pre_banner_bytes = 0
         self.kexinit: dict[str, list[str]] | None = None
@@ -97,19 +101,22 @@ class _Side:
 def parse_kexinit(payload: bytes) -> dict[str, list[str]]:
     """The ten name-lists of a KEXINIT payload (starting at the message byte 20)."""
     pos = 17  # message code + 16-byte cookie
+    size = len(payload)
     lists: dict[str, list[str]] = {}
     for key in KEXINIT_LISTS:
-        if pos + 4 > len(payload):
+        if pos + 4 > size:
             raise MalformedError(PROTO, "KEXINIT truncated")
-        (n,) = struct.unpack_from("!I", payload, pos)
-        raw = payload[pos + 4 : pos + 4 + n]
-        if len(raw) != n:
+        (n,) = _UINT32.unpack_from(payload, pos)
+        pos += 4
+        end = pos + n
+        if end > size:
             raise MalformedError(PROTO, "name-list runs past KEXINIT")
+        raw = payload[pos:end]
         if not raw.isascii():
             raise MalformedError(PROTO, "non-ASCII name-list")
-        lists[key] = raw.decode("ascii").split(",") if raw else []
-        pos += 4 + n
-    if pos + 5 > len(payload):
+        lists[key] = raw.decode("ascii").split(",") if n else []
+        pos = end
+    if pos + 5 > size:
         raise MalformedError(PROTO, "KEXINIT truncated after the name-lists")
     return lists
 
@@ -117,7 +124,10 @@ def parse_kexinit(payload: bytes) -> dict[str, list[str]]:
 def negotiate(client: list[str], server: list[str]) -> str | None:
     """RFC 4253 §7.1: the first client algorithm the server also supports."""
     offered = set(server)
-    return next((name for name in client if name in offered), None)
+    for name in client:  # (a plain loop: a generator costs more than these short lists)
+        if name in offered:
+            return name
+    return None
 
 
 def _hassh(lists: dict[str, list[str]], suffix: str) -> tuple[str, str]:
@@ -147,6 +157,9 @@ class SSHAnalyzer(AnalyzerBase):
         # after every segment; they change only when bytes arrive).
         self._state = "BANNER"
         self._finished = False
+        # ``_version()`` as of the last banner (it depends on the banners only, and is
+        # read on every segment)
+        self._ver: int | None = None
 
     # -- Analyzer protocol ---------------------------------------------------------------
 
@@ -192,9 +205,8 @@ class SSHAnalyzer(AnalyzerBase):
 
     def _update(self) -> None:
         self._state = state = self._compute_state()
-        self._finished = (
-            all(s.lost for s in self._sides) or self._version() == 1 or state == "ESTABLISHED"
-        )
+        client, server = self._sides
+        self._finished = (client.lost and server.lost) or self._ver == 1 or state == "ESTABLISHED"
 
     @property
     def state(self) -> str:
@@ -202,7 +214,7 @@ class SSHAnalyzer(AnalyzerBase):
 
     def _compute_state(self) -> str:
         client, server = self._sides
-        if self._version() == 1 or (client.kexinit is None and server.kexinit is None):
+        if self._ver == 1 or (client.kexinit is None and server.kexinit is None):
             return "BANNER"  # (SSH-1 is never parsed past its version lines)
         if not (client.newkeys and server.newkeys):
             return "KEYEXCHANGE"
@@ -226,11 +238,11 @@ class SSHAnalyzer(AnalyzerBase):
     def record(self) -> dict[str, Any]:
         client, server = self._sides
         out: dict[str, Any] = {
-            "version": self._version(),
+            "version": self._ver,
             "client_version": client.banner,
             "server_version": server.banner,
-            "client_software": software_of(client.banner) if client.banner else None,
-            "server_software": software_of(server.banner) if server.banner else None,
+            "client_software": client.software if client.banner else None,
+            "server_software": server.software if server.banner else None,
             "client_algorithms": _algorithms(client.kexinit),
             "server_algorithms": _algorithms(server.kexinit),
             "kex": None,
@@ -268,7 +280,7 @@ class SSHAnalyzer(AnalyzerBase):
 
     def summary(self) -> str:
         client, server = self._sides
-        names = [software_of(b) for b in (client.banner, server.banner) if b]
+        names = [s.software for s in (client, server) if s.banner]
         return "SSH " + " → ".join(n for n in names if n) if names else "SSH"
 
     # -- internals ----------------------------------------------------------------------
@@ -293,6 +305,8 @@ class SSHAnalyzer(AnalyzerBase):
                 raise MalformedError(PROTO, "bad SSH version line")
             side.banner = line.decode("utf-8", "replace")
             side.proto = proto_of(side.banner)
+            side.software = software_of(side.banner)
+            self._ver = self._version()
             if side.proto not in ("2.0", "1.99"):
                 side.newkeys = True  # SSH-1: its binary protocol is not parsed; count only
             return nl + 1 - pos
@@ -307,24 +321,28 @@ class SSHAnalyzer(AnalyzerBase):
         buf = side.buf
         if len(buf) - pos < 5:
             return 0
-        length, padding = (int(v) for v in struct.unpack_from("!IB", buf, pos))
+        length: int
+        padding: int
+        length, padding = _PACKET_HEADER.unpack_from(buf, pos)
         if length < 5 or length > MAX_PACKET or padding >= length:
             raise MalformedError(PROTO, f"bad packet length {length} / padding {padding}")
         if len(buf) - pos < 4 + length:
             return 0
-        payload = bytes(buf[pos + 5 : pos + 4 + length - padding])
-        if not payload:
+        # The payload is buf[pos + 5 : pos + 4 + length - padding]; it is copied out only
+        # for the messages that are read (most packets need only their message code).
+        if length - padding <= 1:
             raise MalformedError(PROTO, "packet without a message")
-        if payload[0] == MSG_KEXINIT:
+        code = buf[pos + 5]
+        if code == MSG_KEXINIT:
             if side.kexinit is not None:
                 raise MalformedError(PROTO, "second KEXINIT before NEWKEYS")
-            side.kexinit = parse_kexinit(payload)
-        elif payload[0] == MSG_NEWKEYS:
+            side.kexinit = parse_kexinit(bytes(buf[pos + 5 : pos + 4 + length - padding]))
+        elif code == MSG_NEWKEYS:
             side.newkeys = True
-        elif (
-            direction is Dir.SERVER and side.host_key_fp is None and self._is_kex_reply(payload[0])
-        ):
-            side.host_key_fp = host_key_fingerprint(payload)
+        elif direction is Dir.SERVER and side.host_key_fp is None and self._is_kex_reply(code):
+            side.host_key_fp = host_key_fingerprint(
+                bytes(buf[pos + 5 : pos + 4 + length - padding])
+            )
         return 4 + length
 
     def _is_kex_reply(self, code: int) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved
+from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved, slot_setters
 from netwatch.dpi.dns.rdata import type_name
 from netwatch.dpi.dns.wire import (
     CLASSES,
@@ -85,7 +85,6 @@ class _Txn:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        asked = {a.rtype for a in self.answers}
         out: dict[str, Any] = {
             "id": self.id,
             "qname": self.qname,
@@ -93,8 +92,8 @@ class _Txn:
             "rcode": None if self.rcode is None else rcode_name(self.rcode),
             "answers": [_answer_json(a) for a in self.answers],
             "rtt_ms": self.rtt_ms,
-            "nodata": self.rcode == 0
-            and self.qtype not in asked
+            "nodata": self.rcode == 0  # (the answer types looked at only then)
+            and self.qtype not in {a.rtype for a in self.answers}
             and self.qtype not in (_T_CNAME, _T_ANY),
             "flags": self.flags(),
         }
@@ -161,7 +160,8 @@ class DNSAnalyzer(AnalyzerBase):
 
     @property
     def finished(self) -> bool:
-        return all(self._lost)
+        lost = self._lost
+        return lost[0] and lost[1]
 
     @property
     def app_state(self) -> str | None:
@@ -222,8 +222,13 @@ class DNSAnalyzer(AnalyzerBase):
                     txn.rtt_ms = round(max(ts - txn.ts_query, 0.0) * 1000.0, 3)
             txn.rcode = msg.rcode
             txn.response_flags = msg.flags
-            txn.answers = list(msg.answers[:MAX_ANSWERS])
-            txn.answers_dropped = max(len(msg.answers) - MAX_ANSWERS, 0)
+            answers = msg.answers
+            if len(answers) <= MAX_ANSWERS:
+                txn.answers = list(answers)
+                txn.answers_dropped = 0
+            else:
+                txn.answers = list(answers[:MAX_ANSWERS])
+                txn.answers_dropped = len(answers) - MAX_ANSWERS
         return resolved_names(msg, ts)
 
 
@@ -232,11 +237,12 @@ def resolved_names(msg: Message, ts: float) -> list[NameResolved]:
     cname: dict[str, str] = {}
     addrs: dict[str, list[tuple[str, int]]] = {}
     for rec in msg.answers:
-        owner = rec.name.lower()
-        if rec.rtype == _T_CNAME and rec.data:
-            cname.setdefault(owner, rec.data.lower())
-        elif rec.rtype in (_T_A, _T_AAAA) and rec.data:
-            addrs.setdefault(owner, []).append((rec.data, rec.ttl))
+        rtype = rec.rtype
+        if rtype == _T_CNAME:
+            if rec.data:
+                cname.setdefault(rec.name.lower(), rec.data.lower())
+        elif (rtype == _T_A or rtype == _T_AAAA) and rec.data:
+            addrs.setdefault(rec.name.lower(), []).append((rec.data, rec.ttl))
     if not addrs:
         return []
     events: list[NameResolved] = []
@@ -252,10 +258,12 @@ def resolved_names(msg: Message, ts: float) -> list[NameResolved]:
         covered |= seen
         if found:
             events.append(_event(ts, label, found))
-    aliases = {target: owner for owner, target in cname.items()}
+    aliases: dict[str, str] | None = None  # built for the first address no question leads to
     for owner, found in addrs.items():
         if owner in covered:
             continue
+        if aliases is None:
+            aliases = {target: alias for alias, target in cname.items()}
         label = owner
         for _ in range(MAX_CHAIN):  # walk back to the first alias of the chain
             prev = aliases.get(label)
@@ -266,9 +274,25 @@ def resolved_names(msg: Message, ts: float) -> list[NameResolved]:
     return events
 
 
+_set_ts, _set_name, _set_addresses, _set_ttl = slot_setters(
+    NameResolved, "ts", "name", "addresses", "ttl"
+)
+
+
 def _event(ts: float, name: str, found: list[tuple[str, int]]) -> NameResolved:
-    unique = tuple(dict.fromkeys([a for a, _ in found]))
-    return NameResolved(ts=ts, name=name, addresses=unique, ttl=min([t for _, t in found]))
+    if len(found) == 1:  # the usual single address: no de-duplication to do
+        addresses: tuple[str, ...] = (found[0][0],)
+        ttl = found[0][1]
+    else:
+        addresses = tuple(dict.fromkeys([a for a, _ in found]))
+        ttl = min([t for _, t in found])
+    # (built by setting its slots: see ``slot_setters``)
+    event: NameResolved = object.__new__(NameResolved)
+    _set_ts(event, ts)
+    _set_name(event, name)
+    _set_addresses(event, addresses)
+    _set_ttl(event, ttl)
+    return event
 
 
 # -- detection ---------------------------------------------------------------------------
@@ -292,10 +316,15 @@ def detect_udp(data: bytes) -> bool:
         return False
     if not msg.questions and not msg.answers:
         return False
-    records = (*msg.answers, *msg.authority, *msg.additional)
-    return all(q.qclass in CLASSES for q in msg.questions) and all(
-        r.rclass in CLASSES for r in records
-    )
+    # (plain loops: no tuple of every record and no generators, for each detection)
+    for q in msg.questions:
+        if q.qclass not in CLASSES:
+            return False
+    for section in (msg.answers, msg.authority, msg.additional):
+        for r in section:
+            if r.rclass not in CLASSES:
+                return False
+    return True
 
 
 def detect_tcp(data: bytes) -> bool:

@@ -23,17 +23,33 @@ def read_name(buf: bytes, pos: int) -> tuple[str, int]:
     total = 0
     end = -1
     limit = pos  # a pointer must point before the earliest byte of this name seen so far
+    size = len(buf)
     while True:
-        if pos >= len(buf):
+        if pos >= size:
             raise MalformedError(PROTO, "name runs past the message")
         length = buf[pos]
         if length == 0:
             if end < 0:
                 end = pos + 1
             break
-        kind = length & 0xC0
-        if kind == 0xC0:
-            if pos + 1 >= len(buf):
+        if length < 0x40:  # a label (the common case, tested first)
+            start = pos + 1
+            pos = start + length
+            if pos > size:
+                raise MalformedError(PROTO, "label runs past the message")
+            total += length + 1
+            if total > MAX_NAME_LEN:
+                raise MalformedError(PROTO, "name longer than 255 bytes")
+            label = buf[start:pos]
+            # Hostname-like labels need no escapes (``bytes.isalnum`` is ASCII-only); the
+            # test is inlined here rather than a call per label.
+            if label.isalnum() or label.replace(b"-", b"a").isalnum():
+                labels.append(label.decode("ascii"))
+            else:
+                labels.append(_label_text(label))
+            continue
+        if length >= 0xC0:
+            if pos + 1 >= size:
                 raise MalformedError(PROTO, "truncated compression pointer")
             target = ((length & 0x3F) << 8) | buf[pos + 1]
             if end < 0:
@@ -42,16 +58,7 @@ def read_name(buf: bytes, pos: int) -> tuple[str, int]:
                 raise MalformedError(PROTO, "compression pointer not strictly backwards")
             pos = limit = target
             continue
-        if kind != 0:
-            raise MalformedError(PROTO, f"reserved label type 0x{kind:02x}")
-        label = buf[pos + 1 : pos + 1 + length]
-        if len(label) != length:
-            raise MalformedError(PROTO, "label runs past the message")
-        total += length + 1
-        if total > MAX_NAME_LEN:
-            raise MalformedError(PROTO, "name longer than 255 bytes")
-        labels.append(_label_text(label))
-        pos += 1 + length
+        raise MalformedError(PROTO, f"reserved label type 0x{length & 0xC0:02x}")
     return (".".join(labels) if labels else "."), end
 
 

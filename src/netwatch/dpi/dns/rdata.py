@@ -59,7 +59,8 @@ TYPE_CODES: dict[str, int] = {v: k for k, v in TYPES.items()}
 
 def type_name(code: int) -> str:
     """Mnemonic of a type code; RFC 3597 §5 ``TYPE<n>`` for unknown ones."""
-    return TYPES.get(code, f"TYPE{code}")
+    name = TYPES.get(code)  # (the fallback formatted only when needed)
+    return name if name is not None else f"TYPE{code}"
 
 
 _Reader = Callable[[bytes, int, int], tuple[str, tuple[str, ...]]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
 from netwatch.dpi.http import h1
@@ -45,15 +45,38 @@ class Mode(Enum):
     LOST = "lost"
 
 
+# Enum members read as module constants: on Python 3.11 ``Mode.HEAD`` goes through the
+# enum metaclass's ``__getattr__`` hook, about four times the cost of a global, and the
+# modes are compared several times for every segment fed (and by ``skippable`` and
+# ``finished``, which the engine asks after each one).
+_M_HEAD: Final = Mode.HEAD
+_M_LENGTH: Final = Mode.LENGTH
+_M_CHUNK_SIZE: Final = Mode.CHUNK_SIZE
+_M_CHUNK_DATA: Final = Mode.CHUNK_DATA
+_M_CHUNK_END: Final = Mode.CHUNK_END
+_M_TRAILER: Final = Mode.TRAILER
+_M_UNTIL_CLOSE: Final = Mode.UNTIL_CLOSE
+_M_PAUSED: Final = Mode.PAUSED
+_M_TUNNEL: Final = Mode.TUNNEL
+_M_H2: Final = Mode.H2
+_M_LOST: Final = Mode.LOST
+_CLIENT: Final = Dir.CLIENT
+_SERVER: Final = Dir.SERVER
+_F_TUNNEL: Final = Framing.TUNNEL
+
 _BODY_MODE = {Framing.LENGTH: Mode.LENGTH, Framing.CHUNKED: Mode.CHUNK_SIZE}
+_RESPONSE_BODY_MODE = {**_BODY_MODE, Framing.UNTIL_CLOSE: _M_UNTIL_CLOSE}
 
 
 class _Side:
-    __slots__ = ("buf", "h2", "mode", "remaining", "trailer_bytes", "tunnel", "txn")
+    __slots__ = ("buf", "h2", "head_seen", "mode", "remaining", "trailer_bytes", "tunnel", "txn")
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.mode = Mode.HEAD
+        self.mode = _M_HEAD
+        #: bytes at the start of ``buf`` already searched for the end of the incomplete
+        #: head that begins there (0: none)
+        self.head_seen = 0
         self.remaining = 0
         self.trailer_bytes = 0
         self.txn: Txn | None = None
@@ -89,29 +112,52 @@ class HTTPAnalyzer(AnalyzerBase):
 
     def feed(self, direction: Dir, data: bytes, ts: float) -> Sequence[AppEvent]:
         side = self._sides[direction]
-        if side.mode is Mode.LOST or not data:
+        mode = side.mode
+        if mode is _M_LOST or not data:
             return ()
-        side.buf += data
+        buf = side.buf
+        if not buf:
+            # Body bytes with nothing buffered before them are only counted: done here,
+            # they are neither copied into the buffer nor walked through ``_steps`` (most
+            # segments of a download that the engine feeds rather than skips).
+            if (mode is _M_LENGTH or mode is _M_CHUNK_DATA) and len(data) <= side.remaining:
+                self._body(direction, side, len(data))
+                return ()
+            if mode is _M_UNTIL_CLOSE:
+                self._count(direction, side, len(data))
+                return ()
+        elif mode is _M_HEAD and side.head_seen >= 3:
+            # More of an incomplete head (or of junk in its place, such as an upload longer
+            # than its Content-Length): until its end is among the new bytes, the search
+            # is all ``_steps`` would do (three bytes already seen are not the start of
+            # the HTTP/2 preface, so they never will be), so it is done here.
+            buf += data
+            if len(buf) <= h1.MAX_HEAD and h1.find_head_end(buf, side.head_seen - 2) is None:
+                side.head_seen = len(buf)
+                return ()
+            self._run(direction)
+            return ()
+        buf += data
         self._run(direction)
         return ()
 
     def gap(self, direction: Dir, length: int) -> None:
         """Lost body bytes are counted; a gap anywhere else loses that direction."""
         side = self._sides[direction]
-        if side.mode in (Mode.LENGTH, Mode.CHUNK_DATA) and not side.buf:
+        if side.mode in (_M_LENGTH, _M_CHUNK_DATA) and not side.buf:
             n = min(length, side.remaining)
             side.remaining -= n
             self._count(direction, side, n)
             length -= n
             if side.remaining == 0:
-                side.mode = Mode.CHUNK_END if side.mode is Mode.CHUNK_DATA else Mode.HEAD
+                side.mode = _M_CHUNK_END if side.mode is _M_CHUNK_DATA else _M_HEAD
             if not length:
                 return
-        if side.mode is Mode.UNTIL_CLOSE:
+        if side.mode is _M_UNTIL_CLOSE:
             self._count(direction, side, length)
             return
-        if side.mode is not Mode.TUNNEL:
-            side.mode = Mode.LOST
+        if side.mode is not _M_TUNNEL:
+            side.mode = _M_LOST
             side.buf.clear()
 
     def skippable(self, direction: Dir) -> int:
@@ -121,19 +167,19 @@ class HTTPAnalyzer(AnalyzerBase):
         if side.buf:
             return 0
         mode = side.mode
-        if mode is Mode.LENGTH or mode is Mode.CHUNK_DATA:
+        if mode is _M_LENGTH or mode is _M_CHUNK_DATA:
             return side.remaining
-        if mode is Mode.UNTIL_CLOSE:
+        if mode is _M_UNTIL_CLOSE:
             return SKIP_UNTIL_CLOSE
         return 0
 
     def skipped(self, direction: Dir, length: int) -> None:
         side = self._sides[direction]
         mode = side.mode
-        if mode is Mode.UNTIL_CLOSE:
+        if mode is _M_UNTIL_CLOSE:
             self._count(direction, side, length)
             return
-        if mode is not Mode.LENGTH and mode is not Mode.CHUNK_DATA:
+        if mode is not _M_LENGTH and mode is not _M_CHUNK_DATA:
             return  # (cannot happen: nothing else is skippable)
         self._body(direction, side, min(length, side.remaining))
 
@@ -141,11 +187,19 @@ class HTTPAnalyzer(AnalyzerBase):
     def finished(self) -> bool:
         if self._handoff is not None or self._ws:
             return True
-        if all(s.mode is Mode.LOST for s in self._sides):
+        # (Asked after every segment: the two modes are compared one by one rather than
+        # through generators over the sides, a third of the cost.)
+        client, server = self._sides
+        cmode, smode = client.mode, server.mode
+        if cmode is _M_LOST and smode is _M_LOST:
             return True
         # A tunnel is open but its first bytes are not seen yet: stay until they name the
         # protocol inside (or say "detect it afresh"), so the engine can hand them over.
-        return not self._tunnel and all(s.mode in (Mode.TUNNEL, Mode.LOST) for s in self._sides)
+        return (
+            not self._tunnel
+            and (cmode is _M_TUNNEL or cmode is _M_LOST)
+            and (smode is _M_TUNNEL or smode is _M_LOST)
+        )
 
     @property
     def handoff(self) -> str | None:
@@ -189,7 +243,7 @@ class HTTPAnalyzer(AnalyzerBase):
     def _count(direction: Dir, side: _Side, n: int) -> None:
         if side.txn is None or n <= 0:
             return
-        if direction is Dir.CLIENT:
+        if direction is _CLIENT:
             side.txn.request_body_bytes += n
         else:
             side.txn.response_body_bytes += n
@@ -214,42 +268,42 @@ class HTTPAnalyzer(AnalyzerBase):
         pos = 0
         while pos < len(buf):
             mode = side.mode
-            if mode is Mode.HEAD:
-                if direction is Dir.CLIENT and self._is_preface(buf, pos):
+            if mode is _M_HEAD:
+                if direction is _CLIENT and self._is_preface(buf, pos):
                     if len(buf) - pos < len(PREFACE):
                         break
                     self._version = "h2c"
                     self._start_h2(expect_preface=True)
-                    if self._sides[Dir.SERVER].buf:  # server frames that came first
-                        self._run(Dir.SERVER)
+                    if self._sides[_SERVER].buf:  # server frames that came first
+                        self._run(_SERVER)
                     continue
                 step = self._head(direction, side, buf, pos)
-            elif mode in (Mode.LENGTH, Mode.CHUNK_DATA):
+            elif mode in (_M_LENGTH, _M_CHUNK_DATA):
                 step = min(side.remaining, len(buf) - pos)
                 self._body(direction, side, step)
-            elif mode is Mode.CHUNK_SIZE:
+            elif mode is _M_CHUNK_SIZE:
                 step = self._chunk_size(side, buf, pos)
-            elif mode is Mode.CHUNK_END:
+            elif mode is _M_CHUNK_END:
                 step = 2 if buf[pos : pos + 2] == b"\r\n" else 1 if buf[pos] == 0x0A else -1
                 if step < 0:
                     if buf[pos] != 0x0D:
                         raise MalformedError(PROTO, "chunk data not followed by CRLF")
                     break  # a lone CR: wait for its LF
-                side.mode = Mode.CHUNK_SIZE
-            elif mode is Mode.TRAILER:
+                side.mode = _M_CHUNK_SIZE
+            elif mode is _M_TRAILER:
                 step = self._trailer_line(direction, side, buf, pos)
-            elif mode is Mode.UNTIL_CLOSE:
+            elif mode is _M_UNTIL_CLOSE:
                 step = len(buf) - pos
                 self._count(direction, side, step)
-            elif mode is Mode.PAUSED:
+            elif mode is _M_PAUSED:
                 if len(buf) - pos > h1.MAX_HEAD:  # the switch must have happened
-                    side.mode = Mode.TUNNEL
+                    side.mode = _M_TUNNEL
                     continue
                 break
-            elif mode is Mode.TUNNEL:
+            elif mode is _M_TUNNEL:
                 step = len(buf) - pos
                 self._peek_tunnel(direction, side, buf[pos:])
-            elif mode is Mode.H2:
+            elif mode is _M_H2:
                 assert side.h2 is not None
                 self._h2_events(direction, side.h2.feed(bytes(buf[pos:])))
                 step = len(buf) - pos
@@ -271,16 +325,23 @@ class HTTPAnalyzer(AnalyzerBase):
             while pos < len(buf) and buf[pos] in (0x0D, 0x0A):
                 pos += 1
             return pos - start
-        found = h1.find_head_end(buf, pos)
+        # An incomplete head is left at the start of the buffer (``_steps`` stops there):
+        # when more bytes come, the search resumes where the last one ended, less the two
+        # bytes an end could straddle, so a head (or junk) arriving over many segments is
+        # searched once, not once per segment (quadratic up to 64 KiB).
+        seen = side.head_seen if pos == 0 else 0
+        found = h1.find_head_end(buf, seen - 2 if seen > 2 else pos)
         if found is None:
             if len(buf) - pos > h1.MAX_HEAD:
                 raise MalformedError(PROTO, "message head longer than 64 KiB")
+            side.head_seen = len(buf) - pos
             return 0
+        side.head_seen = 0
         end, body = found
         if end - pos > h1.MAX_HEAD:
             raise MalformedError(PROTO, "message head longer than 64 KiB")
         block = bytes(buf[pos:end])
-        if direction is Dir.CLIENT:
+        if direction is _CLIENT:
             self._request(side, h1.parse_request_head(block))
         else:
             self._response(side, h1.parse_response_head(block))
@@ -296,9 +357,9 @@ class HTTPAnalyzer(AnalyzerBase):
         side.txn = txn
         framing, length = h1.request_framing(head)
         side.remaining = length
-        side.mode = _BODY_MODE.get(framing, Mode.HEAD)
-        if side.mode is Mode.HEAD:
-            self._message_done(Dir.CLIENT, side)
+        side.mode = _BODY_MODE.get(framing, _M_HEAD)
+        if side.mode is _M_HEAD:
+            self._message_done(_CLIENT, side)
 
     def _response(self, side: _Side, head: Head) -> None:
         status = int(head.b)
@@ -319,15 +380,15 @@ class HTTPAnalyzer(AnalyzerBase):
         if status == 101:
             self._switch(txn, head)
             return
-        if framing is Framing.TUNNEL:
+        if framing is _F_TUNNEL:
             self._open_tunnel()
             return
         side.remaining = length
-        side.mode = {**_BODY_MODE, Framing.UNTIL_CLOSE: Mode.UNTIL_CLOSE}.get(framing, Mode.HEAD)
-        client = self._sides[Dir.CLIENT]
-        if client.mode is Mode.PAUSED and client.txn is txn:  # the switch was refused
-            client.mode = Mode.HEAD
-            self._run(Dir.CLIENT)
+        side.mode = _RESPONSE_BODY_MODE.get(framing, _M_HEAD)
+        client = self._sides[_CLIENT]
+        if client.mode is _M_PAUSED and client.txn is txn:  # the switch was refused
+            client.mode = _M_HEAD
+            self._run(_CLIENT)
 
     def _body(self, direction: Dir, side: _Side, n: int) -> None:
         """``n`` bytes of the current body (LENGTH or CHUNK_DATA) went by, fed or skipped:
@@ -335,16 +396,16 @@ class HTTPAnalyzer(AnalyzerBase):
         side.remaining -= n
         self._count(direction, side, n)
         if side.remaining == 0:
-            if side.mode is Mode.CHUNK_DATA:
-                side.mode = Mode.CHUNK_END
+            if side.mode is _M_CHUNK_DATA:
+                side.mode = _M_CHUNK_END
             else:
                 self._message_done(direction, side)
 
     def _message_done(self, direction: Dir, side: _Side) -> None:
-        side.mode = Mode.HEAD
+        side.mode = _M_HEAD
         txn = side.txn
-        if direction is Dir.CLIENT and txn is not None and txn.asks_switch:
-            side.mode = Mode.PAUSED
+        if direction is _CLIENT and txn is not None and txn.asks_switch:
+            side.mode = _M_PAUSED
 
     def _chunk_size(self, side: _Side, buf: bytearray, pos: int) -> int:
         nl = buf.find(b"\n", pos, pos + h1.MAX_CHUNK_LINE)
@@ -355,7 +416,7 @@ class HTTPAnalyzer(AnalyzerBase):
         size = h1.parse_chunk_size(bytes(buf[pos:nl]).rstrip(b"\r"))
         side.remaining = size
         side.trailer_bytes = 0
-        side.mode = Mode.CHUNK_DATA if size else Mode.TRAILER
+        side.mode = _M_CHUNK_DATA if size else _M_TRAILER
         return nl + 1 - pos
 
     def _trailer_line(self, direction: Dir, side: _Side, buf: bytearray, pos: int) -> int:
@@ -379,8 +440,8 @@ class HTTPAnalyzer(AnalyzerBase):
             self._version = "h2c"
             self._streams[1] = txn  # RFC 9113 §3.2: the upgrade request is stream 1
             self._start_h2(expect_preface=True)
-            if self._sides[Dir.CLIENT].buf:  # the preface waited while paused
-                self._run(Dir.CLIENT)
+            if self._sides[_CLIENT].buf:  # the preface waited while paused
+                self._run(_CLIENT)
         else:
             self._open_tunnel()
             if upgrade.startswith("websocket"):
@@ -389,12 +450,12 @@ class HTTPAnalyzer(AnalyzerBase):
 
     def _open_tunnel(self) -> None:
         self._tunnel = True
-        for direction in (Dir.CLIENT, Dir.SERVER):
+        for direction in (_CLIENT, _SERVER):
             side = self._sides[direction]
-            if side.mode is not Mode.LOST:
-                side.mode = Mode.TUNNEL
-        if self._sides[Dir.CLIENT].buf:
-            self._run(Dir.CLIENT)
+            if side.mode is not _M_LOST:
+                side.mode = _M_TUNNEL
+        if self._sides[_CLIENT].buf:
+            self._run(_CLIENT)
 
     def _peek_tunnel(self, direction: Dir, side: _Side, data: bytearray) -> None:
         room = TUNNEL_PEEK - len(side.tunnel)
@@ -407,7 +468,7 @@ class HTTPAnalyzer(AnalyzerBase):
 
     def _start_h2(self, *, expect_preface: bool) -> None:
         client, server = self._sides
-        client.mode = server.mode = Mode.H2
+        client.mode = server.mode = _M_H2
         client.h2 = H2Reader(expect_preface=expect_preface)
         server.h2 = H2Reader(expect_preface=False)
 
@@ -416,7 +477,7 @@ class HTTPAnalyzer(AnalyzerBase):
             if isinstance(ev, H2Data):
                 txn = self._streams.get(ev.stream_id)
                 if txn is not None:
-                    if direction is Dir.CLIENT:
+                    if direction is _CLIENT:
                         txn.request_body_bytes += ev.length
                     else:
                         txn.response_body_bytes += ev.length
@@ -426,13 +487,13 @@ class HTTPAnalyzer(AnalyzerBase):
             fields = dict(ev.fields)
             if ev.promised:  # server push: the promised request
                 self._streams[ev.promised] = self._new_txn(Txn.from_h2_request(fields))
-            elif direction is Dir.CLIENT and ":method" in fields:
+            elif direction is _CLIENT and ":method" in fields:
                 txn = self._streams.get(ev.stream_id)
                 if txn is None:
                     self._streams[ev.stream_id] = self._new_txn(Txn.from_h2_request(fields))
                 elif txn.method is None:  # the response was decoded first
                     txn.add_h2_request(fields)
-            elif direction is Dir.SERVER and ":status" in fields:
+            elif direction is _SERVER and ":status" in fields:
                 txn = self._streams.get(ev.stream_id)
                 if txn is None:
                     txn = self._streams[ev.stream_id] = self._new_txn(Txn(version="HTTP/2"))

@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
+from netwatch.dpi.base import slot_setters
 from netwatch.errors import MalformedError
 
 PROTO = "HTTP"
@@ -43,6 +45,16 @@ class Framing(Enum):
     TUNNEL = "tunnel"  # CONNECT 2xx / 101: the rest is another protocol
 
 
+# The framings as module constants (on Python 3.11 reading ``Framing.NONE`` goes through
+# the enum metaclass's ``__getattr__`` hook, about four times the cost of a global), and
+# the answers without a length built once.
+_LENGTH: Final = Framing.LENGTH
+_NO_BODY: Final = (Framing.NONE, 0)
+_CHUNKED: Final = (Framing.CHUNKED, 0)
+_UNTIL_CLOSE: Final = (Framing.UNTIL_CLOSE, 0)
+_TUNNEL: Final = (Framing.TUNNEL, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """A parsed head. For a request ``a, b, c`` = method, target, version; for a
@@ -64,10 +76,26 @@ class Head:
         return [v for k, v in self.fields if k == name]
 
 
+# Two heads per exchange: built by setting their slots (``slot_setters``: a third of what
+# the frozen dataclass __init__ costs).
+_set_a, _set_b, _set_c, _set_fields = slot_setters(Head, "a", "b", "c", "fields")
+
+
+def _head(a: str, b: str, c: str, fields: tuple[tuple[str, str], ...]) -> Head:
+    head: Head = object.__new__(Head)
+    _set_a(head, a)
+    _set_b(head, b)
+    _set_c(head, c)
+    _set_fields(head, fields)
+    return head
+
+
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
     """(end of the head's last line, offset of the body) or None while incomplete."""
     crlf = buf.find(b"\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
+    # A bare-LF end wins only if it comes first: looked for before the CRLF end only, not
+    # through the body bytes buffered behind the head.
+    lf = buf.find(b"\n\n", start, crlf + 1 if crlf >= 0 else len(buf))
     if crlf < 0 and lf < 0:
         return None
     if lf < 0 or 0 <= crlf < lf:
@@ -83,6 +111,7 @@ def _fields(lines: list[bytes]) -> tuple[tuple[str, str], ...]:
     if len(lines) > MAX_FIELDS:
         raise MalformedError(PROTO, "too many header fields")
     out: list[tuple[str, str]] = []
+    is_token = _TOKEN.fullmatch
     for line in lines:
         if line[:1] in (b" ", b"\t"):  # obs-fold: continue the previous value
             if not out:
@@ -91,9 +120,10 @@ def _fields(lines: list[bytes]) -> tuple[tuple[str, str], ...]:
             out[-1] = (prev_name, f"{prev_value} {_text(line.strip())}")
             continue
         name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.fullmatch(name):
+        if not sep or not is_token(name):
             continue  # not a field line: skipped (lenient, like Zeek and browsers)
-        out.append((name.decode("ascii").lower(), _text(value.strip(b" \t"))))
+        # (``_text`` inlined: a call per field line)
+        out.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
     return tuple(out)
 
 
@@ -111,7 +141,7 @@ def parse_request_head(block: bytes) -> Head:
     if not _VERSION.fullmatch(version):
         raise MalformedError(PROTO, "bad HTTP version in request line")
     # a target with spaces is kept whole, as Zeek does (``CONNECT host:25 / HTTP/1.0``)
-    return Head(_text(method), _text(target.strip(b" ")), _text(version), _fields(lines[1:]))
+    return _head(_text(method), _text(target.strip(b" ")), _text(version), _fields(lines[1:]))
 
 
 def parse_response_head(block: bytes) -> Head:
@@ -120,7 +150,7 @@ def parse_response_head(block: bytes) -> Head:
     m = _STATUS.fullmatch(lines[0])
     if m is None:
         raise MalformedError(PROTO, "bad status line")
-    return Head(_text(m[1]), _text(m[2]), _text(m[3] or b""), _fields(lines[1:]))
+    return _head(_text(m[1]), _text(m[2]), _text(m[3] or b""), _fields(lines[1:]))
 
 
 def content_length(head: Head) -> int | None:
@@ -146,26 +176,26 @@ def request_framing(head: Head) -> tuple[Framing, int]:
     if head.get("transfer-encoding") is not None:
         if not is_chunked(head):  # §6.3 rule 4: a request must end in chunked
             raise MalformedError(PROTO, "request Transfer-Encoding without final chunked")
-        return Framing.CHUNKED, 0
+        return _CHUNKED
     length = content_length(head)
     if length:
-        return Framing.LENGTH, length
-    return Framing.NONE, 0
+        return _LENGTH, length
+    return _NO_BODY
 
 
 def response_framing(method: str | None, head: Head) -> tuple[Framing, int]:
     """§6.3 rules 1-7 for a response to ``method``."""
     status = int(head.b)
     if method == "HEAD" or 100 <= status < 200 or status in (204, 304):
-        return Framing.NONE, 0
+        return _NO_BODY
     if method == "CONNECT" and 200 <= status < 300:
-        return Framing.TUNNEL, 0
+        return _TUNNEL
     if head.get("transfer-encoding") is not None:
-        return (Framing.CHUNKED, 0) if is_chunked(head) else (Framing.UNTIL_CLOSE, 0)
+        return _CHUNKED if is_chunked(head) else _UNTIL_CLOSE
     length = content_length(head)
     if length is not None:
-        return (Framing.LENGTH, length) if length else (Framing.NONE, 0)
-    return Framing.UNTIL_CLOSE, 0
+        return (_LENGTH, length) if length else _NO_BODY
+    return _UNTIL_CLOSE
 
 
 def parse_chunk_size(line: bytes) -> int:
