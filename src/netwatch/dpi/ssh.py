@@ -228,6 +228,11 @@ class SSHAnalyzer(AnalyzerBase):
         return "AUTHENTICATION"
 
     @property
+    def buffered(self) -> int:
+        """Bytes of a banner line or binary packet waiting for their rest, both sides."""
+        return len(self._sides[0].buf) + len(self._sides[1].buf)
+
+    @property
     def finished(self) -> bool:
         return self._finished
 

@@ -348,3 +348,79 @@ def test_quic_holds_crypto_data_until_the_handshake_is_over() -> None:
         seen_held = max(seen_held, a.buffered)
     assert seen_held > 200  # at least the ClientHello was held on the way
     assert a.record()["sni"] == "held.example" and a.buffered == 0
+
+
+# -- HTTP, SSH, DNS over TCP ------------------------------------------------------------
+
+HTTP_REQUEST = b"GET /index.html HTTP/1.1\r\nHost: held.example\r\nUser-Agent: t\r\n\r\n"
+HTTP_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+SSH_CLIENT = b"SSH-2.0-OpenSSH_9.6\r\n"
+SSH_SERVER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"
+DNS_QUERY = (
+    b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"\x04held\x07example\x00\x00\x01\x00\x01"
+)
+
+
+def _h2_frame(ftype: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + u32(stream) + payload
+
+
+def test_http_holds_an_unfinished_head_then_nothing() -> None:
+    from netwatch.dpi.http.analyzer import HTTPAnalyzer
+
+    a = HTTPAnalyzer()
+    a.feed(C, HTTP_REQUEST[:30], 0.0)
+    assert a.buffered == 30
+    a.feed(C, HTTP_REQUEST[30:], 0.0)
+    assert a.buffered == 0
+    a.feed(S, HTTP_RESPONSE[:20], 0.0)
+    assert a.buffered == 20
+    a.feed(S, HTTP_RESPONSE[20:], 0.0)
+    assert a.buffered == 0 and a.record()["requests"][0]["status"] == 200
+
+
+def test_http2_holds_an_unfinished_frame_header_and_header_block() -> None:
+    """HTTP/2: a frame header waiting for its ninth byte, and a HEADERS frame waiting for
+    its payload, are held; other frames' payloads stream past unheld."""
+    from netwatch.dpi.http.analyzer import HTTPAnalyzer
+    from netwatch.dpi.http.h2 import PREFACE
+
+    settings = _h2_frame(4, 0, 0, b"")
+    ping = _h2_frame(6, 0, 0, bytes(8))
+    headers = _h2_frame(1, 0x5, 1, bytes([0x82, 0x84, 0x86]))  # GET / http, END_HEADERS
+    a = HTTPAnalyzer(start="h2")
+    a.feed(C, PREFACE + settings + ping[:5], 0.0)
+    assert a.buffered == 5
+    a.feed(C, ping[5:12], 0.0)
+    assert a.buffered == 0  # (a PING's payload is skipped as it comes)
+    a.feed(C, ping[12:] + headers[:10], 0.0)
+    assert a.buffered == 10
+    a.feed(C, headers[10:], 0.0)
+    assert a.buffered == 0 and a.record()["requests"][0]["method"] == "GET"
+
+
+def test_ssh_holds_a_banner_line_then_a_packet_waiting_for_its_rest() -> None:
+    from netwatch.dpi.ssh import SSHAnalyzer
+
+    a = SSHAnalyzer()
+    a.feed(C, SSH_CLIENT[:10], 0.0)
+    assert a.buffered == 10
+    a.feed(C, SSH_CLIENT[10:], 0.0)
+    a.feed(S, SSH_SERVER, 0.0)
+    assert a.buffered == 0
+    packet = u32(300) + bytes([4]) + bytes(299)  # a binary packet: 300 bytes after its length
+    a.feed(C, packet[:100], 0.0)
+    assert a.buffered == 100
+    a.feed(C, packet[100:], 0.0)
+    assert a.buffered == 0
+
+
+def test_dns_over_tcp_holds_a_message_waiting_for_its_rest() -> None:
+    from netwatch.dpi.dns.analyzer import DNSAnalyzer
+
+    framed = len(DNS_QUERY).to_bytes(2, "big") + DNS_QUERY
+    a = DNSAnalyzer(transport="tcp")
+    a.feed(C, framed[:10], 0.0)
+    assert a.buffered == 10
+    a.feed(C, framed[10:], 0.0)
+    assert a.buffered == 0 and a.record()["queries"][0]["qname"] == "held.example"

@@ -159,6 +159,11 @@ class DNSAnalyzer(AnalyzerBase):
             self._bufs[direction].clear()
 
     @property
+    def buffered(self) -> int:
+        """DNS over TCP: bytes of a length-prefixed message waiting for their rest."""
+        return len(self._bufs[0]) + len(self._bufs[1])
+
+    @property
     def finished(self) -> bool:
         lost = self._lost
         return lost[0] and lost[1]

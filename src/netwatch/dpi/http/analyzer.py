@@ -184,6 +184,17 @@ class HTTPAnalyzer(AnalyzerBase):
         self._body(direction, side, min(length, side.remaining))
 
     @property
+    def buffered(self) -> int:
+        """Head bytes waiting for the head's end, bytes kept for a tunnel's hand-over, and
+        HTTP/2 frames and header blocks waiting for their rest, both sides."""
+        n = 0
+        for side in self._sides:
+            n += len(side.buf) + len(side.tunnel)
+            if side.h2 is not None:
+                n += side.h2.held
+        return n
+
+    @property
     def finished(self) -> bool:
         if self._handoff is not None or self._ws:
             return True

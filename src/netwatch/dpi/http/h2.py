@@ -67,6 +67,11 @@ class H2Reader:
         self._block_frame: HeadersFrame | PushPromiseFrame | None = None
         self.frames = 0
 
+    @property
+    def held(self) -> int:
+        """Bytes of a frame or header block waiting for their rest."""
+        return len(self._buf) + len(self._block)
+
     def feed(self, data: bytes) -> list[H2Event]:
         buf = self._buf
         buf += data
