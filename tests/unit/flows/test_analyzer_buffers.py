@@ -13,10 +13,12 @@ from collections.abc import Sequence
 import pytest
 
 import netwatch.flows.tracker as tracker_mod
+from netwatch.capture.pcapfile import open_capture_file
 from netwatch.dpi import registry
 from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir
 from netwatch.flows.tracker import Tracker
 from tests.util import build
+from tests.util.corpus import CORPUS
 
 C, S = "198.18.0.1", "198.18.0.2"
 LIMIT = 10_000
@@ -163,5 +165,33 @@ def test_many_unfinished_tls_hellos_stay_within_the_total(monkeypatch: pytest.Mo
     assert tr.analyzer_buffered == 50_000 and tr.analyzer_errors["TLS"] == 5
     assert {c.app["protocol"] for c in failed} == {"TLS"}
     assert {c.app["error"] for c in failed} == {"analyzer buffer total reached"}
+    tr.finish_all()
+    assert tr.analyzer_buffered == 0 and not tr._held
+
+
+CAPTURES = (
+    sorted(
+        str(p.relative_to(CORPUS)) for p in [*CORPUS.glob("*.pcap*"), *CORPUS.glob("zeek/*/*.pcap")]
+    )
+    if CORPUS.is_dir()
+    else []
+)
+
+
+@pytest.mark.skipif(not CAPTURES, reason="shared corpus not present")
+@pytest.mark.parametrize("name", CAPTURES)
+def test_the_total_is_what_attached_analyzers_hold(name: str) -> None:
+    """On every corpus capture, after every packet (the fast path's batches included), the
+    tracker's total equals the sum of what the attached analyzers say they hold; at the
+    end nothing is held."""
+    tr = Tracker()
+    src = open_capture_file(CORPUS / name)
+    for batch in src.batches():
+        for f in [(ts, lt, bytes(d), w) for ts, lt, d, w in batch]:
+            tr.packets_batch([f])
+            rows = [c for c in tr.table.values() if c.analyzer is not None]
+            assert tr.analyzer_buffered == sum(c.analyzer.buffered for c in rows)
+            assert set(tr._held) <= set(rows)
+    src.close()
     tr.finish_all()
     assert tr.analyzer_buffered == 0 and not tr._held
