@@ -49,6 +49,9 @@ def bench_recording(pcap: Path, work: Path, repeat: int) -> dict[str, object]:
     src = open_capture_file(pcap)
     packets = sum(len(b) for b in src.batches())
     src.close()
+    from bench_analyze import compile_netwatch  # (this folder is on the path: a script)
+
+    compile_netwatch()
     nw = [sys.executable, "-m", "netwatch"]
     runs: dict[str, list[tuple[float, float]]] = {"analyze": [], "record": []}
     store = work / "record-store"

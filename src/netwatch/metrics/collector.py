@@ -11,7 +11,7 @@ reasons are stable tokens, and remote addresses only as the top N plus ``other``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client.core import (
@@ -108,20 +108,20 @@ def _capture(f: Frozen) -> Iterator[Metric]:
     drops.add_metric(["kernel"], st.kernel_drops)
     drops.add_metric(["netwatch"], st.internal_drops)
     yield drops
-    dec = CounterMetricFamily(
-        "netwatch_decode_errors", "Packets whose headers could not be decoded.", labels=["reason"]
+    yield _by_label(
+        CounterMetricFamily,
+        "netwatch_decode_errors",
+        "Packets whose headers could not be decoded.",
+        "reason",
+        st.decode_errors,
     )
-    for reason, n in sorted(st.decode_errors.items()):
-        dec.add_metric([reason], n)
-    yield dec
-    ana = CounterMetricFamily(
+    yield _by_label(
+        CounterMetricFamily,
         "netwatch_analyzer_errors",
         "Connections whose protocol analyzer stopped on malformed data.",
-        labels=["protocol"],
+        "protocol",
+        st.analyzer_errors,
     )
-    for proto, n in sorted(st.analyzer_errors.items()):
-        ana.add_metric([proto], n)
-    yield ana
     yield CounterMetricFamily(
         "netwatch_evicted_connections",
         "Connections ended early because the table was full.",
@@ -137,19 +137,32 @@ def _capture(f: Frozen) -> Iterator[Metric]:
         "IP datagrams waiting for their missing fragments.",
         value=st.fragments_pending,
     )
-    held = GaugeMetricFamily(
+    yield _by_label(
+        GaugeMetricFamily,
         "netwatch_buffered_bytes",
         "Bytes held in the engine's bounded buffers, over all flows.",
-        labels=["kind"],
+        "kind",
+        st.buffered,
     )
-    for kind, n in sorted(st.buffered.items()):
-        held.add_metric([kind], n)
-    yield held
     yield GaugeMetricFamily(
         "netwatch_tracked_connections",
         "Connections in the table now.",
         value=st.active_connections,
     )
+
+
+def _by_label(
+    family: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    label: str,
+    values: Mapping[str, int],
+) -> Metric:
+    """One metric with a sample per key of ``values`` (in key order) under ``label``."""
+    metric = family(name, documentation, labels=[label])
+    for key, n in sorted(values.items()):
+        metric.add_metric([key], n)
+    return metric
 
 
 def _flows(f: Frozen) -> Iterator[Metric]:
