@@ -142,10 +142,10 @@ def _tune_gc() -> None:
 def run() -> None:
     """The ``netwatch`` command (and ``python -m netwatch``): :func:`main`, then the exit.
 
-    After ``analyze`` the whole engine (the table's rows, their analyzers, the caches) is
-    garbage held in reference cycles, and the interpreter's teardown ran a full
-    collection over it: ~0.3 s of CPU after a one-million-packet capture, 8-13% of the
-    run (measured with benchmarks/bench_analyze.py's capture). When the command has
+    After ``analyze`` and ``record`` the whole engine (the table's rows, their analyzers,
+    the caches) is garbage held in reference cycles, and the interpreter's teardown ran a
+    full collection over it: ~0.3 s of CPU after a one-million-packet capture, 8-13% of
+    the run (measured with benchmarks/bench_analyze.py's capture). When the command has
     written and closed everything, the process ends at once instead: the standard
     streams are flushed first, and a failed flush is reported as an error.
     """
@@ -183,7 +183,11 @@ def _main(argv: Sequence[str] | None) -> tuple[int, bool]:
             from netwatch.commands.analyze import run_analyze
 
             return run_analyze(args), True
-        if args.command in ("record", "query", "top", "stats", "export"):
+        if args.command == "record":
+            # (its store, packet files and outputs are closed, its threads joined, when
+            # it returns: the same quick exit as analyze)
+            return int(args.run(args)), True
+        if args.command in ("query", "top", "stats", "export"):
             return int(args.run(args)), False
         return _monitor(args), False
     except UsageError as exc:

@@ -124,3 +124,51 @@ def test_help(cmd: str, capsys: Any) -> None:
     with pytest.raises(SystemExit) as exc:
         main([cmd, "--help"])
     assert exc.value.code == 0 and "--store" in capsys.readouterr().out
+
+
+def test_record_command_ends_with_everything_written(tmp_path: Any) -> None:
+    """The ``netwatch record`` process ends without the interpreter's teardown: by then the
+    store holds every connection and event, the run's end is recorded, the WAL is folded
+    in, and the packet files are closed."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.util.corpus import corpus_file
+
+    cap = corpus_file("ndpi_quic-v2.pcapng")
+    store = tmp_path / "store"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netwatch",
+            "record",
+            "--packets",
+            "-r",
+            str(cap),
+            "--store",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    analyzed = subprocess.run(
+        [sys.executable, "-m", "netwatch", "analyze", "-r", str(cap)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    with Store(store) as st:
+        assert len(list(st.connections(""))) == len(analyzed.stdout.splitlines()) > 0
+    db = store / "netwatch.sqlite"
+    wal = store / "netwatch.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    con = sqlite3.connect(db)
+    (stopped,) = con.execute("SELECT stopped FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    con.close()
+    assert stopped is not None
+    pcaps = list(store.rglob("*.pcapng"))
+    assert pcaps and all(p.stat().st_size > 0 for p in pcaps)
