@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from netwatch.flows import timeouts
 from netwatch.flows.addr import ntop
 from netwatch.flows.conn import Conn, history
+from netwatch.model.frozen import plain_twin
 from netwatch.model.snapshot import ConnectionView, rfc3339
 
 if TYPE_CHECKING:
@@ -27,6 +28,47 @@ def _service(tr: Tracker, c: Conn, proto: str, s_port: int, c_port: int) -> str:
     if c.extra and "icmp" in c.extra:
         return str(c.extra["icmp"]["type_name"])
     return ""
+
+
+#: Views are built as plain twins, then given their frozen class (see ``plain_twin``: a
+#: view per row per snapshot; the frozen dataclass's __init__ took 4.6 us of 32 fields).
+_VIEW = plain_twin(
+    ConnectionView,
+    *[
+        "id",
+        "proto",
+        "ip_version",
+        "local_addr",
+        "local_port",
+        "remote_addr",
+        "remote_port",
+        "state",
+        "service",
+        "first_seen",
+        "last_seen",
+        "packets_out",
+        "packets_in",
+        "bytes_out",
+        "bytes_in",
+        "rate_out",
+        "rate_in",
+        "rtt_ms",
+        "vlan",
+        "retransmits",
+        "out_of_order",
+        "dup_acks",
+        "staleness",
+        "timeout",
+        "closed",
+        "app",
+        "process",
+        "attribution",
+        "remote_name",
+        "remote_name_source",
+        "geo",
+        "extra",
+    ],
+)
 
 
 def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
@@ -87,7 +129,7 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         extra["picked_up"] = not c.syn_ts
         if c.closed_at is not None:
             extra["closed_at"] = rfc3339(c.closed_at)
-    return ConnectionView(
+    v = _VIEW(
         id=c.id,
         proto=proto,
         ip_version=4 if len(c_addr) == 4 else 6,
@@ -121,3 +163,6 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         geo=geo,
         extra=extra,
     )
+    v.__class__ = ConnectionView
+    cv: ConnectionView = v
+    return cv

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved, slot_setters
+from netwatch.dpi.base import AnalyzerBase, AppEvent, Dir, NameResolved
 from netwatch.dpi.dns.rdata import type_name
 from netwatch.dpi.dns.wire import (
     CLASSES,
@@ -29,6 +29,7 @@ from netwatch.dpi.dns.wire import (
     rcode_name,
 )
 from netwatch.errors import MalformedError
+from netwatch.model.frozen import slot_setters
 
 PROTO = "DNS"
 Transport = Literal["udp", "tcp"]

@@ -24,10 +24,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from netwatch.dpi.base import slot_setters
 from netwatch.dpi.dns.names import read_name
 from netwatch.dpi.dns.rdata import format_rdata, type_name
 from netwatch.errors import MalformedError
+from netwatch.model.frozen import slot_setters
 
 PROTO = "DNS"
 HEADER_LEN = 12

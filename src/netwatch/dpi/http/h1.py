@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from netwatch.dpi.base import slot_setters
 from netwatch.errors import MalformedError
+from netwatch.model.frozen import slot_setters
 
 PROTO = "HTTP"
 MAX_HEAD = 64 * 1024  # bytes of start line + fields buffered before giving up

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from netwatch.dpi.base import plain_twin
+from netwatch.model.frozen import plain_twin
 
 # Extension code points (IANA "TLS ExtensionType Values").
 EXT_SERVER_NAME = 0x0000
