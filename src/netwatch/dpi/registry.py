@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netwatch.dpi.base import Analyzer
-from netwatch.dpi.registry_types import Detector
+from netwatch.dpi.registry_types import ALNUM, HIGH_BIT, Detector
 
 # fmt: off
 TLS_PORTS = frozenset({443, 8443, 465, 993, 995, 636, 853, 5061, 8883, 4443})
@@ -23,21 +23,28 @@ HTTP_PORTS = frozenset({80, 8080, 8000, 8008, 8082, 8888, 3128})
 DNS_PORTS = frozenset({53, 5353, 5355})
 DETECTORS: tuple[Detector, ...] = (
     #        protocol transport module                         content check    analyzer
+    # (first: a handshake record, 22, or an SSL 2.0 header, high bit set)
     Detector("TLS",  "tcp", "netwatch.dpi.tls.analyzer",  "detect_tcp", "TLSAnalyzer",
-             TLS_PORTS, ("server_port",)),
+             TLS_PORTS, ("server_port",), first=frozenset({22}) | HIGH_BIT),
+    # (first: CR/LF before a start line, a token character, or the HTTP/2 preface's P)
     Detector("HTTP", "tcp", "netwatch.dpi.http",          "detect_tcp", "HTTPAnalyzer",
-             HTTP_PORTS),
+             HTTP_PORTS, first=ALNUM | frozenset(b"\r\n!#$%&'*+-.^_`|~")),
     Detector("SSH",  "tcp", "netwatch.dpi.ssh",           "detect_tcp", "SSHAnalyzer",
-             frozenset({22, 2222})),
+             frozenset({22, 2222}), first=frozenset(b"S")),
+    # (DNS: a length or an id first, any byte)
     Detector("DNS",  "tcp", "netwatch.dpi.dns",           "detect_tcp", "DNSAnalyzer",
              DNS_PORTS, ("transport", "variant")),
     Detector("DNS",  "udp", "netwatch.dpi.dns",           "detect_udp", "DNSAnalyzer",
              DNS_PORTS, ("transport", "variant")),
+    # (first: a long header, high bit set, or gQUIC public flags with version and CID
+    # bits set, reset and high bits clear)
     Detector("QUIC", "udp", "netwatch.dpi.quic.analyzer", "detect_udp", "QUICAnalyzer",
-             frozenset({443, 80, 8443, 4433})),
+             frozenset({443, 80, 8443, 4433}),
+             first=HIGH_BIT | frozenset(b for b in range(0x80) if b & 0x0B == 0x09)),
     # Last resort, no port hint: TLS records of a connection the capture joined mid-stream.
+    # (first: a record content type, 20-24)
     Detector("TLS",  "tcp", "netwatch.dpi.tls.analyzer",  "detect_tcp_midstream",
-             "TLSAnalyzer", frozenset(), ("server_port",)),
+             "TLSAnalyzer", frozenset(), ("server_port",), first=frozenset(range(20, 25))),
 )
 # fmt: on
 
