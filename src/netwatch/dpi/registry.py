@@ -5,7 +5,9 @@ content check run on the first payload of the flow, and the analyzer factory. Fo
 flow the detectors hinted by either port are tried first, then all others, so TLS on
 8443, SSH on 2222 or HTTP on 8082 are still recognised, and nothing is claimed on port
 alone. Modules are imported on first use, so a front end that never sees a QUIC packet
-never imports the QUIC code.
+never imports the QUIC code. A row may declare the first payload bytes its check can
+accept at all (``Detector.first``); it is not tried on a payload starting with another
+byte, which changes no result and spares most checks on traffic that no row takes.
 """
 
 from __future__ import annotations
@@ -112,10 +114,11 @@ class _Row:
     the lookup itself, which puts the real check in its place (or ``_never``, for a
     module not shipped or without the check) and runs it."""
 
-    __slots__ = ("build", "check", "index")
+    __slots__ = ("build", "check", "first", "index")
 
     def __init__(self, index: int) -> None:
         self.index = index
+        self.first = DETECTORS[index].first
         self.check: Callable[[bytes], bool] = self._first_check
         self.build: Callable[[int], Analyzer] = self._unresolved
 
@@ -159,25 +162,52 @@ def _builder(mod: Any, det: Detector) -> Callable[[int], Analyzer]:
 #: One ``_Row`` per ``DETECTORS`` row, shared by every port pair's trial order.
 _ROWS = tuple(_Row(i) for i in range(len(DETECTORS)))
 
-_CACHE: dict[tuple[str, int, int], tuple[_Row, ...]] = {}
+#: Entries each of the two caches below may hold before it is emptied.
+_CACHE_LIMIT = 4096
+
+#: (transport, port hint, port hint) -> every row of the transport in trial order.
+_ORDERS: dict[tuple[str, int, int], tuple[_Row, ...]] = {}
+
+#: (transport, port hint, port hint, first byte or -1) -> the rows of that trial order
+#: whose declared first bytes include the payload's (all of them for an empty payload).
+_CACHE: dict[tuple[str, int, int, int], tuple[_Row, ...]] = {}
+
+
+def _trial_rows(key: tuple[str, int, int, int]) -> tuple[_Row, ...]:
+    """The rows to try for a ``_CACHE`` key, in the port pair's order (then cached)."""
+    transport, sport, dport, first = key
+    ports = (transport, sport, dport)
+    order = _ORDERS.get(ports)
+    if order is None:
+        if len(_ORDERS) > _CACHE_LIMIT:
+            _ORDERS.clear()
+        order = _ORDERS[ports] = tuple(_ROWS[i] for i in _candidates(transport, sport, dport))
+    if first >= 0:
+        # A row whose check cannot accept this first byte would only return False.
+        order = tuple(row for row in order if row.first is None or first in row.first)
+    if len(_CACHE) > _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[key] = order
+    return order
 
 
 def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | None:
     """Return a fresh analyzer for a flow whose first payload (either side's) is ``data``.
 
     ``sport``/``dport`` are the originator's and responder's ports, whichever side sent
-    ``data``: the analyzer is built with the responder's port.
+    ``data``: the analyzer is built with the responder's port. Ports no row hints at are
+    all alike (0 in the cache keys); rows that declare the first bytes they can accept
+    are left out for a payload starting with another byte.
     """
     key = (
         transport,
         sport if sport < 1024 or sport in _HINT_PORTS else 0,
         dport if dport < 1024 or dport in _HINT_PORTS else 0,
+        data[0] if data else -1,
     )
     rows = _CACHE.get(key)
     if rows is None:
-        if len(_CACHE) > 4096:
-            _CACHE.clear()
-        rows = _CACHE[key] = tuple(_ROWS[i] for i in _candidates(transport, sport, dport))
+        rows = _trial_rows(key)
     for row in rows:
         if row.check(data):
             return row.build(dport)

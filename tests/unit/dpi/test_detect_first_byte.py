@@ -1,17 +1,21 @@
 """The first-byte prefilter of detection changes no result.
 
 A ``Detector`` row may declare ``first``: the first payload bytes its content check can
-accept at all. Checked here: every declared check rejects payloads whose first byte is
+accept at all, and ``registry.detect`` does not try the row on a payload starting with
+another byte. Checked here: every declared check rejects payloads whose first byte is
 outside its set (random ones, and real accepted payloads with only the first byte
-changed), and every declared set holds the first byte of some payload the check accepts.
+changed); every declared set holds the first byte of some payload the check accepts; and
+``detect`` picks the same row as a plain walk of the table that tries every row.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -243,3 +247,73 @@ def test_random_payloads_with_another_first_byte_are_rejected(det: Detector) -> 
         assert not check(bytes([first]) + tail)
 
     rejected()
+
+
+# -- detect() against a walk of every row, without the prefilter -------------------------
+
+
+def _walk(transport: str, data: bytes, sport: int, dport: int) -> Detector | None:
+    rows = [d for d in registry.DETECTORS if d.transport == transport]
+    hinted = [d for d in rows if sport in d.ports or dport in d.ports]
+    for det in hinted + [d for d in rows if d not in hinted]:
+        try:
+            mod = importlib.import_module(det.module)
+        except ImportError:
+            continue
+        check = getattr(mod, det.detect, None)
+        if check is not None and check(data):
+            return det
+    return None
+
+
+def _same(transport: str, data: bytes, sport: int, dport: int) -> None:
+    want = _walk(transport, data, sport, dport)
+    got: Any = registry.detect(transport, data, sport, dport)
+    if want is None:
+        assert got is None, (transport, sport, dport, data[:32])
+    else:
+        assert got is not None, (transport, sport, dport, data[:32], want)
+        assert got.protocol == want.protocol
+        assert type(got).__name__ == want.factory
+
+
+def test_detect_agrees_with_the_walk_on_corpus_payloads() -> None:
+    firsts = _corpus_firsts()
+    if not firsts:
+        pytest.skip("corpus not available")
+    for transport, cport, sport, data in firsts:
+        _same(transport, data, cport, sport)
+        _same(transport, data, sport, cport)
+
+
+PORTS = sorted({0, 1, 53, 80, 443, 1024, 9999, 40000, 65535} | registry._HINT_PORTS)
+
+
+def test_detect_agrees_with_the_walk_on_random_payloads() -> None:
+    rng = random.Random(20261122)
+    samples = [p for det in registry.DETECTORS for p in _accepted(det)]
+    samples += [data for *_, data in _corpus_firsts()[:500]]
+    for i in range(4000):
+        kind = i % 4
+        if kind == 0:
+            data = rng.randbytes(rng.randint(0, 64))
+        elif kind == 1:  # a valid payload of some row with its first byte changed
+            base = rng.choice(samples)
+            data = bytes([rng.randrange(256)]) + base[1:]
+        elif kind == 2:  # a valid payload, cut short
+            base = rng.choice(samples)
+            data = base[: rng.randint(0, len(base))]
+        else:  # one printable byte, then noise
+            data = bytes([rng.randrange(32, 127)]) + rng.randbytes(rng.randint(0, 40))
+        transport = rng.choice(("tcp", "udp"))
+        _same(transport, data, rng.choice(PORTS), rng.choice(PORTS))
+
+
+def test_the_cache_keeps_rows_of_every_first_byte_apart() -> None:
+    """One port pair, payloads of different first bytes: each gets its own trial rows."""
+    tls = HAND_MADE[("netwatch.dpi.tls.analyzer", "detect_tcp")][0]
+    ssh = HAND_MADE[("netwatch.dpi.ssh", "detect_tcp")][0]
+    for _ in range(2):
+        for data, protocol in ((tls, "TLS"), (ssh, "SSH"), (b"", None), (b"\x00junk", None)):
+            got = registry.detect("tcp", data, 40000, 443)
+            assert (got.protocol if got is not None else None) == protocol
