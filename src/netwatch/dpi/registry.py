@@ -5,7 +5,9 @@ content check run on the first payload of the flow, and the analyzer factory. Fo
 flow the detectors hinted by either port are tried first, then all others, so TLS on
 8443, SSH on 2222 or HTTP on 8082 are still recognised, and nothing is claimed on port
 alone. Modules are imported on first use, so a front end that never sees a QUIC packet
-never imports the QUIC code.
+never imports the QUIC code. A row may declare the first payload bytes its check can
+accept at all (``Detector.first``); it is not tried on a payload starting with another
+byte, which changes no result and spares most checks on traffic that no row takes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netwatch.dpi.base import Analyzer
-from netwatch.dpi.registry_types import Detector
+from netwatch.dpi.registry_types import ALNUM, HIGH_BIT, Detector
 
 # fmt: off
 TLS_PORTS = frozenset({443, 8443, 465, 993, 995, 636, 853, 5061, 8883, 4443})
@@ -23,21 +25,28 @@ HTTP_PORTS = frozenset({80, 8080, 8000, 8008, 8082, 8888, 3128})
 DNS_PORTS = frozenset({53, 5353, 5355})
 DETECTORS: tuple[Detector, ...] = (
     #        protocol transport module                         content check    analyzer
+    # (first: a handshake record, 22, or an SSL 2.0 header, high bit set)
     Detector("TLS",  "tcp", "netwatch.dpi.tls.analyzer",  "detect_tcp", "TLSAnalyzer",
-             TLS_PORTS, ("server_port",)),
+             TLS_PORTS, ("server_port",), first=frozenset({22}) | HIGH_BIT),
+    # (first: CR/LF before a start line, a token character, or the HTTP/2 preface's P)
     Detector("HTTP", "tcp", "netwatch.dpi.http",          "detect_tcp", "HTTPAnalyzer",
-             HTTP_PORTS),
+             HTTP_PORTS, first=ALNUM | frozenset(b"\r\n!#$%&'*+-.^_`|~")),
     Detector("SSH",  "tcp", "netwatch.dpi.ssh",           "detect_tcp", "SSHAnalyzer",
-             frozenset({22, 2222})),
+             frozenset({22, 2222}), first=frozenset(b"S")),
+    # (DNS: a length or an id first, any byte)
     Detector("DNS",  "tcp", "netwatch.dpi.dns",           "detect_tcp", "DNSAnalyzer",
              DNS_PORTS, ("transport", "variant")),
     Detector("DNS",  "udp", "netwatch.dpi.dns",           "detect_udp", "DNSAnalyzer",
              DNS_PORTS, ("transport", "variant")),
+    # (first: a long header, high bit set, or gQUIC public flags with version and CID
+    # bits set, reset and high bits clear)
     Detector("QUIC", "udp", "netwatch.dpi.quic.analyzer", "detect_udp", "QUICAnalyzer",
-             frozenset({443, 80, 8443, 4433})),
+             frozenset({443, 80, 8443, 4433}),
+             first=HIGH_BIT | frozenset(b for b in range(0x80) if b & 0x0B == 0x09)),
     # Last resort, no port hint: TLS records of a connection the capture joined mid-stream.
+    # (first: a record content type, 20-24)
     Detector("TLS",  "tcp", "netwatch.dpi.tls.analyzer",  "detect_tcp_midstream",
-             "TLSAnalyzer", frozenset(), ("server_port",)),
+             "TLSAnalyzer", frozenset(), ("server_port",), first=frozenset(range(20, 25))),
 )
 # fmt: on
 
@@ -105,10 +114,11 @@ class _Row:
     the lookup itself, which puts the real check in its place (or ``_never``, for a
     module not shipped or without the check) and runs it."""
 
-    __slots__ = ("build", "check", "index")
+    __slots__ = ("build", "check", "first", "index")
 
     def __init__(self, index: int) -> None:
         self.index = index
+        self.first = DETECTORS[index].first
         self.check: Callable[[bytes], bool] = self._first_check
         self.build: Callable[[int], Analyzer] = self._unresolved
 
@@ -152,25 +162,52 @@ def _builder(mod: Any, det: Detector) -> Callable[[int], Analyzer]:
 #: One ``_Row`` per ``DETECTORS`` row, shared by every port pair's trial order.
 _ROWS = tuple(_Row(i) for i in range(len(DETECTORS)))
 
-_CACHE: dict[tuple[str, int, int], tuple[_Row, ...]] = {}
+#: Entries each of the two caches below may hold before it is emptied.
+_CACHE_LIMIT = 4096
+
+#: (transport, port hint, port hint) -> every row of the transport in trial order.
+_ORDERS: dict[tuple[str, int, int], tuple[_Row, ...]] = {}
+
+#: (transport, port hint, port hint, first byte or -1) -> the rows of that trial order
+#: whose declared first bytes include the payload's (all of them for an empty payload).
+_CACHE: dict[tuple[str, int, int, int], tuple[_Row, ...]] = {}
+
+
+def _trial_rows(key: tuple[str, int, int, int]) -> tuple[_Row, ...]:
+    """The rows to try for a ``_CACHE`` key, in the port pair's order (then cached)."""
+    transport, sport, dport, first = key
+    ports = (transport, sport, dport)
+    order = _ORDERS.get(ports)
+    if order is None:
+        if len(_ORDERS) > _CACHE_LIMIT:
+            _ORDERS.clear()
+        order = _ORDERS[ports] = tuple(_ROWS[i] for i in _candidates(transport, sport, dport))
+    if first >= 0:
+        # A row whose check cannot accept this first byte would only return False.
+        order = tuple(row for row in order if row.first is None or first in row.first)
+    if len(_CACHE) > _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[key] = order
+    return order
 
 
 def detect(transport: str, data: bytes, sport: int, dport: int) -> Analyzer | None:
     """Return a fresh analyzer for a flow whose first payload (either side's) is ``data``.
 
     ``sport``/``dport`` are the originator's and responder's ports, whichever side sent
-    ``data``: the analyzer is built with the responder's port.
+    ``data``: the analyzer is built with the responder's port. Ports no row hints at are
+    all alike (0 in the cache keys); rows that declare the first bytes they can accept
+    are left out for a payload starting with another byte.
     """
     key = (
         transport,
         sport if sport < 1024 or sport in _HINT_PORTS else 0,
         dport if dport < 1024 or dport in _HINT_PORTS else 0,
+        data[0] if data else -1,
     )
     rows = _CACHE.get(key)
     if rows is None:
-        if len(_CACHE) > 4096:
-            _CACHE.clear()
-        rows = _CACHE[key] = tuple(_ROWS[i] for i in _candidates(transport, sport, dport))
+        rows = _trial_rows(key)
     for row in rows:
         if row.check(data):
             return row.build(dport)
