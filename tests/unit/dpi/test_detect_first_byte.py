@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from netwatch.dpi import registry
 from netwatch.dpi.http.h2 import PREFACE
 from netwatch.dpi.registry_types import Detector
+from tests.unit.dpi.test_registry_speedpaths import _model_detect
 from tests.util.corpus import CORPUS
 from tests.util.streams import flows_of
 
@@ -252,18 +253,8 @@ def test_random_payloads_with_another_first_byte_are_rejected(det: Detector) -> 
 # -- detect() against a walk of every row, without the prefilter -------------------------
 
 
-def _walk(transport: str, data: bytes, sport: int, dport: int) -> Detector | None:
-    rows = [d for d in registry.DETECTORS if d.transport == transport]
-    hinted = [d for d in rows if sport in d.ports or dport in d.ports]
-    for det in hinted + [d for d in rows if d not in hinted]:
-        try:
-            mod = importlib.import_module(det.module)
-        except ImportError:
-            continue
-        check = getattr(mod, det.detect, None)
-        if check is not None and check(data):
-            return det
-    return None
+# (the model: every row of the transport in trial order, hinted ones first, no filter)
+_walk = _model_detect
 
 
 def _same(transport: str, data: bytes, sport: int, dport: int) -> None:
