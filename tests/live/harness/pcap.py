@@ -3,11 +3,18 @@
 ``record(ns, ifname, path)`` returns only once tcpdump is capturing (it says "listening on"),
 and on exit waits until the file stops growing, then stops it with SIGINT: tests can then
 feed ``path`` to netwatch's offline reader and compare with what the clients did.
+
+The capture is the reference the tests compare netwatch with, so it must be whole: the
+kernel buffer is large (``-B``; in immediate mode libpcap uses one ring slot per packet of
+the snapshot length, 256 KiB with whole packets, so the default 2 MiB held 8 packets and a
+loaded machine dropped bursts), and a capture that still reports kernel drops fails the
+test with that reason rather than with a wrong count.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
 import threading
@@ -33,6 +40,10 @@ def _settle(path: Path, quiet: float = 0.25, limit: float = 3.0) -> None:
         time.sleep(0.05)
 
 
+#: tcpdump's kernel buffer (-B), in KiB: 256 ring slots of whole packets.
+BUFFER_KIB = 64 * 1024
+
+
 @contextlib.contextmanager
 def record(
     ns: str | None,
@@ -49,7 +60,7 @@ def record(
     """
     binary = require_binary("tcpdump")
     argv = [binary, "-i", ifname, "-w", str(path), "-U", "-n", "-s", str(snaplen),
-            "--immediate-mode", "-Z", "root", *bpf]  # fmt: skip
+            "-B", str(BUFFER_KIB), "--immediate-mode", "-Z", "root", *bpf]  # fmt: skip
     proc = netns.popen(ns, argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
     ready = threading.Event()
@@ -79,3 +90,9 @@ def record(
                 proc.wait()
         reader.join(timeout=2)
         proc.stderr.close()
+    dropped = re.search(rb"(\d+) packets? dropped by kernel", b"".join(lines))
+    if dropped and int(dropped[1]):
+        raise HarnessError(
+            f"tcpdump on {ifname}: {int(dropped[1])} packets dropped by the kernel, "
+            "the reference capture is incomplete"
+        )
