@@ -138,25 +138,25 @@ class _Row:
 
 
 def _builder(mod: Any, det: Detector) -> Callable[[int], Analyzer]:
-    """``_build`` for one row, with the factory and its keyword arguments fixed once: the
-    usual argument sets get a closure that only calls the factory."""
-    factory = getattr(mod, det.factory, None)
-    kwargs = set(det.kwargs)
+    """A row's analyzer factory as a function of the responder's port, with the keyword
+    arguments the row names fixed once (a closure per argument set: building a keyword
+    dict per flow cost more than the call)."""
+    factory = getattr(mod, det.factory)
     transport = det.transport
-    if factory is not None:
-        if not kwargs:
-            return lambda server_port: factory()
-        if kwargs == {"server_port"}:
-            return lambda server_port: factory(server_port=server_port)
-        if kwargs == {"transport"}:
-            return lambda server_port: factory(transport=transport)
-        if kwargs == {"transport", "variant"}:
-            variants = mod.PORT_VARIANTS
-            return lambda server_port: factory(
-                transport=transport, variant=variants.get(server_port, "dns")
-            )
-    # Another argument set, or no factory (which fails as it always did): the general way.
-    return lambda server_port: _build(mod, det, server_port)
+    kwargs = set(det.kwargs)
+    if not kwargs:
+        return lambda server_port: factory()
+    if kwargs == {"server_port"}:
+        return lambda server_port: factory(server_port=server_port)
+    if kwargs == {"transport"}:
+        return lambda server_port: factory(transport=transport)
+    if kwargs == {"transport", "variant"}:
+        # mDNS (5353) and LLMNR (5355) use the DNS parser under their own labels.
+        variants = mod.PORT_VARIANTS
+        return lambda server_port: factory(
+            transport=transport, variant=variants.get(server_port, "dns")
+        )
+    raise ValueError(f"detector {det.protocol}/{det.transport}: unknown arguments {kwargs}")
 
 
 #: One ``_Row`` per ``DETECTORS`` row, shared by every port pair's trial order.
@@ -220,21 +220,8 @@ def create(protocol: str, transport: str, server_port: int) -> Analyzer | None:
         if det.protocol == protocol and det.transport == transport:
             mod = _module(det.module)
             if mod is not None:
-                return _build(mod, det, server_port)
+                return _builder(mod, det)(server_port)
     return None
-
-
-def _build(mod: Any, det: Detector, server_port: int) -> Analyzer:
-    kw: dict[str, Any] = {}
-    if "server_port" in det.kwargs:
-        kw["server_port"] = server_port
-    if "transport" in det.kwargs:
-        kw["transport"] = det.transport
-    if "variant" in det.kwargs:
-        # mDNS (5353) and LLMNR (5355) use the DNS parser under their own labels.
-        kw["variant"] = mod.PORT_VARIANTS.get(server_port, "dns")
-    analyzer: Analyzer = getattr(mod, det.factory)(**kw)
-    return analyzer
 
 
 _HINT_PORTS = frozenset().union(*(d.ports for d in DETECTORS))
