@@ -126,17 +126,6 @@ class HTTPAnalyzer(AnalyzerBase):
             if mode is _M_UNTIL_CLOSE:
                 self._count(direction, side, len(data))
                 return ()
-        elif mode is _M_HEAD and side.head_seen >= 3:
-            # More of an incomplete head (or of junk in its place, such as an upload longer
-            # than its Content-Length): until its end is among the new bytes, the search
-            # is all ``_steps`` would do (three bytes already seen are not the start of
-            # the HTTP/2 preface, so they never will be), so it is done here.
-            buf += data
-            if len(buf) <= h1.MAX_HEAD and h1.find_head_end(buf, side.head_seen - 2) is None:
-                side.head_seen = len(buf)
-                return ()
-            self._run(direction)
-            return ()
         buf += data
         self._run(direction)
         return ()
