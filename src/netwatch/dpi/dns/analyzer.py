@@ -29,7 +29,6 @@ from netwatch.dpi.dns.wire import (
     rcode_name,
 )
 from netwatch.errors import MalformedError
-from netwatch.model.frozen import slot_setters
 
 PROTO = "DNS"
 Transport = Literal["udp", "tcp"]
@@ -280,11 +279,6 @@ def resolved_names(msg: Message, ts: float) -> list[NameResolved]:
     return events
 
 
-_set_ts, _set_name, _set_addresses, _set_ttl = slot_setters(
-    NameResolved, "ts", "name", "addresses", "ttl"
-)
-
-
 def _event(ts: float, name: str, found: list[tuple[str, int]]) -> NameResolved:
     if len(found) == 1:  # the usual single address: no de-duplication to do
         addresses: tuple[str, ...] = (found[0][0],)
@@ -292,13 +286,7 @@ def _event(ts: float, name: str, found: list[tuple[str, int]]) -> NameResolved:
     else:
         addresses = tuple(dict.fromkeys([a for a, _ in found]))
         ttl = min([t for _, t in found])
-    # (built by setting its slots: see ``slot_setters``)
-    event: NameResolved = object.__new__(NameResolved)
-    _set_ts(event, ts)
-    _set_name(event, name)
-    _set_addresses(event, addresses)
-    _set_ttl(event, ttl)
-    return event
+    return NameResolved(ts, name, addresses, ttl)
 
 
 # -- detection ---------------------------------------------------------------------------

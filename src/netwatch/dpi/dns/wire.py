@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from netwatch.dpi.dns.names import read_name
 from netwatch.dpi.dns.rdata import format_rdata, type_name
 from netwatch.errors import MalformedError
-from netwatch.model.frozen import slot_setters
+from netwatch.model.frozen import frozen_builder
 
 PROTO = "DNS"
 HEADER_LEN = 12
@@ -106,27 +106,12 @@ class Message:
 
 
 # -- building the parsed objects --------------------------------------------------------
-# A message builds one object per question and record: they are built by setting their
-# slots directly (``slot_setters``: a third of what the frozen dataclass __init__ costs).
+# A message builds one object per question and record: without the frozen dataclass's
+# __init__ (``frozen_builder``: a third to a half of its cost), fields by position.
 
-
-_new = object.__new__
-_q_name, _q_qtype, _q_qclass = slot_setters(Question, "name", "qtype", "qclass")
-_r_name, _r_rtype, _r_rclass, _r_ttl, _r_data, _r_strings = slot_setters(
-    Record, "name", "rtype", "rclass", "ttl", "data", "strings"
-)
-(
-    _m_id,
-    _m_is_response,
-    _m_opcode,
-    _m_flags,
-    _m_rcode,
-    _m_questions,
-    _m_answers,
-    _m_authority,
-    _m_additional,
-    _m_edns,
-) = slot_setters(
+_question = frozen_builder(Question, "name", "qtype", "qclass")
+_record = frozen_builder(Record, "name", "rtype", "rclass", "ttl", "data", "strings")
+_message = frozen_builder(
     Message,
     "id",
     "is_response",
@@ -139,53 +124,6 @@ _r_name, _r_rtype, _r_rclass, _r_ttl, _r_data, _r_strings = slot_setters(
     "additional",
     "edns",
 )
-
-
-def _question(name: str, qtype: int, qclass: int) -> Question:
-    q: Question = _new(Question)
-    _q_name(q, name)
-    _q_qtype(q, qtype)
-    _q_qclass(q, qclass)
-    return q
-
-
-def _record(
-    name: str, rtype: int, rclass: int, ttl: int, data: str, strings: tuple[str, ...]
-) -> Record:
-    r: Record = _new(Record)
-    _r_name(r, name)
-    _r_rtype(r, rtype)
-    _r_rclass(r, rclass)
-    _r_ttl(r, ttl)
-    _r_data(r, data)
-    _r_strings(r, strings)
-    return r
-
-
-def _message(
-    ident: int,
-    is_response: bool,
-    opcode: int,
-    flags: int,
-    rcode: int,
-    questions: tuple[Question, ...],
-    answers: tuple[Record, ...],
-    authority: tuple[Record, ...],
-    additional: tuple[Record, ...],
-    edns: Edns | None,
-) -> Message:
-    m: Message = _new(Message)
-    _m_id(m, ident)
-    _m_is_response(m, is_response)
-    _m_opcode(m, opcode)
-    _m_flags(m, flags)
-    _m_rcode(m, rcode)
-    _m_questions(m, questions)
-    _m_answers(m, answers)
-    _m_authority(m, authority)
-    _m_additional(m, additional)
-    _m_edns(m, edns)
-    return m
 
 
 class _LastParse:

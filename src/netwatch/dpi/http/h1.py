@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Final
 
 from netwatch.errors import MalformedError
-from netwatch.model.frozen import slot_setters
+from netwatch.model.frozen import frozen_builder
 
 PROTO = "HTTP"
 MAX_HEAD = 64 * 1024  # bytes of start line + fields buffered before giving up
@@ -76,18 +76,9 @@ class Head:
         return [v for k, v in self.fields if k == name]
 
 
-# Two heads per exchange: built by setting their slots (``slot_setters``: a third of what
-# the frozen dataclass __init__ costs).
-_set_a, _set_b, _set_c, _set_fields = slot_setters(Head, "a", "b", "c", "fields")
-
-
-def _head(a: str, b: str, c: str, fields: tuple[tuple[str, str], ...]) -> Head:
-    head: Head = object.__new__(Head)
-    _set_a(head, a)
-    _set_b(head, b)
-    _set_c(head, c)
-    _set_fields(head, fields)
-    return head
+# Two heads per exchange: built without the frozen dataclass's __init__ (see
+# ``frozen_builder``).
+_head = frozen_builder(Head, "a", "b", "c", "fields")
 
 
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
