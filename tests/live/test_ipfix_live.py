@@ -125,9 +125,10 @@ def expected(records: list[dict[str, Any]]) -> tuple[Counter[Key], Counter[Key]]
         lp, rp = (r["local_port"], r["remote_port"]) if ported else (0, 0)
         vlan = r["vlan"] or 0
         la, ra = _addr(r["local_addr"]), _addr(r["remote_addr"])
+        # octetDeltaCount, nfdump's ibyt, counts IP headers and payload (RFC 7012).
         for key, p, b in (
-            ((la, ra, lp, rp, r["proto"], vlan), r["packets_out"], r["bytes_out"]),
-            ((ra, la, rp, lp, r["proto"], vlan), r["packets_in"], r["bytes_in"]),
+            ((la, ra, lp, rp, r["proto"], vlan), r["packets_out"], r["ip_bytes_out"]),
+            ((ra, la, rp, lp, r["proto"], vlan), r["packets_in"], r["ip_bytes_in"]),
         ):
             if p:
                 pk[key] += p

@@ -60,6 +60,8 @@ class Packet:
         "icmp_id",
         "icmp_seq",
         "icmp_type",
+        "iphl",
+        "iplen",
         "ipver",
         "kind",
         "mac_dst",
@@ -79,6 +81,12 @@ class Packet:
         self.kind = KIND_IP
         self.vlan: _link.Vlan = None
         self.ipver = 0
+        # The IP datagram's length from its header (IPv4 total length, IPv6 40 + payload
+        # length; what was captured when the header says 0, as TSO writes), and its header
+        # length with options or extension headers: Zeek's ip_bytes, and the payload
+        # lengths derived from them.
+        self.iplen = 0
+        self.iphl = 0
         self.src = b""
         self.dst = b""
         self.proto = 0
@@ -140,9 +148,13 @@ def _decode_ip(p: Packet, d: bytes | memoryview, off: int, v6: bool, depth: int)
     if v6:
         src, dst, proto, l4off, end, frag, ttl = _ip.ipv6(d, off)
         p.ipver = 6
+        declared = (d[off + 4] << 8 | d[off + 5]) + 40 if d[off + 4] | d[off + 5] else 0
     else:
         src, dst, proto, l4off, end, frag, ttl = _ip.ipv4(d, off)
         p.ipver = 4
+        declared = d[off + 2] << 8 | d[off + 3]
+    p.iplen = declared or end - off
+    p.iphl = l4off - off
     if (proto == PROTO_IPIP or proto == PROTO_IPV6) and frag is None and depth == 0:
         # IP-in-IP / 6in4 (RFC 4213): the inner datagram is the connection.
         _decode_ip(p, d, l4off, proto == PROTO_IPV6, 1)

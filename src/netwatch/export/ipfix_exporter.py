@@ -12,10 +12,9 @@ Hooks: ``finished(view)`` is the engine's ``on_finish``, ``snapshot(snap)`` its
 again every ``template_interval`` seconds (UDP: RFC 7011 §8.4), so a collector started
 later learns them.
 
-Counting: ``layer2OctetDeltaCount`` is what netwatch counts (captured frame lengths);
-``octetDeltaCount`` (IP header and payload) is the row's ``ip_bytes_out``/``_in`` when the
-engine provides them, otherwise the frame lengths as well (an upper bound: 14 bytes per
-Ethernet packet more). ``tcpControlBits`` are the flags seen so far in that direction,
+Counting: ``layer2OctetDeltaCount`` is the frame lengths netwatch counts (``bytes_out``/
+``_in``); ``octetDeltaCount`` (IP header and payload) is the row's ``ip_bytes_out``/``_in``,
+the sum of its packets' IP lengths. ``tcpControlBits`` are the flags seen so far in that direction,
 from the connection's history (SYN, SYN+ACK, ACK, FIN, RST), not only since the last
 report.
 """

@@ -111,16 +111,19 @@ def originator_is_low(key: Key, c_addr: bytes, c_port: int) -> bool:
 class TcpHalf:
     """Sequence tracking for one direction of a TCP connection."""
 
-    __slots__ = ("fin_ack", "hi", "hi_ts", "isn", "last_aw", "reasm")
+    __slots__ = ("fin_ack", "hi", "hi_ts", "isn", "last_aw", "reasm", "start")
 
     def __init__(self) -> None:
-        self.hi: int | None = None  # highest sequence end seen
+        self.hi: int | None = None  # highest sequence end seen (SYN and FIN count one)
         self.hi_ts = 0.0
         self.fin_ack: int | None = None  # the ack value that acknowledges this side's FIN
         # The last ack number and window, packed as ``ack << 16 | window`` (one int, not
         # two: memory per row), for duplicate-ACK detection.
         self.last_aw = -1
         self.isn: int | None = None  # the SYN's sequence number, when seen
+        # No SYN seen: one before the first byte this side sent (as if a SYN had been
+        # there, as Zeek counts a picked-up side), for the payload byte count.
+        self.start: int | None = None
         self.reasm: StreamReassembler | None = None
 
 
@@ -143,6 +146,8 @@ class Conn:
         "h1",
         "hist",
         "id",
+        "ipb0",
+        "ipb1",
         "key",
         "last",
         "local_is_client",
@@ -181,6 +186,7 @@ class Conn:
         self.first = ts
         self.last = ts
         self.pk0 = self.pk1 = self.by0 = self.by1 = 0
+        self.ipb0 = self.ipb1 = 0  # IP-layer bytes (headers' lengths), Zeek's ip_bytes
         self.tick_by0 = self.tick_by1 = self.prev_d0 = self.prev_d1 = 0
         self.rate0 = self.rate1 = 0.0
         self.state = "NEW"
@@ -251,3 +257,66 @@ class Conn:
             return hi, hi_port, lo, lo_port
         (a, ap), (b, bp) = _side(key, self.clow), _side(key, not self.clow)
         return a, ap, b, bp
+
+
+_SEQ = 1 << 32
+_SEQ_HALF = 1 << 31
+#: Transport header bytes per packet of rows without sequence numbers (UDP, ICMP).
+_L4_HEADER = {17: 8, 1: 8, 58: 8}
+
+
+def _tcp_payload(h: TcpHalf, peer: TcpHalf, ip_bytes: int, packets: int) -> int:
+    """Payload bytes one side sent, from sequence numbers as Zeek counts them: from its
+    first sequence number (the SYN's, or one before the first byte of a side picked up)
+    to the highest of its last byte seen and the peer's acknowledgement, less the SYN and
+    FIN octets. Bytes lost before the capture but acknowledged are counted; repeats not."""
+    start = h.isn if h.isn is not None else h.start
+    last = h.hi
+    if start is None or last is None:
+        return 0
+    if peer.last_aw >= 0:
+        acked = peer.last_aw >> 16
+        if 0 < (acked - last) % _SEQ < _SEQ_HALF:
+            last = acked
+    size = (last - start) % _SEQ
+    if size:
+        size -= 1  # the SYN's octet (or the one assumed for a side picked up)
+    if h.fin_ack is not None and size:
+        size -= 1  # the FIN's
+    # Past 4 GiB the 32-bit difference wraps: the IP bytes (each packet carries at least
+    # 40 bytes of headers) say how many times.
+    room = ip_bytes - 40 * packets - size
+    if room >= _SEQ:
+        size += (room // _SEQ) * _SEQ
+    return size
+
+
+def byte_counts(c: Conn) -> tuple[int, int, int, int] | None:
+    """``(ip_bytes_0, ip_bytes_1, payload_bytes_0, payload_bytes_1)`` of a row, by
+    direction (0: the originator's), or None for a row without IP (ARP).
+
+    IP bytes are the sum of the packets' IP lengths (Zeek's ``orig_ip_bytes``). Payload
+    bytes (Zeek's ``orig_bytes``): TCP from sequence numbers (:func:`_tcp_payload`); any
+    other protocol, the IP bytes less each packet's IP header and, for UDP and ICMP, the
+    8 bytes of its own header."""
+    proto = c.key[0]
+    if proto == "arp":
+        return None
+    ip0, ip1 = c.ipb0, c.ipb1
+    if c.h0 is not None and c.h1 is not None:
+        return (
+            ip0,
+            ip1,
+            _tcp_payload(c.h0, c.h1, ip0, c.pk0),
+            _tcp_payload(c.h1, c.h0, ip1, c.pk1),
+        )
+    per_packet = (20 if c.ipver == 4 else 40) + _L4_HEADER.get(proto, 0)
+    x0 = x1 = 0
+    if c.extra is not None and "_hx" in c.extra:
+        x0, x1 = c.extra["_hx"]
+    return (
+        ip0,
+        ip1,
+        max(0, ip0 - per_packet * c.pk0 - x0),
+        max(0, ip1 - per_packet * c.pk1 - x1),
+    )

@@ -88,7 +88,7 @@ def icmp_packet(tr: Tracker, p: Packet, ts: float, wirelen: int) -> Conn:
             c.extra["_pending"] = {}
     # Echo direction by type (a host pinging itself has one address on both sides).
     from_client = is_req or (not is_rep and src == c.c_addr)
-    tr.count(c, from_client, ts, wirelen)
+    tr.count(c, from_client, ts, wirelen, p)
     assert c.extra is not None
     info = c.extra["icmp"]
     if is_req:

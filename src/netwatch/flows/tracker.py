@@ -95,6 +95,16 @@ def _by_id(c: Conn) -> int:
     return c.id
 
 
+def header_excess(c: Conn, d: int, p: Packet) -> None:
+    """Remember IP header bytes beyond the plain 20 (IPv4) or 40 (IPv6) of a packet of a
+    row without sequence numbers (options, extension headers): its payload bytes are
+    derived from its IP bytes, and these are not payload. Rare, so kept in ``extra``."""
+    extra = c.extra if c.extra is not None else {}
+    c.extra = extra
+    x = extra.setdefault("_hx", [0, 0])
+    x[d] += p.iphl - (20 if p.ipver == 4 else 40)
+
+
 class Tracker:
     def __init__(
         self,
@@ -218,6 +228,7 @@ class Tracker:
                     now, next_expire = self.now, self._next_expire
                     continue
                 l4 = fo + 34
+                ipl = total
                 end = fo + 14 + total
             elif d[fo + 12] == 0x86 and size >= 74 and d[fo + 14] >> 4 == 6:
                 et, plen6, proto, k, seq, ack, doff, flags, win = e6(d, fo)
@@ -226,6 +237,7 @@ class Tracker:
                     now, next_expire = self.now, self._next_expire
                     continue
                 l4 = fo + 54
+                ipl = plen6 + 40
                 end = fo + 54 + plen6
             else:
                 slow(ts, lt, d[fo : fo + size], wirelen)
@@ -245,7 +257,7 @@ class Tracker:
                     continue
                 poff = l4 + hl
                 if flags & SYN and not flags & ACK:  # may open a row, or reuse a closed one
-                    plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
+                    plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end, ipl)
                     now, next_expire = self.now, self._next_expire
                     continue
                 hit = hot_tcp.get(k)
@@ -254,13 +266,13 @@ class Tracker:
                 else:
                     c, di = self._hot_miss(hot_tcp, 6, k)
                     if c is None:
-                        plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
+                        plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end, ipl)
                         now, next_expire = self.now, self._next_expire
                         continue
                 if flags & 7 or c.state == _SYN_RECV:
                     # SYN+ACK, FIN, RST, or an ACK that may open the row: the state may
                     # change. The general path's segment logic, on the row already found.
-                    self._segment(c, di, seq, ack, flags, win, d[poff:end], ts, wirelen)
+                    self._segment(c, di, seq, ack, flags, win, d[poff:end], ts, wirelen, ipl)
                     n += 1
                     nbytes += wirelen
                     if ts > now:
@@ -287,7 +299,7 @@ class Tracker:
                         or r.pending
                         or (r.next_seq != seq and (r.next_seq - seq - plen) % MOD >= HALF)
                     ):  # out of order, or new bytes past a hole: the reassembler's
-                        plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end)
+                        plain(ts, d, fo, size, wirelen, 6, k, seq, ack, flags, win, poff, end, ipl)
                         now, next_expire = self.now, self._next_expire
                         continue
                     if r.next_seq == seq:
@@ -302,11 +314,13 @@ class Tracker:
                 if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen
+                    c.ipb0 += ipl
                     if c.rtt is None and c.syn_ts and o.isn is not None and flags & ACK:
                         c.rtt = ts - c.syn_ts  # the handshake's round trip (iRTT)
                 else:
                     c.pk1 += 1
                     c.by1 += wirelen
+                    c.ipb1 += ipl
                 c.last = ts
                 if o.fin_ack is not None:  # this ACK may acknowledge the peer's FIN
                     self._tcp_state_only(c, o, di, ack, flags)
@@ -340,18 +354,20 @@ class Tracker:
                 else:
                     c, di = self._hot_miss(hot_udp, 17, k)
                     if c is None:
-                        plain(ts, d, fo, size, wirelen, 17, k, 0, 0, 0, 0, l4 + 8, pend)
+                        plain(ts, d, fo, size, wirelen, 17, k, 0, 0, 0, 0, l4 + 8, pend, ipl)
                         now, next_expire = self.now, self._next_expire
                         continue
                 data = pend > l4 + 8
                 if di == 0:
                     c.pk0 += 1
                     c.by0 += wirelen
+                    c.ipb0 += ipl
                     if data and not c.hist & _BIT_D:
                         add_history(c, "d", 0)
                 else:
                     c.pk1 += 1
                     c.by1 += wirelen
+                    c.ipb1 += ipl
                     if data and not c.hist & _BIT_D1:
                         add_history(c, "d", 1)
                 c.last = ts
@@ -390,6 +406,7 @@ class Tracker:
         win: int,
         poff: int,
         end: int,
+        iplen: int,
     ) -> None:
         """The general path for an Ethernet/IPv4-or-IPv6/TCP-or-UDP packet whose headers the
         fast path has already read and checked as the decoder would (``k``: its addresses
@@ -398,6 +415,8 @@ class Tracker:
         self._count_packet(ts, wirelen)
         p = Packet()
         p.ipver = 4 if len(k) == 12 else 6
+        p.iplen = iplen
+        p.iphl = 20 if len(k) == 12 else 40  # (the fast path takes no options)
         p.proto = proto
         p.src, p.dst, p.sport, p.dport = (_ADDRS4 if len(k) == 12 else _ADDRS6)(k)
         p.payload = d[poff:end]
@@ -470,6 +489,9 @@ class Tracker:
                 whole = self._reassemble(p, ts)
                 if whole is None:
                     return None
+                if p.ipver == 6:
+                    p.iphl -= 8  # the reassembled datagram has no Fragment header
+                p.iplen = p.iphl + len(whole)
                 decode_l4(p, whole, 0, len(whole))
         except DecodeError as exc:
             self.decode_errors[exc.reason] += 1
@@ -696,7 +718,16 @@ class Tracker:
             c = self._new(key, p, client_is_src, ts)
             c.h0, c.h1 = TcpHalf(), TcpHalf()
         self._segment(
-            c, 0 if low == c.clow else 1, p.seq, p.ack, flags, p.win, p.payload, ts, wirelen
+            c,
+            0 if low == c.clow else 1,
+            p.seq,
+            p.ack,
+            flags,
+            p.win,
+            p.payload,
+            ts,
+            wirelen,
+            p.iplen,
         )
         return c
 
@@ -711,6 +742,7 @@ class Tracker:
         payload: bytes | memoryview,
         ts: float,
         wirelen: int,
+        iplen: int,
     ) -> None:
         """One TCP segment of direction ``d`` (0: from the originator) on row ``c``: counters,
         history, state, handshake RTT, health counters and application data. The fast path
@@ -720,9 +752,11 @@ class Tracker:
         if d == 0:
             c.pk0 += 1
             c.by0 += wirelen
+            c.ipb0 += iplen
         else:
             c.pk1 += 1
             c.by1 += wirelen
+            c.ipb1 += iplen
         h, other = (c.h0, c.h1) if d == 0 else (c.h1, c.h0)
         assert h is not None and other is not None
         # --- history letters (conn.log)
@@ -795,6 +829,8 @@ class Tracker:
             if hi is None:
                 h.hi = end
                 h.hi_ts = ts
+                if h.isn is None and not flags & SYN:  # picked up: as if a SYN came first
+                    h.start = (seq - 1) % MOD
             else:
                 adv = (end - hi) % MOD
                 if adv and adv < HALF:
@@ -815,7 +851,8 @@ class Tracker:
             # Same ack and window, and no data sent since (seq still at the highest byte).
             if aw == h.last_aw and seq == h.hi:
                 c.dup_acks += 1
-        h.last_aw = aw
+        if flags & ACK:  # (a RST or SYN without ACK carries no acknowledgement)
+            h.last_aw = aw
 
     def _tcp_state_only(self, c: Conn, o: TcpHalf, d: int, ack: int, flags: int) -> None:
         """A plain ACK on a half-closed connection: does it acknowledge the peer's FIN?"""
@@ -1137,10 +1174,14 @@ class Tracker:
             d = 0
             c.pk0 += 1
             c.by0 += wirelen
+            c.ipb0 += p.iplen
         else:
             d = 1
             c.pk1 += 1
             c.by1 += wirelen
+            c.ipb1 += p.iplen
+        if p.iphl != (20 if p.ipver == 4 else 40):
+            header_excess(c, d, p)
         c.last = ts
         if p.payload:
             add_history(c, "d", d)
@@ -1160,17 +1201,27 @@ class Tracker:
         if c is None:
             c = self._new(key, p, True, ts)
             c.state = "ACTIVE"
-        self.count(c, p.src == c.c_addr, ts, wirelen)
+        self.count(c, p.src == c.c_addr, ts, wirelen, p)
         return c
 
-    def count(self, c: Conn, from_client: bool, ts: float, wirelen: int) -> None:
+    def count(
+        self, c: Conn, from_client: bool, ts: float, wirelen: int, ip: Packet | None = None
+    ) -> None:
+        """One packet on a row of the general path; ``ip``: its decoded IP packet (None for
+        ARP), for the IP-layer byte counts."""
         c.last = ts
         if from_client:
             c.pk0 += 1
             c.by0 += wirelen
+            if ip is not None:
+                c.ipb0 += ip.iplen
         else:
             c.pk1 += 1
             c.by1 += wirelen
+            if ip is not None:
+                c.ipb1 += ip.iplen
+        if ip is not None and ip.iphl != (20 if ip.ipver == 4 else 40):
+            header_excess(c, 0 if from_client else 1, ip)
 
     # ------------------------------------------------------------------ rates
     def tick(self, now: float) -> None:

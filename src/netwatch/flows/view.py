@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from netwatch.flows import timeouts
 from netwatch.flows.addr import ntop
-from netwatch.flows.conn import Conn, history
+from netwatch.flows.conn import Conn, byte_counts, history
 from netwatch.model.frozen import frozen_builder
 from netwatch.model.snapshot import ConnectionView, rfc3339
 
@@ -89,6 +89,15 @@ def view(tr: Tracker, c: Conn, now: float) -> ConnectionView:
         vlan = vlan[0]
     if c.hist:
         extra["history"] = history(c)
+    counts = byte_counts(c)
+    if counts is not None:
+        ip0, ip1, pay0, pay1 = (
+            counts if c.local_is_client else (counts[1], counts[0], counts[3], counts[2])
+        )
+        extra["ip_bytes_out"] = ip0
+        extra["ip_bytes_in"] = ip1
+        extra["payload_bytes_out"] = pay0
+        extra["payload_bytes_in"] = pay1
     if not c.local_is_client:
         extra["initiator"] = "remote"  # live: the remote side opened it (inbound)
     if proto == "tcp":

@@ -5,7 +5,8 @@ of flows; rows still open when the capture ends follow in first-seen order.
 
 CSV cannot nest: its columns are the record's scalar fields, then ``app_protocol``,
 ``app_summary``, ``process_pid``, ``process_name``, and the whole ``app`` object as a JSON
-string in ``app_json``.
+string in ``app_json``; columns added later go at the end, so existing ones keep their
+place (the IP-layer and payload byte counts).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ CSV_FIELDS = (
     "process_pid",
     "process_name",
     "app_json",
+    "ip_bytes_out",
+    "ip_bytes_in",
+    "payload_bytes_out",
+    "payload_bytes_in",
 )
 
 
