@@ -104,16 +104,28 @@ def connection_tree(v: ConnectionView) -> tuple[Node, ...]:
         _leaf("out of order", v.out_of_order),
         _leaf("duplicate acks", v.dup_acks),
     )))  # fmt: skip
+    extra = dict(v.extra)
+    layers = tuple(_leaf(label, extra.pop(key)) for label, key in _LAYER_COUNTS if key in extra)
     sections.append(Node("Counters", None, (
         _leaf("packets out", v.packets_out),
         _leaf("packets in", v.packets_in),
         _leaf("bytes out", v.bytes_out),
         _leaf("bytes in", v.bytes_in),
+        *layers,
         _leaf("rate out", fmt.human_rate(v.rate_out) or "0"),
         _leaf("rate in", fmt.human_rate(v.rate_in) or "0"),
     )))  # fmt: skip
     if v.geo:
         sections.append(generic("Location", dict(v.geo)))
-    if v.extra:
-        sections.append(generic("Extra", dict(v.extra)))
+    if extra:
+        sections.append(generic("Extra", extra))
     return tuple(sections)
+
+
+#: The record's per-layer byte counts, shown with the other counters (not under Extra).
+_LAYER_COUNTS = (
+    ("IP bytes out", "ip_bytes_out"),
+    ("IP bytes in", "ip_bytes_in"),
+    ("payload out", "payload_bytes_out"),
+    ("payload in", "payload_bytes_in"),
+)
