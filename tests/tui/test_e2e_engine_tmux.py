@@ -42,9 +42,16 @@ def test_replay_a_corpus_capture_filter_and_details(term: Tmux) -> None:
     assert 0 < want < total
     term.keys("/")
     term.type("sni:fbcdn")
-    screen = term.wait_for(lambda s: "rows ·" in s and _shown(s) == want, 15)
-    # The split pane shows details on the right of "│": count the table's own cells.
-    rows = [r.split("│")[0] for r in table_lines(screen) if r.split("│")[0].strip()]
+
+    # The split pane shows details on the right of "│": count the table's own cells. The
+    # status line and the table are drawn apart: wait until both show the filtered rows.
+    def cells(s: str) -> list[str]:
+        return [r.split("│")[0] for r in table_lines(s) if r.split("│")[0].strip()]
+
+    screen = term.wait_for(
+        lambda s: "rows ·" in s and _shown(s) == want and len(cells(s)) == want, 15
+    )
+    rows = cells(screen)
     assert len(rows) == want
     assert all("fbcdn" in r or "…" in r or "UDP" in r for r in rows)
     term.keys("Enter", "Enter")
