@@ -84,6 +84,12 @@ TLS = view(
     rate_in=250_000.0,
     rate_out=3_000.0,
     bytes_in=5_000_000,
+    extra={
+        "ip_bytes_out": 1_300,
+        "ip_bytes_in": 4_950_000,
+        "payload_bytes_out": 900,
+        "payload_bytes_in": 4_800_000,
+    },
 )
 QUIC6 = view(
     2,
@@ -110,6 +116,7 @@ QUIC6 = view(
     process=FIREFOX,
     geo={"country": "DE", "city": "Frankfurt", "asn": "AS15169", "as_org": "Google LLC"},
     rtt_ms=14.0,
+    extra={"payload_bytes_out": 1_200, "payload_bytes_in": 30_000},
 )
 DNS = view(
     3,

@@ -99,6 +99,11 @@ CASES: list[tuple[str, set[str]]] = [
     ("asn=as15169", {"QUIC6"}),
     # numbers with units
     ("bytes>1M", {"TLS"}),
+    # application bytes (the record's payload_bytes_*; rows without them never match)
+    ("payload>1M", {"TLS"}),
+    ("payload_in>=30k", {"TLS", "QUIC6"}),
+    ("payload_out>1k", {"QUIC6"}),
+    ("payload_out<=0.9kB", {"TLS"}),
     ("bytes>=21.5k", {"TLS", "QUIC6", "HTTP", "SSH"}),
     ("bytes>21.5k", {"TLS"}),
     ("bytes:0", {"UDP"}),
