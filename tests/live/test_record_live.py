@@ -158,7 +158,8 @@ def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
 
 
 def test_full_disk_stops_cleanly(tmp_path: Path, spread_capture: Path) -> None:
-    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+    # A transaction of 1,000 records takes about 1 MB: room for one or two, far from all.
+    with small_tmpfs(tmp_path / "disk", "2m") as disk:
         store = disk / "store"
         got = subprocess.run(
             [*NETWATCH, "record", "-r", str(spread_capture), "--store", str(store)],
