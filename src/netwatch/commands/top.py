@@ -1,6 +1,6 @@
 """``netwatch top``: the top talkers of a store, by address, process and port.
 
-``netwatch top --store DIR [--by bytes|packets|connections] [-n N] [--key addr|process|port]
+``netwatch top --store DIR [--by bytes|payload|packets|connections] [-n N] [--key addr|process|port]
 [EXPR] [--since T] [--until T]``. An address counts every connection it is an endpoint of;
 a port is the remote (for a capture file: the responder's) port with its transport.
 """
@@ -25,7 +25,12 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
         description="Rank the stored connections' addresses, processes and ports.",
     )
     add_store_args(p)
-    p.add_argument("--by", choices=("bytes", "packets", "connections"), default="bytes")
+    p.add_argument(
+        "--by",
+        choices=("bytes", "payload", "packets", "connections"),
+        default="bytes",
+        help="bytes on the wire (default), application payload bytes, packets or connections",
+    )
     p.add_argument("-n", type=int, default=10, metavar="N", help="rows per table (default 10)")
     p.add_argument("--key", choices=("addr", "process", "port", "all"), default="all")
     p.add_argument("--format", choices=("table", "jsonl"), default="table")
@@ -51,6 +56,7 @@ def run_top(args: argparse.Namespace) -> int:
                         "value": r.key,
                         "connections": r.connections,
                         "bytes": r.bytes,
+                        "payload": r.payload,
                         "packets": r.packets,
                     }
                     out.write(json.dumps(d) + "\n")
@@ -59,7 +65,10 @@ def run_top(args: argparse.Namespace) -> int:
                 out.write("\n")
             print_table(
                 out,
-                (TITLES[key], "connections", "bytes", "packets"),
-                [(r.key, r.connections, human_bytes(r.bytes), r.packets) for r in rows],
+                (TITLES[key], "connections", "bytes", "payload", "packets"),
+                [
+                    (r.key, r.connections, human_bytes(r.bytes), human_bytes(r.payload), r.packets)
+                    for r in rows
+                ],
             )
     return 0

@@ -23,7 +23,12 @@ from netwatch.store.db import connect, store_path
 from netwatch.store.sql import Cond, translate
 
 TOP_KEYS = ("addr", "process", "port")
-TOP_ORDERS = {"bytes": "bytes", "packets": "packets", "connections": "connections"}
+TOP_ORDERS = {
+    "bytes": "bytes",
+    "payload": "payload",
+    "packets": "packets",
+    "connections": "connections",
+}
 #: Bucket widths ``stats`` picks from (seconds), the smallest giving at most 48 buckets.
 BUCKETS = (1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 
@@ -61,6 +66,8 @@ class TopRow:
     connections: int
     bytes: int
     packets: int
+    #: Application bytes both ways (connections stored without them count 0).
+    payload: int = 0
 
 
 class Store:
@@ -179,7 +186,8 @@ class Store:
         sel = self._selection(expr, since, until)
         cols = (
             "count(*) AS connections, sum(bytes_in + bytes_out) AS bytes, "
-            "sum(packets_in + packets_out) AS packets"
+            "sum(packets_in + packets_out) AS packets, "
+            "sum(coalesce(payload_in, 0) + coalesce(payload_out, 0)) AS payload"
         )
         if key == "addr":
             inner = (
@@ -197,7 +205,10 @@ class Store:
             f"SELECT k, {cols} FROM ({inner}) GROUP BY k ORDER BY {TOP_ORDERS[by]} DESC, k LIMIT ?",
             (*params, n),
         )
-        return [TopRow(str(k), int(c), int(b or 0), int(p or 0)) for k, c, b, p in cur]
+        return [
+            TopRow(str(k), int(c), int(b or 0), int(p or 0), int(pay or 0))
+            for k, c, b, p, pay in cur
+        ]
 
     def protocols(
         self, expr: str = "", since: float | None = None, until: float | None = None

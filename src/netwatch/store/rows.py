@@ -189,6 +189,8 @@ def connection_row(
         proc.name if proc else None,
         proc.pid if proc else None,
         dumps(rec),
+        rec.get("payload_bytes_out"),
+        rec.get("payload_bytes_in"),
     )
     return row, dpi_values(app)
 
@@ -196,7 +198,7 @@ def connection_row(
 CONNECTION_COLUMNS = (
     "run, conn, first_seen, last_seen, proto, app, local_addr, local_ip, local_port, "
     "remote_addr, remote_ip, remote_port, remote_name, name_ip, packets_out, packets_in, "
-    "bytes_out, bytes_in, process, pid, record"
+    "bytes_out, bytes_in, process, pid, record, payload_out, payload_in"
 )
 
 

@@ -94,6 +94,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 2: the packet store (``--packets``): pcapng files and the index of each connection's
     # packets in them (netwatch.store.packets_schema, docs/recorder-packets.md).
     PACKET_TABLES,
+    # 3: application (payload) bytes each way, for ``top --by payload`` and the filters'
+    # ``payload`` keywords. NULL for rows stored before: their records never had them.
+    (
+        "ALTER TABLE connections ADD COLUMN payload_out INTEGER",
+        "ALTER TABLE connections ADD COLUMN payload_in INTEGER",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,9 +9,10 @@ translated (plain words, regexes, fields without a column). A condition is ``exa
 it equals the filter on every row; only exact conditions may be negated (``NOT``).
 
 Translated: ``port sport dport`` (all operators), ``addr src dst`` with an IP or CIDR,
-``proto``, ``bytes bytes_in bytes_out packets duration pid``, ``sni ja3 ja4 hassh host``
-and ``process`` names (``=`` and ``:``), dotted DPI fields of the index (``tls.ja3``,
-``tls.sni``, ``dns.qname``, ``http.host``, ``http.status`` ...: ``=``, ``:``, ``< <= > >=``).
+``proto``, ``bytes bytes_in bytes_out payload payload_in payload_out packets duration pid``,
+``sni ja3 ja4 hassh host`` and ``process`` names (``=`` and ``:``), dotted DPI fields of the
+index (``tls.ja3``, ``tls.sni``, ``dns.qname``, ``http.host``, ``http.status`` ...: ``=``,
+``:``, ``< <= > >=``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ _NUMBER_COLUMNS: dict[str, tuple[str, bool]] = {
     "bytes_in": ("bytes_in", True),
     "bytes_out": ("bytes_out", True),
     "packets": ("(packets_in + packets_out)", True),
+    # NULL on rows stored before the columns existed (their records lack the field too):
+    # a superset, never negated.
+    "payload": ("(payload_in + payload_out)", False),
+    "payload_in": ("payload_in", False),
+    "payload_out": ("payload_out", False),
     "duration": ("(last_seen - first_seen)", False),
     "process.pid": ("pid", False),
     "local_port": ("local_port", True),

@@ -104,6 +104,30 @@ def test_top_matches_the_records(recorded: Recorded, capsys: Any) -> None:
     assert code == 0 and lines[1].split()[0] == best
 
 
+def test_top_by_payload_and_payload_filters(recorded: Recorded, capsys: Any) -> None:
+    store = str(recorded.store)
+    code, out, _ = _run(
+        capsys, "top", "--store", store, "--format", "jsonl", "--by", "payload", "--key", "port",
+        "-n", "5",
+    )  # fmt: skip
+    rows = [json.loads(x) for x in out.splitlines()]
+    by_port: dict[str, int] = {}
+    for r in _records(recorded):
+        k = f"{r['proto']}/{r['remote_port']}"
+        by_port[k] = (
+            by_port.get(k, 0) + r.get("payload_bytes_in", 0) + r.get("payload_bytes_out", 0)
+        )
+    want = sorted(by_port.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert code == 0 and [(r["value"], r["payload"]) for r in rows] == want
+    # The payload keywords narrow in SQL and still select exactly what the filter does.
+    for expr in ("payload_out>1k", "payload>=100k", "payload_in:0"):
+        with Store(recorded.store) as st:
+            got = sorted(c.record["id"] for c in st.connections(expr))
+        assert got == sorted(r["id"] for r in _records(recorded, expr)), expr
+    code, out, _ = _run(capsys, "query", "--store", store, "payload_out>1k", "--explain")
+    assert code == 0 and "payload_out > ?" in out
+
+
 def test_stats(recorded: Recorded, capsys: Any) -> None:
     code, out, _ = _run(capsys, "stats", "--store", str(recorded.store), "--format", "json")
     doc = json.loads(out)

@@ -46,6 +46,40 @@ def test_a_later_step_upgrades_in_place(tmp_path: Path, monkeypatch: pytest.Monk
     db.close()
 
 
+def test_a_store_from_before_the_payload_columns_is_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema step 3 adds payload_out/payload_in: older rows keep NULL there, and ``top``
+    and the payload filters still read them (as no payload)."""
+    import sqlite3
+
+    from netwatch.store import Store
+
+    w = StoreWriter(tmp_path, source="test")
+    w.start()
+    w.put_connection(view(1, 1000.0, sni="old.example"))
+    w.close()
+    # Make it a version-2 store: no payload columns, as an older netwatch left it.
+    db = sqlite3.connect(store_path(tmp_path))
+    db.execute("ALTER TABLE connections DROP COLUMN payload_out")
+    db.execute("ALTER TABLE connections DROP COLUMN payload_in")
+    db.execute("UPDATE schema_version SET version = 2")
+    db.commit()
+    db.close()
+    w = StoreWriter(tmp_path, source="test")  # opening migrates
+    w.start()
+    w.put_connection(view(2, 1001.0, sni="new.example"))
+    w.close()
+    db = connect(tmp_path, create=False)
+    assert schema.current_version(db) == 3
+    rows = db.execute("SELECT conn, payload_out FROM connections ORDER BY conn").fetchall()
+    db.close()
+    assert rows == [(1, None), (2, None)]  # (the synthetic views carry no payload counts)
+    with Store(tmp_path) as st:
+        assert [r.payload for r in st.top("port", "payload")] == [0]
+        assert list(st.connections("payload>0")) == []
+
+
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     connect(tmp_path, create=True).close()
     db = sqlite3.connect(store_path(tmp_path))
