@@ -18,9 +18,10 @@ connection tracker must, and ndpiReader (full DPI, in C) on the same file:
 Each loop is written as tight as this interpreter allows (locals only, one ``unpack_from``
 per record, no function call per packet). A connection table that keeps the issue's
 per-row fields cannot run faster than these loops, so their ratio to ndpiReader bounds what
-a pure-Python ``analyze`` can reach on this machine. CPU seconds of the child (wait4),
-median of the rounds; ratios are ndpiReader's CPU time over the loop's (≥ 1 means at least
-as fast as ndpiReader).
+a pure-Python ``analyze`` can reach on this machine. ``netwatch analyze`` with and without
+DPI runs in the same rounds (``--no-netwatch`` leaves it out): one table, the whole ladder.
+CPU seconds of the child (wait4), median of the rounds; ratios are ndpiReader's CPU time
+over the loop's (≥ 1 means at least as fast as ndpiReader).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_analyze import run  # noqa: E402  (the same child-process CPU measure)
+from bench_analyze import compile_netwatch, run  # noqa: E402  (the same CPU measure)
 
 # Each loop repeats the previous one's lines and adds its own: sharing them through a
 # helper would put a call per packet into what is being measured.
@@ -153,6 +154,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--pcap", type=Path, default=HERE / "out" / "mixed-1000000.pcap")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument(
+        "--no-netwatch",
+        action="store_true",
+        help="leave out netwatch analyze (with and without DPI) on the same capture",
+    )
     ap.add_argument("--loop", choices=sorted(LOOPS), help=argparse.SUPPRESS)  # child mode
     args = ap.parse_args()
     if args.loop:
@@ -168,6 +174,11 @@ def main() -> int:
     cmds: dict[str, list[str]] = {
         name: [sys.executable, __file__, "--pcap", str(args.pcap), "--loop", name] for name in LOOPS
     }
+    if not args.no_netwatch:
+        compile_netwatch()
+        nw = [sys.executable, "-m", "netwatch", "analyze", "-r", str(args.pcap)]
+        cmds["netwatch --no-dpi"] = [*nw, "--no-dpi"]
+        cmds["netwatch"] = nw
     if shutil.which("ndpiReader"):
         cmds["ndpiReader -i"] = ["ndpiReader", "-i", str(args.pcap), "-q"]
     else:
@@ -180,8 +191,8 @@ def main() -> int:
     ndpi = med.get("ndpiReader -i")
     print(f"{args.pcap.name}, median CPU seconds of {args.rounds} interleaved rounds")
     for name, t in med.items():
-        ratio = f"  {ndpi / t:.2f}x ndpiReader" if ndpi and name in LOOPS else ""
-        print(f"  {name:<14} {t:6.2f} s{ratio}")
+        ratio = f"  {ndpi / t:.2f}x ndpiReader" if ndpi and name != "ndpiReader -i" else ""
+        print(f"  {name:<17} {t:6.2f} s{ratio}")
     return 0
 
 
