@@ -285,9 +285,10 @@ def _tcp_payload(h: TcpHalf, peer: TcpHalf, ip_bytes: int, packets: int) -> int:
         size -= 1  # the FIN's
     # Past 4 GiB the 32-bit difference wraps: the IP bytes (each packet carries at least
     # 40 bytes of headers) say how many times.
-    room = ip_bytes - 40 * packets - size
-    if room >= _SEQ:
-        size += (room // _SEQ) * _SEQ
+    if ip_bytes >= _SEQ:
+        room = ip_bytes - 40 * packets - size
+        if room >= _SEQ:
+            size += (room // _SEQ) * _SEQ
     return size
 
 
