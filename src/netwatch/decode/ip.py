@@ -29,10 +29,14 @@ _NO_NEXT = 59
 MAX_EXT_HEADERS = 8
 
 Frag = tuple[int, int, bool]
+#: (src, dst, proto, l4_off, l4_end, frag, ttl or hop limit, length): ``length`` is the
+#: datagram's from its header (IPv4 total length, IPv6 40 + payload length), or what was
+#: captured when the header says 0 (as TSO writes); ``l4_end`` is cut to what was captured.
+IPHeader = tuple[bytes, bytes, int, int, int, Frag | None, int, int]
 
 
-def ipv4(d: bytes | memoryview, off: int) -> tuple[bytes, bytes, int, int, int, Frag | None, int]:
-    """Returns (src, dst, proto, l4_off, l4_end, frag, ttl)."""
+def ipv4(d: bytes | memoryview, off: int) -> IPHeader:
+    """Returns (src, dst, proto, l4_off, l4_end, frag, ttl, length): see ``IPHeader``."""
     if len(d) < off + 20:
         raise DecodeError("ipv4-truncated")
     vihl, _tos, total, ident, fragf, ttl, proto, _csum, src, dst = _V4.unpack_from(d, off)
@@ -52,11 +56,12 @@ def ipv4(d: bytes | memoryview, off: int) -> tuple[bytes, bytes, int, int, int, 
     frag_off = (fragf & 0x1FFF) * 8
     more = bool(fragf & 0x2000)
     frag = (ident, frag_off, more) if (frag_off or more) else None
-    return src, dst, proto, off + ihl, end, frag, ttl
+    return src, dst, proto, off + ihl, end, frag, ttl, total
 
 
-def ipv6(d: bytes | memoryview, off: int) -> tuple[bytes, bytes, int, int, int, Frag | None, int]:
-    """Returns (src, dst, proto, l4_off, l4_end, frag, hop_limit); walks extension headers."""
+def ipv6(d: bytes | memoryview, off: int) -> IPHeader:
+    """Returns (src, dst, proto, l4_off, l4_end, frag, hop_limit, length) (see ``IPHeader``);
+    walks extension headers."""
     if len(d) < off + 40:
         raise DecodeError("ipv6-truncated")
     vtcfl, plen, nxt, hlim, src, dst = _V6.unpack_from(d, off)
@@ -99,4 +104,4 @@ def ipv6(d: bytes | memoryview, off: int) -> tuple[bytes, bytes, int, int, int, 
         raise DecodeError("ipv6-too-many-extension-headers")
     if pos > end:
         raise DecodeError("ipv6-ext-truncated")
-    return src, dst, nxt, pos, end, frag, hlim
+    return src, dst, nxt, pos, end, frag, hlim, 40 + plen if plen else end - off

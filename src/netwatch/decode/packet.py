@@ -146,14 +146,11 @@ def decode(linktype: int, d: bytes | memoryview) -> Packet:
 
 def _decode_ip(p: Packet, d: bytes | memoryview, off: int, v6: bool, depth: int) -> None:
     if v6:
-        src, dst, proto, l4off, end, frag, ttl = _ip.ipv6(d, off)
+        src, dst, proto, l4off, end, frag, ttl, p.iplen = _ip.ipv6(d, off)
         p.ipver = 6
-        declared = (d[off + 4] << 8 | d[off + 5]) + 40 if d[off + 4] | d[off + 5] else 0
     else:
-        src, dst, proto, l4off, end, frag, ttl = _ip.ipv4(d, off)
+        src, dst, proto, l4off, end, frag, ttl, p.iplen = _ip.ipv4(d, off)
         p.ipver = 4
-        declared = d[off + 2] << 8 | d[off + 3]
-    p.iplen = declared or end - off
     p.iphl = l4off - off
     if (proto == PROTO_IPIP or proto == PROTO_IPV6) and frag is None and depth == 0:
         # IP-in-IP / 6in4 (RFC 4213): the inner datagram is the connection.
