@@ -99,10 +99,11 @@ def header_excess(c: Conn, d: int, p: Packet) -> None:
     """Remember IP header bytes beyond the plain 20 (IPv4) or 40 (IPv6) of a packet of a
     row without sequence numbers (options, extension headers): its payload bytes are
     derived from its IP bytes, and these are not payload. Rare, so kept in ``extra``."""
-    extra = c.extra if c.extra is not None else {}
-    c.extra = extra
-    x = extra.setdefault("_hx", [0, 0])
-    x[d] += p.iphl - (20 if p.ipver == 4 else 40)
+    excess = p.iphl - (20 if p.ipver == 4 else 40)
+    if excess:
+        extra = c.extra if c.extra is not None else {}
+        c.extra = extra
+        extra.setdefault("_hx", [0, 0])[d] += excess
 
 
 class Tracker:
@@ -1180,8 +1181,7 @@ class Tracker:
             c.pk1 += 1
             c.by1 += wirelen
             c.ipb1 += p.iplen
-        if p.iphl != (20 if p.ipver == 4 else 40):
-            header_excess(c, d, p)
+        header_excess(c, d, p)
         c.last = ts
         if p.payload:
             add_history(c, "d", d)
@@ -1220,7 +1220,7 @@ class Tracker:
             c.by1 += wirelen
             if ip is not None:
                 c.ipb1 += ip.iplen
-        if ip is not None and ip.iphl != (20 if ip.ipver == 4 else 40):
+        if ip is not None:
             header_excess(c, 0 if from_client else 1, ip)
 
     # ------------------------------------------------------------------ rates
