@@ -23,7 +23,9 @@ dotted OID. The serial is the DER INTEGER content as colon-separated lowercase h
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -192,22 +194,25 @@ def _element(der: bytes, pos: int) -> tuple[int, int]:
     return start, start + int.from_bytes(der[pos + 2 : start], "big")
 
 
+@contextlib.contextmanager
+def _quiet_serial_warning() -> Iterator[None]:
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        yield
+
+
 def _describe(der: bytes, digest: str) -> CertInfo:
     from cryptography import x509
 
-    if _serial_not_positive(der):
-        # RFC 5280 forbids it but such certificates exist; cryptography still reads them,
-        # with a deprecation warning that would reach the user's terminal. Only this rare
-        # case pays for catch_warnings (which touches process-wide state).
-        import warnings
-
-        from cryptography.utils import CryptographyDeprecationWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            cert = x509.load_der_x509_certificate(der)
-            serial = cert.serial_number
-    else:
+    # A zero or negative serial: RFC 5280 forbids it but such certificates exist;
+    # cryptography still reads them, with a deprecation warning that would reach the
+    # user's terminal. Only this rare case pays for catch_warnings (which touches
+    # process-wide state).
+    with _quiet_serial_warning() if _serial_not_positive(der) else contextlib.nullcontext():
         cert = x509.load_der_x509_certificate(der)
         serial = cert.serial_number
     return CertInfo(
