@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from netwatch.capture.open import open_file, open_live
@@ -28,6 +28,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     writer, out = _writer(args)
 
     def emit(v: ConnectionView) -> None:
+        # (``_writing()`` written out: a context manager per record would cost more)
         try:
             writer.write(v.to_record())
         except BrokenPipeError:
@@ -67,15 +68,11 @@ def run_analyze(args: argparse.Namespace) -> int:
             timer.cancel()
         source.close()
         outputs.close()
-    try:
+    with _writing():
         if status == 0:
             writer.close()
         if out is not None and out is not sys.stdout:
             out.close()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise OutputError(exc) from None
     malformed = getattr(writer, "malformed", 0)
     if malformed:
         print(f"netwatch: warning: {malformed} records could not be exported", file=sys.stderr)
@@ -99,12 +96,20 @@ def _writer(args: argparse.Namespace) -> tuple[RecordWriter, TextIO | None]:
             out = open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"{args.output}: cannot write ({exc.strerror})") from None
-    try:  # (a writer may write its header at once)
+    with _writing():  # (a writer may write its header at once)
         if args.format == "eve":
             from netwatch.export import EveWriter
 
             return EveWriter(out), out
         return open_writer(args.format, out), out
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """An output that cannot be written (full disk, I/O error) is the user's one-line
+    error; a reader that left (``| head``) stays the quiet BrokenPipeError."""
+    try:
+        yield
     except BrokenPipeError:
         raise
     except OSError as exc:
